@@ -1,0 +1,49 @@
+# vidkit: two commands. `make lab` and `make test`.
+SHELL := /bin/bash
+PY ?= python3.11
+VENV := .venv
+VPY := $(VENV)/bin/python
+TORCH_PIN := torch==2.13.0
+
+.PHONY: lab test install lint unit notebooks bench clean
+
+$(VPY):
+	@command -v $(PY) >/dev/null || { echo "need $(PY) on PATH (or: make PY=python3 ...)"; exit 1; }
+	$(PY) -m venv $(VENV)
+	$(VPY) -m pip install -q --upgrade pip
+
+# Keep a torch that is already importable; otherwise install the pinned CPU wheel.
+# Then pin whatever torch we have so no dependency can pull another (CUDA) build.
+install: $(VPY)
+	@if $(VPY) -c "import torch" 2>/dev/null; then \
+		echo "keeping installed torch $$($(VPY) -c 'import torch; print(torch.__version__)')"; \
+	else \
+		$(VPY) -m pip install -q $(TORCH_PIN); \
+	fi
+	@$(VPY) -c "import torch; print('torch==' + torch.__version__)" > $(VENV)/torch-pin.txt
+	$(VPY) -m pip install -q -c $(VENV)/torch-pin.txt -e '.[notebook,dev]'
+
+lab: install
+	$(VENV)/bin/jupyter lab notebooks/
+
+lint: install
+	$(VENV)/bin/ruff check vidkit tests benchmarks notebooks
+
+unit: install
+	CI=true $(VPY) -m pytest -q tests
+
+notebooks: install
+	CI=true VIDKIT_PROFILE=smoke $(VPY) -m pytest -q --nbmake --nbmake-timeout=300 notebooks
+
+test: install
+	@start=$$(date +%s); \
+	$(VENV)/bin/ruff check vidkit tests benchmarks notebooks && \
+	CI=true VIDKIT_PROFILE=smoke $(VPY) -m pytest -q tests && \
+	CI=true VIDKIT_PROFILE=smoke $(VPY) -m pytest -q --nbmake --nbmake-timeout=300 notebooks; \
+	rc=$$?; echo "make test: $$(( $$(date +%s) - start ))s (after install)"; exit $$rc
+
+bench: install
+	$(VPY) benchmarks/bench_data.py
+
+clean:
+	rm -rf $(VENV) runs .pytest_cache

@@ -1,0 +1,6 @@
+"""vidkit: a teaching and analysis kit for self-supervised video representation learning."""
+
+from vidkit.profiles import Profile, profile
+
+__version__ = "0.1.0"
+__all__ = ["Profile", "profile", "__version__"]
