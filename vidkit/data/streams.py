@@ -1,0 +1,160 @@
+"""Seeded streams and torch datasets for bouncing Moving MNIST.
+
+Every random draw is keyed by a tuple of integers through ``np.random.SeedSequence``:
+
+* the training stream's batch ``i`` on DDP rank ``r`` uses ``SeedSequence([seed, r, i])``;
+* a ``DataLoader`` worker ``w`` of ``W`` on rank ``r`` uses chunks ``c = w, w + W, w + 2W, ...``
+  keyed ``SeedSequence([seed, r, c])``;
+* the fixed test set's block ``b`` uses ``SeedSequence([TEST_SEED, b])``.
+
+So streams are reproducible, ranks and workers never share a draw, and resuming a run only needs
+the integer position (the batch counter): :meth:`MovingMNISTStream.state_dict`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset, IterableDataset, get_worker_info
+
+from vidkit.data.moving_mnist import MovingMNIST, generate_moving_mnist
+
+__all__ = ["MovingMNISTStream", "MovingMNISTIterable", "MovingMNISTDataset", "current_rank", "concat_batches"]
+
+
+def current_rank() -> tuple[int, int]:
+    """``(rank, world_size)`` from an initialised ``torch.distributed`` group, else ``(0, 1)``."""
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        return torch.distributed.get_rank(), torch.distributed.get_world_size()
+    return 0, 1
+
+
+def concat_batches(parts: list[MovingMNIST]) -> MovingMNIST:
+    """Concatenate :class:`MovingMNIST` batches along the sequence axis."""
+    if len(parts) == 1:
+        return parts[0]
+    return MovingMNIST(
+        frames=np.concatenate([p.frames for p in parts]),
+        labels=np.concatenate([p.labels for p in parts]),
+        digit_index=np.concatenate([p.digit_index for p in parts]),
+        positions=np.concatenate([p.positions for p in parts]),
+        velocities=np.concatenate([p.velocities for p in parts]),
+        bounces=np.concatenate([p.bounces for p in parts]),
+        captions=[c for p in parts for c in p.captions],
+        digit_images=np.concatenate([p.digit_images for p in parts]),
+        meta=dict(parts[0].meta),
+    )
+
+
+class MovingMNISTStream:
+    """An infinite, seeded stream of training batches ``(B, T, 1, 64, 64)`` float32 in [0, 1].
+
+    Batch ``i`` is a pure function of ``(seed, rank, i)``, so the stream's whole state is the
+    counter ``step``: save it with :meth:`state_dict`, restore it with :meth:`load_state_dict`.
+    ``rank`` defaults to the ``torch.distributed`` rank, so DDP ranks draw disjoint data.
+
+    Use it directly as an iterator in a training loop (``next(stream)``); for ``DataLoader``
+    workers use :class:`MovingMNISTIterable`.
+    """
+
+    def __init__(self, batch_size: int, seed: int = 0, rank: int | None = None, world_size: int | None = None,
+                 num_digits: int = 2, seq_len: int = 20, speed_range: tuple[float, float] | None = None,
+                 split: str = "train", with_meta: bool = False) -> None:
+        if not isinstance(batch_size, int) or batch_size < 1:
+            raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+        if not isinstance(seed, int) or seed < 0:
+            raise ValueError(f"seed must be a non-negative int, got {seed!r}")
+        if split not in ("train", "test"):
+            raise ValueError(f"split must be 'train' or 'test', got {split!r}")
+        auto_rank, auto_world = current_rank()
+        self.rank = auto_rank if rank is None else int(rank)
+        self.world_size = auto_world if world_size is None else int(world_size)
+        if not 0 <= self.rank < self.world_size:
+            raise ValueError(f"need 0 <= rank < world_size, got rank={self.rank}, world_size={self.world_size}")
+        self.batch_size, self.seed, self.split = batch_size, seed, split
+        self.kwargs = dict(num_digits=num_digits, seq_len=seq_len, speed_range=speed_range)
+        self.with_meta = with_meta
+        self.step = 0
+
+    def generate(self, i: int) -> MovingMNIST:
+        """Batch ``i`` with its metadata (does not move the stream)."""
+        ss = np.random.SeedSequence([self.seed, self.rank, int(i)])
+        return generate_moving_mnist(self.batch_size, ss, split=self.split, captions=self.with_meta, **self.kwargs)
+
+    def __iter__(self) -> Iterator:
+        return self
+
+    def __next__(self) -> torch.Tensor | tuple[torch.Tensor, MovingMNIST]:
+        batch = self.generate(self.step)
+        self.step += 1
+        x = batch.tensors()
+        return (x, batch) if self.with_meta else x
+
+    def state_dict(self) -> dict:
+        """The stream position (and what it was built with, to catch mismatched resumes)."""
+        return {"seed": self.seed, "rank": self.rank, "step": self.step, "batch_size": self.batch_size}
+
+    def load_state_dict(self, state: dict) -> None:
+        """Resume at ``state["step"]``; refuses a state saved with another seed or batch size."""
+        for key in ("seed", "batch_size"):
+            if key in state and state[key] != getattr(self, key):
+                raise ValueError(f"stream state has {key}={state[key]}, this stream has {getattr(self, key)}")
+        self.step = int(state["step"])
+
+
+class MovingMNISTIterable(IterableDataset):
+    """Infinite ``IterableDataset`` of single sequences ``(T, 1, 64, 64)`` for ``DataLoader`` workers.
+
+    Worker ``w`` of ``W`` on rank ``r`` generates chunks ``c = start_chunk + w + k*W`` keyed by
+    ``(seed, r, c)``: disjoint across workers and ranks, identical on every run.
+    """
+
+    def __init__(self, seed: int = 0, chunk_size: int = 64, rank: int | None = None, start_chunk: int = 0,
+                 num_digits: int = 2, seq_len: int = 20, split: str = "train") -> None:
+        if chunk_size < 1:
+            raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
+        self.seed, self.chunk_size, self.start_chunk, self.split = seed, chunk_size, start_chunk, split
+        self.rank = current_rank()[0] if rank is None else rank
+        self.kwargs = dict(num_digits=num_digits, seq_len=seq_len)
+
+    def __iter__(self) -> Iterator[torch.Tensor]:
+        info = get_worker_info()
+        wid, nworkers = (info.id, info.num_workers) if info is not None else (0, 1)
+        c = self.start_chunk + wid
+        while True:
+            ss = np.random.SeedSequence([self.seed, self.rank, c])
+            batch = generate_moving_mnist(self.chunk_size, ss, split=self.split, captions=False, **self.kwargs)
+            yield from batch.tensors()
+            c += nworkers
+
+
+class MovingMNISTDataset(Dataset):
+    """Map-style dataset over a fixed :class:`MovingMNIST` (e.g. the cached test set).
+
+    Item ``i`` is a dict: ``frames`` ``(T, 1, H, W)`` float32 in [0, 1], ``labels`` ``(K,)``,
+    ``positions`` ``(T, K, 2)``, ``caption``; plus ``flow`` ``(T-1, 2, H, W)`` if ``with_flow``.
+    """
+
+    def __init__(self, data: MovingMNIST, with_flow: bool = False) -> None:
+        if not isinstance(data, MovingMNIST):
+            raise TypeError(f"expected a MovingMNIST batch, got {type(data).__name__}")
+        self.data, self.with_flow = data, with_flow
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+    def __getitem__(self, i: int) -> dict:
+        if not -len(self) <= i < len(self):
+            raise IndexError(f"index {i} out of range for {len(self)} sequences")
+        d = self.data
+        item = {
+            "frames": torch.from_numpy(np.asarray(d.frames[i])).unsqueeze(1).float().div_(255.0),
+            "labels": torch.from_numpy(d.labels[i]),
+            "positions": torch.from_numpy(d.positions[i]),
+            "caption": d.captions[i] if d.captions else "",
+        }
+        if self.with_flow:
+            item["flow"] = torch.from_numpy(d.flow(int(i)))
+        return item

@@ -1,0 +1,568 @@
+"""Training helpers: one short loop, reused for every model in vidkit.
+
+The whole loop is :func:`train`. Read it top to bottom; everything else here is a small helper::
+
+    model = TinyFramePredictor()
+    result = train(model, loss_fn, stream, TrainConfig(steps=2000, time_budget_s=300, amp=True),
+                   workdir=make_workdir("tiny"), callbacks=[LivePlot(every=50)])
+    result.history   # [{"step": 10, "loss": ..., "lr": ..., "time": ..., "samples_per_s": ...}, ...]
+
+* ``loss_fn(model, batch)`` returns a scalar loss tensor, or ``(loss, {"name": float, ...})`` whose
+  extra values are averaged into the history.
+* ``batches`` is any iterator of batches (a tensor, or a tuple/list/dict of tensors). If it has
+  ``state_dict()`` / ``load_state_dict()``, its position is saved in checkpoints and restored on resume.
+* A run stops at ``config.steps`` or after ``config.time_budget_s`` seconds, whichever comes first
+  (``result.stopped_by`` says which). A non-finite loss raises :class:`NonFiniteLossError`.
+* With a ``workdir``: ``log.txt``, periodic atomic ``checkpoints/last.pt``, ``metrics.json`` at the end.
+  Calling :func:`train` again on the same ``workdir`` resumes exactly (bit for bit on CPU).
+* Under ``torchrun`` the model is wrapped in ``DistributedDataParallel``; only rank 0 writes files
+  and shows progress.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import os
+import random
+import time
+import warnings
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass, field, is_dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from torch import nn
+from tqdm.auto import tqdm
+
+from vidkit import distributed as D
+from vidkit.checkpoint import CheckpointError, load_checkpoint, save_checkpoint, write_json_atomic
+
+__all__ = ["TrainConfig", "TrainResult", "StepInfo", "NonFiniteLossError", "LivePlot", "train", "pick_device",
+           "seed_everything", "warmup_cosine", "make_optimizer", "make_scheduler", "make_workdir"]
+
+
+class NonFiniteLossError(FloatingPointError):
+    """The loss became NaN or infinite; the run stops and the last good checkpoint is kept."""
+
+    def __init__(self, step: int, loss: float):
+        self.step, self.loss = step, loss
+        super().__init__(f"non-finite loss {loss} at step {step}: training stopped, the last good checkpoint "
+                         "was kept. Try a lower lr, gradient clipping, or amp=False.")
+
+
+# ----------------------------------------------------------------------------- config and validation
+
+def _is_int(x: Any) -> bool:
+    return isinstance(x, int) and not isinstance(x, bool)
+
+
+def _is_number(x: Any) -> bool:
+    return isinstance(x, int | float) and not isinstance(x, bool) and math.isfinite(x)
+
+
+@dataclass
+class TrainConfig:
+    """Everything :func:`train` needs besides the model, the loss and the data."""
+
+    steps: int = 1000  # step budget (total, including steps done before a resume)
+    time_budget_s: float | None = None  # wall-clock budget in seconds (total, across resumes); None: no limit
+    lr: float = 1e-3  # peak learning rate (AdamW)
+    weight_decay: float = 0.0  # applied to weight matrices / conv kernels only, not to biases or norms
+    warmup_steps: int = 0  # linear warmup, then cosine decay to min_lr_ratio * lr at `steps`
+    min_lr_ratio: float = 0.0
+    grad_clip: float | None = 1.0  # max global gradient norm; None: no clipping
+    amp: bool = False  # bf16 autocast in the forward pass
+    compile: bool = False  # torch.compile the model
+    ckpt_every: int | None = 100  # save checkpoints/last.pt every N steps (and at the end); None: end only
+    keep_checkpoints: bool = False  # also keep checkpoints/step_NNNNNNN.pt at each save
+    log_every: int = 10  # history / log.txt / progress-bar update every N steps
+    seed: int = 0  # seeds torch, random and numpy (plus the rank) at the start of a fresh run
+    device: str | None = None  # None: pick_device()
+
+    def __post_init__(self) -> None:
+        def need(ok: bool, msg: str) -> None:
+            if not ok:
+                raise ValueError(f"TrainConfig: {msg}")
+
+        need(_is_int(self.steps) and self.steps > 0, f"steps must be a positive int, got {self.steps!r}")
+        need(self.time_budget_s is None or (_is_number(self.time_budget_s) and self.time_budget_s > 0),
+             f"time_budget_s must be None or a positive number of seconds, got {self.time_budget_s!r}")
+        need(_is_number(self.lr) and self.lr > 0, f"lr must be a positive number, got {self.lr!r}")
+        need(_is_number(self.weight_decay) and self.weight_decay >= 0,
+             f"weight_decay must be a number >= 0, got {self.weight_decay!r}")
+        need(_is_int(self.warmup_steps) and self.warmup_steps >= 0,
+             f"warmup_steps must be an int >= 0, got {self.warmup_steps!r}")
+        need(_is_number(self.min_lr_ratio) and 0 <= self.min_lr_ratio <= 1,
+             f"min_lr_ratio must be in [0, 1], got {self.min_lr_ratio!r}")
+        need(self.grad_clip is None or (_is_number(self.grad_clip) and self.grad_clip > 0),
+             f"grad_clip must be None or a positive number, got {self.grad_clip!r}")
+        need(isinstance(self.amp, bool), f"amp must be a bool, got {self.amp!r}")
+        need(isinstance(self.compile, bool), f"compile must be a bool, got {self.compile!r}")
+        need(self.ckpt_every is None or (_is_int(self.ckpt_every) and self.ckpt_every > 0),
+             f"ckpt_every must be None or a positive int, got {self.ckpt_every!r}")
+        need(isinstance(self.keep_checkpoints, bool), f"keep_checkpoints must be a bool, got {self.keep_checkpoints!r}")
+        need(_is_int(self.log_every) and self.log_every > 0, f"log_every must be a positive int, got {self.log_every!r}")
+        need(_is_int(self.seed), f"seed must be an int, got {self.seed!r}")
+        need(self.device is None or isinstance(self.device, str), f"device must be None or a str, got {self.device!r}")
+
+
+@dataclass
+class TrainResult:
+    """What :func:`train` returns."""
+
+    model: nn.Module  # the trained model (unwrapped: never the DDP / compiled wrapper)
+    history: list[dict[str, float]]  # one entry per log_every steps, including steps before a resume
+    steps: int  # optimizer steps done in total
+    elapsed_s: float  # training wall-clock time in total (across resumes)
+    stopped_by: str  # "steps", "time", or "data" (the iterator ran out)
+    workdir: Path | None
+    resumed_from: int | None = None  # the checkpoint step this call resumed from, if any
+
+    @property
+    def final_loss(self) -> float:
+        """Mean loss over the last logged window (NaN when nothing was logged)."""
+        return self.history[-1]["loss"] if self.history else float("nan")
+
+
+@dataclass
+class StepInfo:
+    """Passed to every callback after each optimizer step (on rank 0 only)."""
+
+    step: int
+    loss: float
+    lr: float
+    elapsed_s: float
+    history: list[dict[str, float]]
+    model: nn.Module
+    final: bool = False  # True on the last call of the run
+    extras: dict[str, float] = field(default_factory=dict)
+
+
+# ----------------------------------------------------------------------------- small helpers
+
+def pick_device(preferred: str | torch.device | None = None) -> torch.device:
+    """The device to train on: ``preferred`` if given, else CUDA, then Apple MPS, then CPU.
+
+    Under torchrun with CUDA, each process gets ``cuda:LOCAL_RANK``.
+    """
+    if preferred is not None:
+        if not isinstance(preferred, str | torch.device):
+            raise TypeError(f"device must be a str or torch.device, got {type(preferred).__name__}")
+        try:
+            device = torch.device(preferred)
+        except RuntimeError as e:
+            raise ValueError(f"invalid device {preferred!r}: {e}") from None
+        if device.type == "cuda" and not torch.cuda.is_available():
+            raise RuntimeError(f"device {preferred!r} requested but CUDA is not available")
+        if device.type == "mps" and not torch.backends.mps.is_available():
+            raise RuntimeError(f"device {preferred!r} requested but MPS is not available")
+    elif torch.cuda.is_available():
+        device = torch.device("cuda")
+    elif torch.backends.mps.is_available():
+        device = torch.device("mps")
+    else:
+        device = torch.device("cpu")
+    if device.type == "cuda" and device.index is None:
+        device = torch.device("cuda", D.local_rank())
+    return device
+
+
+def seed_everything(seed: int) -> None:
+    """Seed torch (CPU and CUDA), Python's ``random`` and numpy's global generator."""
+    if not _is_int(seed):
+        raise TypeError(f"seed must be an int, got {seed!r}")
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def warmup_cosine(warmup_steps: int, total_steps: int, min_lr_ratio: float = 0.0) -> Callable[[int], float]:
+    """Learning-rate multiplier for ``LambdaLR``: linear warmup, then cosine decay.
+
+    Step ``i`` (0-based, the i-th optimizer step) gets ``(i + 1) / warmup_steps`` during warmup, so the
+    first step is not wasted at lr 0 and step ``warmup_steps - 1`` reaches the peak. Afterwards the
+    multiplier follows half a cosine from 1 down to ``min_lr_ratio`` at ``total_steps``.
+    """
+    if not (_is_int(warmup_steps) and warmup_steps >= 0):
+        raise ValueError(f"warmup_steps must be an int >= 0, got {warmup_steps!r}")
+    if not (_is_int(total_steps) and total_steps > 0):
+        raise ValueError(f"total_steps must be a positive int, got {total_steps!r}")
+    if not (_is_number(min_lr_ratio) and 0 <= min_lr_ratio <= 1):
+        raise ValueError(f"min_lr_ratio must be in [0, 1], got {min_lr_ratio!r}")
+
+    def multiplier(i: int) -> float:
+        if i < warmup_steps:
+            return (i + 1) / warmup_steps
+        progress = min(1.0, (i - warmup_steps) / max(1, total_steps - warmup_steps))
+        return min_lr_ratio + (1 - min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * progress))
+
+    return multiplier
+
+
+def make_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.AdamW:
+    """AdamW; weight decay only on tensors with >= 2 dims (weights, kernels), not biases or norm gains."""
+    params = [p for p in model.parameters() if p.requires_grad]
+    if not params:
+        raise ValueError("the model has no trainable parameters")
+    groups = [{"params": [p for p in params if p.dim() >= 2], "weight_decay": config.weight_decay},
+              {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0}]
+    return torch.optim.AdamW([g for g in groups if g["params"]], lr=config.lr)
+
+
+def make_scheduler(optimizer: torch.optim.Optimizer, config: TrainConfig) -> torch.optim.lr_scheduler.LambdaLR:
+    """Warmup + cosine schedule (see :func:`warmup_cosine`) over ``config.steps`` steps."""
+    return torch.optim.lr_scheduler.LambdaLR(
+        optimizer, warmup_cosine(config.warmup_steps, config.steps, config.min_lr_ratio))
+
+
+def _jsonable(config: Any) -> Any:
+    if is_dataclass(config) and not isinstance(config, type):
+        return asdict(config)
+    return config
+
+
+def make_workdir(name: str, root: str | os.PathLike = "runs", config: Any = None) -> Path:
+    """Create ``<root>/<name>-<YYYYmmdd-HHMMSS>`` (``-1``, ``-2``... if taken) and write ``config.json``.
+
+    ``config`` (a dict or dataclass, optional) is stored under the ``"config"`` key. Under torchrun
+    this is collective: rank 0 creates the folder and every rank gets its path.
+    """
+    if not isinstance(name, str) or not name.strip() or name in {".", ".."} or any(c in name for c in "/\\"):
+        raise ValueError(f"name must be a non-empty string without path separators, got {name!r}")
+    if not isinstance(root, str | os.PathLike):
+        raise TypeError(f"root must be a str or os.PathLike, got {type(root).__name__}")
+    path = None
+    if D.is_main():
+        stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+        base = path = Path(root) / f"{name}-{stamp}"
+        i = 0
+        while True:
+            try:
+                path.mkdir(parents=True, exist_ok=False)
+                break
+            except FileExistsError:
+                i += 1
+                path = Path(f"{base}-{i}")
+        write_json_atomic({"name": name, "created": stamp, "config": _jsonable(config)}, path / "config.json")
+    return Path(D.all_gather_object(str(path) if path else None)[0])
+
+
+def _to_device(batch: Any, device: torch.device) -> Any:
+    if isinstance(batch, torch.Tensor):
+        return batch.to(device, non_blocking=True)
+    if isinstance(batch, dict):
+        return {k: _to_device(v, device) for k, v in batch.items()}
+    if isinstance(batch, list | tuple):
+        return type(batch)(_to_device(v, device) for v in batch)
+    return batch
+
+
+def _batch_size(batch: Any) -> int:
+    """Samples in a batch: the first dimension of its first tensor (1 if there is none)."""
+    if isinstance(batch, torch.Tensor):
+        return batch.shape[0] if batch.dim() else 1
+    items = batch.values() if isinstance(batch, dict) else batch if isinstance(batch, list | tuple) else ()
+    for v in items:
+        n = _batch_size(v)
+        if n:
+            return n
+    return 1
+
+
+def _split_loss(out: Any) -> tuple[torch.Tensor, dict[str, float]]:
+    loss, extras = out if isinstance(out, tuple) else (out, {})
+    if not isinstance(loss, torch.Tensor) or loss.numel() != 1:
+        raise TypeError("loss_fn(model, batch) must return a scalar loss tensor or (loss, dict), "
+                        f"got {type(loss).__name__}{tuple(loss.shape) if isinstance(loss, torch.Tensor) else ''}")
+    if not isinstance(extras, dict):
+        raise TypeError(f"the second value returned by loss_fn must be a dict, got {type(extras).__name__}")
+    return loss.reshape(()), {k: float(v) for k, v in extras.items()}
+
+
+def _rng_state() -> dict[str, Any]:
+    """Every global RNG state, as tensors and plain Python values (loadable with weights_only=True)."""
+    _, key, pos, has_gauss, gauss = np.random.get_state()
+    return {"torch": torch.get_rng_state(),
+            "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+            "python": random.getstate(),
+            "numpy": {"key": torch.from_numpy(key.astype(np.int64)), "pos": int(pos),
+                      "has_gauss": int(has_gauss), "gauss": float(gauss)}}
+
+
+def _set_rng_state(state: dict[str, Any]) -> None:
+    torch.set_rng_state(state["torch"])
+    if state["cuda"] and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+    random.setstate(state["python"])
+    n = state["numpy"]
+    np.random.set_state(("MT19937", n["key"].numpy().astype(np.uint32), n["pos"], n["has_gauss"], n["gauss"]))
+
+
+# ----------------------------------------------------------------------------- live plot for notebooks
+
+def _in_notebook() -> bool:
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return False
+    shell = get_ipython()
+    return shell is not None and hasattr(shell, "kernel")
+
+
+class LivePlot:
+    """Callback that redraws the loss (and learning-rate) curves every ``every`` steps.
+
+    In Jupyter the figure updates in place through a display handle (so a tqdm bar in the same cell
+    survives). Headless it only draws; with ``path`` it also saves a PNG there at each redraw.
+    ``figure`` holds the latest matplotlib figure.
+    """
+
+    def __init__(self, every: int = 10, path: str | os.PathLike | None = None, title: str = "training"):
+        if not (_is_int(every) and every > 0):
+            raise ValueError(f"every must be a positive int, got {every!r}")
+        if path is not None and not isinstance(path, str | os.PathLike):
+            raise TypeError(f"path must be None or a str/os.PathLike, got {type(path).__name__}")
+        self.every, self.path, self.title = every, None if path is None else Path(path), title
+        self.figure = None
+        self._handle = None
+
+    def __call__(self, info: StepInfo) -> None:
+        if info.final or info.step % self.every == 0:
+            self.draw(info.history)
+
+    def draw(self, history: list[dict[str, float]]) -> None:
+        """Draw ``history`` now (no pyplot: safe without a display)."""
+        from matplotlib.figure import Figure
+
+        fig = Figure(figsize=(9, 3), layout="constrained")
+        ax_loss, ax_lr = fig.subplots(1, 2)
+        steps = [h["step"] for h in history]
+        losses = [h["loss"] for h in history]
+        ax_loss.plot(steps, losses)
+        if losses and min(losses) > 0:
+            ax_loss.set_yscale("log")
+        ax_loss.set(xlabel="step", ylabel="loss", title=f"{self.title}: loss"
+                    + (f" {losses[-1]:.4g}" if losses else ""))
+        ax_lr.plot(steps, [h["lr"] for h in history], color="tab:orange")
+        ax_lr.set(xlabel="step", ylabel="learning rate", title="learning rate")
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png", dpi=80)
+        self.figure = fig
+        if self.path is not None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.path.write_bytes(buf.getvalue())
+        if _in_notebook():
+            from IPython.display import Image, display
+
+            image = Image(data=buf.getvalue(), format="png")
+            if self._handle is None:
+                self._handle = display(image, display_id=True)
+            else:
+                self._handle.update(image)
+
+
+# ----------------------------------------------------------------------------- checkpoint state
+
+def _checkpoint(path: Path, step: int, elapsed: float, config: TrainConfig, model: nn.Module,
+                optimizer: torch.optim.Optimizer, scheduler: Any, stream: Any, history: list) -> None:
+    """Save everything needed for an exact resume. Collective under DDP; only rank 0 writes."""
+    rngs = D.all_gather_object(_rng_state())
+    data = D.all_gather_object(stream.state_dict() if hasattr(stream, "state_dict") else None)
+    if not D.is_main():
+        return
+    state = {"step": step, "elapsed_s": elapsed, "config": asdict(config), "world_size": D.world_size(),
+             "model": model.state_dict(), "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
+             "rng": rngs, "data": data, "history": history, "torch_version": torch.__version__}
+    save_checkpoint(state, path)
+    if config.keep_checkpoints:
+        save_checkpoint(state, path.parent / f"step_{step:07d}.pt")
+
+
+def _restore(path: Path, model: nn.Module, optimizer: torch.optim.Optimizer, scheduler: Any,
+             stream: Any) -> tuple[int, float, list]:
+    ckpt = load_checkpoint(path)
+    try:
+        model.load_state_dict(ckpt["model"])
+        optimizer.load_state_dict(ckpt["optimizer"])
+        scheduler.load_state_dict(ckpt["scheduler"])
+        step, elapsed, saved_ws = int(ckpt["step"]), float(ckpt["elapsed_s"]), int(ckpt["world_size"])
+    except (KeyError, RuntimeError, ValueError, TypeError) as e:
+        raise CheckpointError(f"{path}: does not match this model / optimizer: {e}") from e
+    if saved_ws != D.world_size():
+        warnings.warn(f"{path} was saved with world_size={saved_ws}, now {D.world_size()}: weights and optimizer "
+                      "are restored but RNG and data positions are not (the resume is not exact)", stacklevel=3)
+    else:
+        _set_rng_state(ckpt["rng"][D.rank()])
+        data = ckpt["data"][D.rank()]
+        if data is not None and hasattr(stream, "load_state_dict"):
+            stream.load_state_dict(data)
+        elif data is not None or hasattr(stream, "state_dict"):
+            warnings.warn("the data stream position could not be restored (resume is not exact)", stacklevel=3)
+    return step, elapsed, list(ckpt.get("history", []))
+
+
+def _reduce(loss: torch.Tensor, out_of_time: bool) -> tuple[float, bool]:
+    """Mean loss over ranks and 'any rank out of time', in one all-reduce (plain .item() when single)."""
+    if D.world_size() == 1:
+        return loss.item(), out_of_time
+    t = torch.stack([loss.detach().float(), torch.tensor(float(out_of_time), device=loss.device)])
+    dist.all_reduce(t)
+    return t[0].item() / D.world_size(), bool(t[1].item() > 0)
+
+
+# ----------------------------------------------------------------------------- the loop
+
+def train(model: nn.Module, loss_fn: Callable[[nn.Module, Any], Any], batches: Iterable[Any],
+          config: TrainConfig | None = None, workdir: str | os.PathLike | None = None, resume: bool = True,
+          callbacks: Iterable[Callable[[StepInfo], Any]] = (), progress: bool = True) -> TrainResult:
+    """Train ``model`` on ``batches`` by minimising ``loss_fn(model, batch)``; see the module docstring.
+
+    Resumes from ``workdir/checkpoints/last.pt`` when it exists and ``resume`` is True. Callbacks are
+    called as ``cb(StepInfo)`` after every step on rank 0. Raises :class:`NonFiniteLossError` on a NaN
+    or infinite loss, before the bad step is applied and without touching the saved checkpoint.
+    """
+    config = TrainConfig() if config is None else config
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    if not callable(loss_fn):
+        raise TypeError(f"loss_fn must be callable as loss_fn(model, batch), got {type(loss_fn).__name__}")
+    if not isinstance(config, TrainConfig):
+        raise TypeError(f"config must be a TrainConfig, got {type(config).__name__}")
+    if not hasattr(batches, "__iter__"):
+        raise TypeError(f"batches must be an iterable of batches, got {type(batches).__name__}")
+    if workdir is not None and not isinstance(workdir, str | os.PathLike):
+        raise TypeError(f"workdir must be None, a str or an os.PathLike, got {type(workdir).__name__}")
+    callbacks = list(callbacks)
+    if not all(callable(cb) for cb in callbacks):
+        raise TypeError("every callback must be callable as cb(StepInfo)")
+
+    D.init_distributed()
+    main = D.is_main()
+    device = pick_device(config.device)
+    model.to(device)
+    optimizer = make_optimizer(model, config)
+    scheduler = make_scheduler(optimizer, config)
+    stream, it = batches, iter(batches)
+
+    workdir = None if workdir is None else Path(workdir)
+    ckpt_path = None if workdir is None else workdir / "checkpoints" / "last.pt"
+    log_path = None if workdir is None or not main else workdir / "log.txt"
+    if log_path is not None:
+        ckpt_path.parent.mkdir(parents=True, exist_ok=True)
+        for stale in ckpt_path.parent.glob(".*.tmp"):  # left by a run killed while saving
+            stale.unlink(missing_ok=True)
+        if not (workdir / "config.json").exists():
+            write_json_atomic({"name": workdir.name, "config": asdict(config)}, workdir / "config.json")
+
+    def log(msg: str) -> None:
+        if log_path is not None:
+            with open(log_path, "a") as f:
+                f.write(f"{datetime.now():%Y-%m-%d %H:%M:%S} {msg}\n")
+
+    step, elapsed, history, resumed_from = 0, 0.0, [], None
+    if resume and ckpt_path is not None and ckpt_path.is_file():
+        step, elapsed, history = _restore(ckpt_path, model, optimizer, scheduler, stream)
+        resumed_from = step
+        log(f"resumed from {ckpt_path} at step {step}")
+    else:
+        seed_everything(config.seed + D.rank())
+
+    net = model
+    if D.world_size() > 1:
+        net = nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
+    if config.compile:
+        net = torch.compile(net)
+    log(f"start step {step}/{config.steps} device={device} world_size={D.world_size()} config={asdict(config)}")
+
+    model.train()
+    budget = config.time_budget_s
+    stopped_by = "time" if budget is not None and elapsed >= budget else "steps"
+    t_start = time.perf_counter() - elapsed  # elapsed counts time before a resume too
+    session_start, session_samples, last_saved = time.perf_counter(), 0, step
+    win = {"loss": 0.0, "n": 0, "samples": 0, "t": time.perf_counter(), "extras": {}}
+    loss_val, lr, extras = float("nan"), optimizer.param_groups[0]["lr"], {}
+    pbar = tqdm(total=config.steps, initial=step, disable=not (progress and main), desc="train", unit="step",
+                dynamic_ncols=True)
+
+    def record() -> None:  # close the logging window: one history entry, one log line, one bar update
+        now = time.perf_counter()
+        entry = {"step": step, "loss": win["loss"] / win["n"], "lr": lr, "time": now - t_start,
+                 "samples_per_s": win["samples"] * D.world_size() / max(now - win["t"], 1e-9)}
+        entry.update({k: v / win["n"] for k, v in win["extras"].items()})
+        history.append(entry)
+        log(" ".join(f"{k} {v:.6g}" if isinstance(v, float) else f"{k} {v}" for k, v in entry.items()))
+        pbar.set_postfix({"loss": f"{entry['loss']:.4f}", "samples/s": f"{entry['samples_per_s']:.0f}"}, refresh=False)
+        win.update(loss=0.0, n=0, samples=0, t=now, extras={})
+
+    try:
+        while step < config.steps and stopped_by != "time":
+            try:
+                batch = next(it)
+            except StopIteration:
+                stopped_by = "data"
+                break
+            batch = _to_device(batch, device)
+            lr = optimizer.param_groups[0]["lr"]
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=config.amp):
+                loss, extras = _split_loss(loss_fn(net, batch))
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            elapsed = time.perf_counter() - t_start
+            loss_val, out_of_time = _reduce(loss, budget is not None and elapsed >= budget)
+            if not math.isfinite(loss_val):
+                log(f"stopped: non-finite loss {loss_val} at step {step + 1}")
+                raise NonFiniteLossError(step + 1, loss_val)
+            if config.grad_clip is not None:
+                nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
+            optimizer.step()
+            scheduler.step()
+            step += 1
+
+            n = _batch_size(batch)
+            session_samples += n
+            win["loss"] += loss_val
+            win["n"] += 1
+            win["samples"] += n
+            for k, v in extras.items():
+                win["extras"][k] = win["extras"].get(k, 0.0) + v
+            if out_of_time:
+                stopped_by = "time"
+            if step % config.log_every == 0 or step == config.steps or stopped_by == "time":
+                record()
+            pbar.update(1)
+            if ckpt_path is not None and config.ckpt_every is not None and step % config.ckpt_every == 0:
+                _checkpoint(ckpt_path, step, time.perf_counter() - t_start, config, model, optimizer, scheduler,
+                            stream, history)
+                last_saved = step
+            if main:
+                info = StepInfo(step, loss_val, lr, time.perf_counter() - t_start, history, model, extras=extras)
+                for cb in callbacks:
+                    cb(info)
+
+        if win["n"]:  # the iterator ran out mid-window
+            record()
+        elapsed = time.perf_counter() - t_start
+        if ckpt_path is not None and step != last_saved:
+            _checkpoint(ckpt_path, step, elapsed, config, model, optimizer, scheduler, stream, history)
+        if main:
+            final = StepInfo(step, loss_val, lr, elapsed, history, model, final=True, extras=extras)
+            for cb in callbacks:
+                cb(final)
+    finally:
+        pbar.close()
+
+    session_s = time.perf_counter() - session_start
+    result = TrainResult(model=model, history=history, steps=step, elapsed_s=elapsed, stopped_by=stopped_by,
+                         workdir=workdir, resumed_from=resumed_from)
+    if workdir is not None and main:
+        metrics = {"steps": step, "stopped_by": stopped_by, "elapsed_s": elapsed, "final_loss": result.final_loss,
+                   "samples_per_s": session_samples * D.world_size() / max(session_s, 1e-9),
+                   "resumed_from": resumed_from, "world_size": D.world_size(), "device": str(device)}
+        write_json_atomic(metrics, workdir / "metrics.json")
+        log(f"done: {step} steps, stopped by {stopped_by}, {elapsed:.1f}s")
+    return result

@@ -1,0 +1,675 @@
+"""Static visualisation and export of video clips.
+
+Every function here accepts a *clip* in any of the layouts below, as a numpy array or a torch tensor
+(torch tensors are detached and moved to the CPU; torch is never imported by this module):
+
+* ``(T, H, W)``            - grayscale
+* ``(T, 1, H, W)``, ``(T, 3, H, W)``  - channels first (the torch convention)
+* ``(T, H, W, 1)``, ``(T, H, W, 3)``  - channels last (the imageio / matplotlib convention)
+
+with dtype ``uint8`` (0..255) or floating point with values in ``[0, 1]``. A *single frame* always
+needs a leading time axis (``frame[None]``): a 3-D array is read as ``(T, H, W)``. When both axis 1
+and the last axis have size 1 or 3 (e.g. ``(T, 3, 4, 3)``), axis 1 is taken as the channel axis.
+
+Contents:
+
+* :func:`to_rgb_uint8` - any clip layout to ``(T, H, W, 3)`` uint8, with clear errors.
+* :func:`show_strip`, :func:`show_grid` - matplotlib frame strips (one row per clip).
+* :func:`flow_to_rgb`, :func:`show_flow`, :func:`color_wheel_legend` - optical-flow pictures.
+* :func:`side_by_side` - glue clips into one labelled clip ("input | truth | prediction | error").
+* :func:`save_gif`, :func:`save_mp4` - atomic GIF / MP4 export with moviepy 2.
+* :func:`gif_html` - an ``<img>`` tag holding an animated GIF (the static fallback of the player).
+
+Note on GIFs: Pillow's GIF encoder merges *identical consecutive* frames into one frame with the summed
+duration, so a GIF of a clip with repeated frames reads back with fewer frames (its total duration is
+unchanged).
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import os
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+if TYPE_CHECKING:  # pragma: no cover
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
+__all__ = [
+    "ClipFormatError",
+    "to_rgb_uint8",
+    "upscale",
+    "show_strip",
+    "show_grid",
+    "flow_to_rgb",
+    "show_flow",
+    "color_wheel_legend",
+    "side_by_side",
+    "save_gif",
+    "save_mp4",
+    "gif_html",
+]
+
+#: Float clips may exceed [0, 1] by this much (float rounding) before an error is raised.
+FLOAT_TOLERANCE = 1e-5
+_LAYOUTS = "(T, H, W), (T, 1, H, W), (T, 3, H, W), (T, H, W, 1) or (T, H, W, 3)"
+
+
+class ClipFormatError(ValueError):
+    """A clip has the wrong shape, dtype or value range. Subclass of :class:`ValueError`."""
+
+
+class ClipDtypeError(ClipFormatError, TypeError):
+    """A clip has an unsupported dtype. Subclass of both :class:`ValueError` and :class:`TypeError`."""
+
+
+# --------------------------------------------------------------------------------------------------
+# conversion
+# --------------------------------------------------------------------------------------------------
+def _as_numpy(x: Any, name: str = "clip") -> np.ndarray:
+    """numpy array from a numpy array, a torch tensor, or a list/tuple of frames."""
+    if isinstance(x, np.ndarray):
+        return x
+    if hasattr(x, "detach") and hasattr(x, "cpu") and hasattr(x, "numpy"):  # torch.Tensor (duck-typed)
+        t = x.detach().cpu()
+        if str(t.dtype) == "torch.bfloat16":  # numpy has no bfloat16
+            t = t.float()
+        return t.numpy()
+    if isinstance(x, (list, tuple)) and len(x) > 0:
+        try:
+            return np.stack([_as_numpy(f, name) for f in x])
+        except ValueError as e:
+            raise ClipFormatError(f"{name}: cannot stack a list of frames with different shapes ({e})") from e
+    raise TypeError(
+        f"{name}: expected a numpy array or torch tensor of shape {_LAYOUTS}; got {type(x).__name__}"
+    )
+
+
+def _to_uint8_frames(frames: Any, name: str = "clip") -> np.ndarray:
+    """Validate a clip and return it as ``(T, H, W, C)`` uint8 with ``C`` in {1, 3} (no copy if possible)."""
+    arr = _as_numpy(frames, name)
+    shape = tuple(arr.shape)
+    if arr.ndim == 3:
+        arr = arr[..., None]
+    elif arr.ndim == 4:
+        if arr.shape[1] in (1, 3):
+            arr = arr.transpose(0, 2, 3, 1)
+        elif arr.shape[-1] not in (1, 3):
+            raise ClipFormatError(
+                f"{name}: a 4-D clip needs a channel axis of size 1 or 3, either at position 1 "
+                f"(T, C, H, W) or last (T, H, W, C); got shape {shape}"
+            )
+    else:
+        hint = " (a single frame needs a leading time axis: frame[None])" if arr.ndim == 2 else ""
+        raise ClipFormatError(f"{name}: expected a clip of shape {_LAYOUTS}; got ndim={arr.ndim}, shape {shape}{hint}")
+    if 0 in arr.shape:
+        raise ClipFormatError(f"{name}: clip is empty (shape {shape}); expected T, H, W >= 1")
+
+    if arr.dtype == np.uint8:
+        return arr
+    if np.issubdtype(arr.dtype, np.floating):
+        a = arr.astype(np.float32, copy=False)
+        if not np.isfinite(a).all():
+            raise ClipFormatError(f"{name}: float clip contains NaN or inf; expected finite values in [0, 1]")
+        lo, hi = float(a.min()), float(a.max())
+        if lo < -FLOAT_TOLERANCE or hi > 1.0 + FLOAT_TOLERANCE:
+            raise ClipFormatError(
+                f"{name}: float clips must have values in [0, 1]; got range [{lo:.4g}, {hi:.4g}]. "
+                "Rescale first, e.g. x / 255 for 0..255 data, (x - x.min()) / (x.max() - x.min()) "
+                "for arbitrary data, or clamp with x.clip(0, 1)."
+            )
+        return np.rint(np.clip(a, 0.0, 1.0) * 255.0).astype(np.uint8)
+    raise ClipDtypeError(
+        f"{name}: expected dtype uint8 (0..255) or float with values in [0, 1]; got dtype {arr.dtype}. "
+        "Convert with .astype(np.uint8) for 0..255 integers or divide by 255 for floats."
+    )
+
+
+def to_rgb_uint8(frames: Any) -> np.ndarray:
+    """Convert a clip to ``(T, H, W, 3)`` uint8 (a new C-contiguous array).
+
+    Args:
+        frames: numpy array or torch tensor of shape ``(T, H, W)``, ``(T, 1|3, H, W)`` or
+            ``(T, H, W, 1|3)``; dtype uint8 or float with values in ``[0, 1]`` (tolerance
+            :data:`FLOAT_TOLERANCE`). Single-channel clips are repeated to 3 channels.
+
+    Returns:
+        ``(T, H, W, 3)`` uint8 array.
+
+    Raises:
+        ClipFormatError: (a ``ValueError``) wrong ndim/shape, empty clip, NaN/inf, float values outside [0, 1].
+        ClipDtypeError: (a ``ValueError`` and ``TypeError``) any dtype other than uint8 or float.
+        TypeError: not an array or tensor.
+    """
+    arr = _to_uint8_frames(frames)
+    if arr.shape[-1] == 1:
+        arr = np.repeat(arr, 3, axis=-1)
+    return np.array(arr, dtype=np.uint8, order="C", copy=True)
+
+
+def _check_scale(scale: Any) -> int:
+    if isinstance(scale, bool) or not isinstance(scale, (int, np.integer)) or scale < 1:
+        raise ValueError(f"scale must be an integer >= 1 (nearest-neighbour upscaling); got {scale!r}")
+    return int(scale)
+
+
+def _check_fps(fps: Any) -> float:
+    if isinstance(fps, bool) or not isinstance(fps, (int, float, np.integer, np.floating)) or not (
+        np.isfinite(fps) and fps > 0
+    ):
+        raise ValueError(f"fps must be a positive number; got {fps!r}")
+    return float(fps)
+
+
+def upscale(frames: np.ndarray, scale: int) -> np.ndarray:
+    """Nearest-neighbour upscaling of ``(T, H, W, C)`` frames to ``(T, H*scale, W*scale, C)``."""
+    scale = _check_scale(scale)
+    if scale == 1:
+        return frames
+    return np.repeat(np.repeat(frames, scale, axis=1), scale, axis=2)
+
+
+# --------------------------------------------------------------------------------------------------
+# matplotlib strips and grids
+# --------------------------------------------------------------------------------------------------
+_STRIP_GAP = 2  # white pixels between frames in a strip
+
+
+def _strip_image(frames: np.ndarray, gap: int = _STRIP_GAP) -> np.ndarray:
+    """``(T, H, W, C)`` uint8 -> ``(H, T*W + (T-1)*gap, C)`` with white gaps."""
+    t, h, w, c = frames.shape
+    out = np.full((h, t * w + (t - 1) * gap, c), 255, dtype=np.uint8)
+    for i in range(t):
+        x0 = i * (w + gap)
+        out[:, x0 : x0 + w] = frames[i]
+    return out
+
+
+def _check_every(every: Any) -> int:
+    if isinstance(every, bool) or not isinstance(every, (int, np.integer)) or every < 1:
+        raise ValueError(f"every must be an integer >= 1; got {every!r}")
+    return int(every)
+
+
+def _draw_strip(ax: Axes, clip: Any, every: int, name: str, width: int | None = None) -> None:
+    """Draw one clip as a single image of frames side by side into ``ax`` (gray colormap if 1 channel)."""
+    frames = _to_uint8_frames(clip, name)
+    idx = np.arange(0, frames.shape[0], every)
+    frames = frames[idx]
+    img = _strip_image(frames)
+    if img.shape[-1] == 1:
+        ax.imshow(img[..., 0], cmap="gray", vmin=0, vmax=255, interpolation="nearest")
+    else:
+        ax.imshow(img, interpolation="nearest")
+    w = frames.shape[2]
+    ax.set_xticks([i * (w + _STRIP_GAP) + (w - 1) / 2 for i in range(len(idx))], [str(int(i)) for i in idx])
+    ax.tick_params(axis="x", length=0, labelsize=8)
+    ax.set_yticks([])
+    for spine in ax.spines.values():
+        spine.set_visible(False)
+    if width is not None:
+        ax.set_xlim(-0.5, width - 0.5)
+
+
+def _figsize(n_frames: int, h: int, w: int, rows: int = 1) -> tuple[float, float]:
+    width_in = float(min(16.0, max(3.0, 1.1 * n_frames)))
+    strip_w_px = n_frames * w + (n_frames - 1) * _STRIP_GAP
+    row_in = width_in * h / strip_w_px
+    return width_in, rows * (row_in + 0.35) + 0.4
+
+
+def show_strip(clip: Any, title: str | None = None, ax: Axes | None = None, every: int = 1) -> Figure:
+    """Show a clip as one row of frames (matplotlib).
+
+    Args:
+        clip: ``(T, H, W)``, ``(T, 1|3, H, W)`` or ``(T, H, W, 1|3)``; uint8 or float in ``[0, 1]``.
+            Single-channel clips use the gray colormap (0 = black, 255 = white).
+        title: axes title.
+        ax: draw into this Axes (the strip is one image); a new figure is created if ``None``.
+        every: show every ``every``-th frame; tick labels are the original frame indices.
+
+    Returns:
+        The matplotlib Figure (in a notebook, end the line with ``;`` to avoid showing it twice).
+    """
+    every = _check_every(every)
+    frames = _to_uint8_frames(clip)
+    if ax is None:
+        import matplotlib.pyplot as plt
+
+        n = len(range(0, frames.shape[0], every))
+        fig, ax = plt.subplots(figsize=_figsize(n, frames.shape[1], frames.shape[2]), layout="constrained")
+    _draw_strip(ax, frames, every, "clip")
+    ax.set_xlabel("t", fontsize=8)
+    if title is not None:
+        ax.set_title(title)
+    return ax.figure
+
+
+def _named_clips(clips: Any, labels: Sequence[str] | None, what: str) -> tuple[list[Any], list[str] | None]:
+    """(clips, labels) from a dict (keys are labels) or a list (+ optional labels)."""
+    if isinstance(clips, Mapping):
+        if labels is not None:
+            raise ValueError(f"{what}: pass labels either as dict keys or as labels=..., not both")
+        items = list(clips.items())
+        if not items:
+            raise ValueError(f"{what}: expected at least one clip; got an empty dict")
+        return [c for _, c in items], [str(k) for k, _ in items]
+    if isinstance(clips, np.ndarray) or hasattr(clips, "detach"):
+        raise TypeError(f"{what}: expected a list or dict of clips; got a single {type(clips).__name__} (wrap it: [clip])")
+    if not isinstance(clips, (list, tuple)):
+        raise TypeError(f"{what}: expected a list or dict of clips; got {type(clips).__name__}")
+    if len(clips) == 0:
+        raise ValueError(f"{what}: expected at least one clip; got an empty list")
+    if labels is not None:
+        labels = [str(s) for s in labels]
+        if len(labels) != len(clips):
+            raise ValueError(f"{what}: got {len(clips)} clips but {len(labels)} labels")
+    return list(clips), labels
+
+
+def show_grid(
+    clips: Mapping[str, Any] | Sequence[Any],
+    labels: Sequence[str] | None = None,
+    title: str | None = None,
+    every: int = 1,
+) -> Figure:
+    """Show several clips as a grid: one row per clip, one column per time step.
+
+    Args:
+        clips: ``{label: clip}`` (row labels are the keys) or a list of clips; each clip
+            ``(T_i, H, W)``, ``(T_i, 1|3, H, W)`` or ``(T_i, H, W, 1|3)``. Lengths may differ (shorter rows
+            end early); frames of equal size line up column by column.
+        labels: row labels for a list of clips.
+        title: figure title.
+        every: show every ``every``-th frame.
+
+    Returns:
+        The matplotlib Figure.
+    """
+    import matplotlib.pyplot as plt
+
+    every = _check_every(every)
+    clip_list, names = _named_clips(clips, labels, "show_grid")
+    frames = [_to_uint8_frames(c, f"clips[{names[i] if names else i}]") for i, c in enumerate(clip_list)]
+    n_max = max(len(range(0, f.shape[0], every)) for f in frames)
+    h = max(f.shape[1] for f in frames)
+    w = max(f.shape[2] for f in frames)
+    fig, axes = plt.subplots(
+        len(frames), 1, figsize=_figsize(n_max, h, w, rows=len(frames)), squeeze=False, layout="constrained"
+    )
+    width = n_max * w + (n_max - 1) * _STRIP_GAP
+    for i, (ax, f) in enumerate(zip(axes[:, 0], frames)):
+        _draw_strip(ax, f, every, f"clips[{i}]", width=width)
+        if names:
+            ax.set_ylabel(names[i], rotation=0, ha="right", va="center", fontsize=9)
+    axes[-1, 0].set_xlabel("t", fontsize=8)
+    if title is not None:
+        fig.suptitle(title)
+    return fig
+
+
+# --------------------------------------------------------------------------------------------------
+# optical flow
+# --------------------------------------------------------------------------------------------------
+def flow_to_rgb(flow: Any, max_mag: float | None = None) -> np.ndarray:
+    """Colour-code optical flow (the colour-wheel convention of the Middlebury benchmark).
+
+    Hue encodes direction (``atan2(dy, dx)`` in image coordinates, y pointing down: right = red,
+    down = yellow-green, left = cyan, up = violet); saturation encodes magnitude, value is 1, so **zero
+    flow is white** and the strongest motion is fully saturated.
+
+    Args:
+        flow: ``(2, H, W)`` or ``(T, 2, H, W)`` float array/tensor, channel 0 = dx, channel 1 = dy, in pixels.
+        max_mag: magnitude (pixels) that maps to full saturation; larger magnitudes are clipped. Default:
+            the largest magnitude in ``flow`` (over *all* frames, so colours are comparable over time).
+
+    Returns:
+        ``(H, W, 3)`` or ``(T, H, W, 3)`` uint8 RGB.
+    """
+    from matplotlib.colors import hsv_to_rgb
+
+    f = _as_numpy(flow, "flow")
+    if f.ndim not in (3, 4) or f.shape[-3] != 2:
+        hint = ""
+        if f.ndim in (3, 4) and f.shape[-1] == 2:
+            hint = " (it looks channels-last; move the dx/dy axis first, e.g. np.moveaxis(flow, -1, -3))"
+        raise ClipFormatError(f"flow: expected shape (2, H, W) or (T, 2, H, W); got {tuple(f.shape)}{hint}")
+    if 0 in f.shape:
+        raise ClipFormatError(f"flow: empty flow field, shape {tuple(f.shape)}")
+    if not (np.issubdtype(f.dtype, np.floating) or np.issubdtype(f.dtype, np.integer)) or f.dtype == np.bool_:
+        raise ClipDtypeError(f"flow: expected a real (float or int) dtype; got {f.dtype}")
+    f = f.astype(np.float64)
+    if not np.isfinite(f).all():
+        raise ClipFormatError("flow: contains NaN or inf")
+    dx, dy = f[..., 0, :, :], f[..., 1, :, :]
+    mag = np.hypot(dx, dy)
+    if max_mag is None:
+        max_mag = float(mag.max())
+    elif not (np.isfinite(max_mag) and max_mag > 0):
+        raise ValueError(f"max_mag must be a positive number or None; got {max_mag!r}")
+    sat = np.clip(mag / max_mag, 0.0, 1.0) if max_mag > 0 else np.zeros_like(mag)
+    hue = np.mod(np.arctan2(dy, dx), 2 * np.pi) / (2 * np.pi)
+    hsv = np.stack([hue, sat, np.ones_like(sat)], axis=-1)
+    return np.rint(hsv_to_rgb(hsv) * 255).astype(np.uint8)
+
+
+def _single_frame(frame: Any, name: str = "frame") -> np.ndarray:
+    """One frame ``(H, W)``, ``(1|3, H, W)`` or ``(H, W, 1|3)`` -> ``(H, W, C)`` uint8."""
+    arr = _as_numpy(frame, name)
+    if arr.ndim not in (2, 3):
+        raise ClipFormatError(f"{name}: expected one frame (H, W), (1|3, H, W) or (H, W, 1|3); got shape {tuple(arr.shape)}")
+    if arr.ndim == 3 and arr.shape[0] not in (1, 3) and arr.shape[-1] not in (1, 3):
+        raise ClipFormatError(f"{name}: expected one frame (H, W), (1|3, H, W) or (H, W, 1|3); got shape {tuple(arr.shape)}")
+    return _to_uint8_frames(arr[None], name)[0]
+
+
+def show_flow(
+    frame: Any,
+    flow: Any,
+    ax: Axes | None = None,
+    step: int = 4,
+    color: str = "red",
+    arrow_scale: float | None = None,
+    title: str | None = None,
+) -> Figure:
+    """Draw a flow field as a quiver (one arrow every ``step`` pixels) over a frame.
+
+    Args:
+        frame: ``(H, W)``, ``(1|3, H, W)`` or ``(H, W, 1|3)``; uint8 or float in ``[0, 1]``.
+        flow: ``(2, H, W)``, channel 0 = dx, channel 1 = dy (pixels, y pointing down).
+        ax: draw into this Axes; a new figure is created if ``None``.
+        step: arrow spacing in pixels.
+        color: arrow colour.
+        arrow_scale: arrow length = ``arrow_scale`` x displacement. Default: the longest arrow is
+            ``step`` pixels long (``1.0`` draws true displacements).
+        title: axes title.
+
+    Returns:
+        The matplotlib Figure.
+    """
+    img = _single_frame(frame)
+    f = _as_numpy(flow, "flow")
+    if f.ndim != 3 or f.shape[0] != 2:
+        raise ClipFormatError(f"flow: expected shape (2, H, W) for show_flow; got {tuple(f.shape)}")
+    if f.shape[1:] != img.shape[:2]:
+        raise ClipFormatError(f"flow: spatial size {tuple(f.shape[1:])} does not match frame size {img.shape[:2]}")
+    if isinstance(step, bool) or not isinstance(step, (int, np.integer)) or step < 1:
+        raise ValueError(f"step must be an integer >= 1; got {step!r}")
+    f = f.astype(np.float64)
+    if ax is None:
+        import matplotlib.pyplot as plt
+
+        fig, ax = plt.subplots(figsize=(4, 4 * img.shape[0] / img.shape[1]), layout="constrained")
+    if img.shape[-1] == 1:
+        ax.imshow(img[..., 0], cmap="gray", vmin=0, vmax=255, interpolation="nearest")
+    else:
+        ax.imshow(img, interpolation="nearest")
+    h, w = img.shape[:2]
+    ys, xs = np.mgrid[step // 2 : h : step, step // 2 : w : step]
+    u, v = f[0][ys, xs], f[1][ys, xs]
+    if arrow_scale is None:
+        peak = float(np.hypot(u, v).max()) if u.size else 0.0
+        arrow_scale = step / peak if peak > 0 else 1.0
+    elif not (np.isfinite(arrow_scale) and arrow_scale > 0):
+        raise ValueError(f"arrow_scale must be a positive number or None; got {arrow_scale!r}")
+    # angles/scale_units "xy": arrows live in data (pixel) coordinates, so +dy points down like the image.
+    ax.quiver(xs, ys, u, v, color=color, angles="xy", scale_units="xy", scale=1.0 / arrow_scale, width=0.006)
+    ax.set_xlim(-0.5, w - 0.5)
+    ax.set_ylim(h - 0.5, -0.5)
+    ax.set_axis_off()
+    if title is not None:
+        ax.set_title(title)
+    return ax.figure
+
+
+def color_wheel_legend(ax: Axes | None = None, size: int = 65) -> Axes:
+    """Draw the :func:`flow_to_rgb` colour wheel (direction -> hue, magnitude -> saturation) into ``ax``.
+
+    The image y axis points down, like the frames, so the colour at the bottom is the colour of downward
+    motion. Returns the Axes (a new small figure is created if ``ax`` is ``None``).
+    """
+    if ax is None:
+        import matplotlib.pyplot as plt
+
+        _, ax = plt.subplots(figsize=(1.6, 1.6), layout="constrained")
+    r = (size - 1) / 2
+    ys, xs = np.mgrid[0:size, 0:size].astype(np.float64) - r
+    rgb = flow_to_rgb(np.stack([xs, ys]), max_mag=r)
+    rgb[np.hypot(xs, ys) > r] = 255
+    ax.imshow(rgb, interpolation="bilinear")
+    ax.set_axis_off()
+    ax.set_title("flow direction", fontsize=8)
+    return ax
+
+
+# --------------------------------------------------------------------------------------------------
+# composing clips
+# --------------------------------------------------------------------------------------------------
+def _font(size: int) -> Any:
+    from PIL import ImageFont
+
+    try:
+        return ImageFont.load_default(size=size)  # Pillow >= 10.1 with FreeType: scalable
+    except (TypeError, OSError, ImportError):  # pragma: no cover - old Pillow / no FreeType
+        return ImageFont.load_default()
+
+
+def _text_band(
+    segments: Sequence[tuple[int, int, str]], width: int, background: int, font_size: int
+) -> np.ndarray:
+    """Render centred texts on a ``(h, width, 3)`` uint8 band. ``segments`` = ``(x0, w, text)`` per panel.
+
+    Each text shrinks (down to 7 px) and is then truncated so it fits its panel's width.
+    """
+    from PIL import Image, ImageDraw
+
+    height = font_size + 6
+    band = Image.new("RGB", (width, height), (background,) * 3)
+    draw = ImageDraw.Draw(band)
+    ink = (0, 0, 0) if background >= 128 else (255, 255, 255)
+    for x0, w, text in segments:
+        if not text:
+            continue
+        size, font = font_size, _font(font_size)
+        while draw.textlength(text, font=font) > w - 2 and size > 7:
+            size -= 1
+            font = _font(size)
+        while len(text) > 1 and draw.textlength(text, font=font) > w - 2:
+            text = text[:-2] + "." if len(text) > 2 else text[:1]
+        left, top, right, bottom = draw.textbbox((0, 0), text, font=font)
+        tx = x0 + (w - (right - left)) / 2 - left
+        ty = (height - (bottom - top)) / 2 - top
+        draw.text((tx, ty), text, fill=ink, font=font)
+    return np.asarray(band, dtype=np.uint8)
+
+
+def side_by_side(
+    clips: Sequence[Any] | Mapping[str, Any],
+    labels: Sequence[str] | None = None,
+    pad: int = 2,
+    pad_value: int = 255,
+    font_size: int | None = None,
+) -> np.ndarray:
+    """Glue clips horizontally into one clip, e.g. ``input | truth | prediction | error``.
+
+    Args:
+        clips: list of clips (or ``{label: clip}``), each ``(T, H, W_i)``, ``(T, 1|3, H, W_i)`` or
+            ``(T, H, W_i, 1|3)``, uint8 or float in ``[0, 1]``; channel counts and dtypes may differ, but
+            ``T`` and ``H`` must be equal.
+        labels: one text per clip, rendered centred in a band *above* the frames (PIL default font).
+        pad: separator width in pixels between clips.
+        pad_value: separator (and label band) gray level, 0..255; default white.
+        font_size: label font size in pixels; default from the narrowest panel (8..14 px).
+
+    Returns:
+        ``(T, H, W_total, 3)`` uint8 where ``W_total = sum(W_i) + pad * (n - 1)``; with labels the height is
+        ``H + band`` (``band = font_size + 6``).
+    """
+    clip_list, names = _named_clips(clips, labels, "side_by_side")
+    if isinstance(pad, bool) or not isinstance(pad, (int, np.integer)) or pad < 0:
+        raise ValueError(f"pad must be an integer >= 0; got {pad!r}")
+    if not 0 <= int(pad_value) <= 255:
+        raise ValueError(f"pad_value must be a gray level in 0..255; got {pad_value!r}")
+    rgb = [_to_uint8_frames(c, f"clips[{i}]") for i, c in enumerate(clip_list)]
+    rgb = [np.repeat(c, 3, axis=-1) if c.shape[-1] == 1 else c for c in rgb]
+    for i, c in enumerate(rgb):
+        if c.shape[0] != rgb[0].shape[0] or c.shape[1] != rgb[0].shape[1]:
+            raise ClipFormatError(
+                "side_by_side: clips need equal length T and height H; got (T, H) = "
+                + ", ".join(f"{tuple(r.shape[:2])}" for r in rgb)
+                + f" (clip {i} differs). Pad or crop them first (ClipPlayer pads lengths for you)."
+            )
+    t, h = rgb[0].shape[:2]
+    widths = [c.shape[2] for c in rgb]
+    total = sum(widths) + pad * (len(rgb) - 1)
+    out = np.full((t, h, total, 3), pad_value, dtype=np.uint8)
+    x, segments = 0, []
+    for c, w, i in zip(rgb, widths, range(len(rgb))):
+        out[:, :, x : x + w] = c
+        segments.append((x, w, names[i] if names else ""))
+        x += w + pad
+    if names is None or not any(names):
+        return out
+    if font_size is None:
+        font_size = int(np.clip(min(widths) // 6, 8, 14))
+    band = _text_band(segments, total, int(pad_value), int(font_size))
+    return np.concatenate([np.broadcast_to(band, (t, *band.shape)), out], axis=1)
+
+
+# --------------------------------------------------------------------------------------------------
+# export
+# --------------------------------------------------------------------------------------------------
+def _atomic_write(path: str | os.PathLike, suffix: str, write: Callable[[Path], None]) -> Path:
+    """Call ``write(tmp)`` on a temp file next to ``path`` (same suffix), then ``os.replace`` it onto ``path``.
+
+    The temp file is removed if anything fails, leaving an existing ``path`` untouched.
+    """
+    target = Path(path)
+    if target.suffix.lower() != suffix:
+        raise ValueError(f"expected a path ending in {suffix!r}; got {str(path)!r}")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.stem}.{uuid.uuid4().hex[:12]}.tmp{suffix}")
+    try:
+        write(tmp)
+        os.replace(tmp, target)
+    except BaseException:
+        try:
+            tmp.unlink(missing_ok=True)
+        except OSError:  # pragma: no cover - best effort
+            pass
+        raise
+    return target
+
+
+def _sequence_clip(frames: np.ndarray, fps: float) -> Any:
+    """moviepy ImageSequenceClip that yields exactly ``len(frames)`` frames when written at ``fps``."""
+    from moviepy import ImageSequenceClip
+
+    n = len(frames)
+    clip = ImageSequenceClip(list(frames), fps=fps)
+    # Two rounding bugs in moviepy 2.1 drop or repeat frames:
+    # 1. it writes int(duration * fps) frames, and duration = sum([1/fps] * T) can round just below T / fps
+    #    (T=10, fps=5 writes 9 frames) -> give the clip a quarter frame of slack;
+    # 2. frame i starts at float32(i / fps - eps), which can round *above* the float64 time i / fps
+    #    (T=14, fps=3 shows frame 12 twice) -> start frame i half a frame early, in float64.
+    # find_image_index reads clip.images_starts at call time, so replacing the list is enough.
+    clip.images_starts = [(i - 0.5) / fps for i in range(n)]
+    return clip.with_duration((n + 0.25) / fps)
+
+
+def save_gif(frames: Any, path: str | os.PathLike, fps: float = 5, scale: int = 1) -> Path:
+    """Write a clip as a looping animated GIF with moviepy 2, atomically.
+
+    Args:
+        frames: ``(T, H, W)``, ``(T, 1|3, H, W)`` or ``(T, H, W, 1|3)``; uint8 or float in ``[0, 1]``.
+        path: target file ending in ``.gif``; parent folders are created. Written to a temp file in the
+            same folder first, then moved onto ``path`` (an existing file survives a failed write).
+        fps: frames per second (GIF delays are stored in 1/100 s).
+        scale: integer nearest-neighbour upscaling factor (output ``(H*scale, W*scale)``).
+
+    Returns:
+        The written :class:`~pathlib.Path`. (Identical consecutive frames are merged by the GIF encoder.)
+    """
+    fps = _check_fps(fps)
+    rgb = upscale(to_rgb_uint8(frames), scale)
+
+    def write(tmp: Path) -> None:
+        _sequence_clip(rgb, fps).write_gif(str(tmp), fps=fps, loop=0, logger=None)
+
+    return _atomic_write(path, ".gif", write)
+
+
+def _pad_even(frames: np.ndarray) -> np.ndarray:
+    """Pad ``(T, H, W, 3)`` by one edge-replicated row/column where H or W is odd (libx264 + yuv420p)."""
+    ph, pw = frames.shape[1] % 2, frames.shape[2] % 2
+    if ph or pw:
+        frames = np.pad(frames, ((0, 0), (0, ph), (0, pw), (0, 0)), mode="edge")
+    return frames
+
+
+def save_mp4(frames: Any, path: str | os.PathLike, fps: float = 5, scale: int = 1) -> Path:
+    """Write a clip as an H.264 MP4 (libx264, yuv420p) with moviepy 2 and imageio-ffmpeg's ffmpeg, atomically.
+
+    Args:
+        frames: ``(T, H, W)``, ``(T, 1|3, H, W)`` or ``(T, H, W, 1|3)``; uint8 or float in ``[0, 1]``.
+        path: target file ending in ``.mp4``; parent folders are created; written via a temp file in the
+            same folder and ``os.replace`` (an existing file survives a failed write).
+        fps: frames per second.
+        scale: integer nearest-neighbour upscaling factor. After scaling, an odd height/width is padded by
+            one edge-replicated pixel (libx264 needs even sizes).
+
+    Returns:
+        The written :class:`~pathlib.Path`.
+    """
+    fps = _check_fps(fps)
+    rgb = _pad_even(upscale(to_rgb_uint8(frames), scale))
+
+    def write(tmp: Path) -> None:
+        _sequence_clip(rgb, fps).write_videofile(
+            str(tmp), fps=fps, codec="libx264", audio=False, pixel_format="yuv420p", logger=None
+        )
+
+    return _atomic_write(path, ".mp4", write)
+
+
+def _gif_bytes(rgb: np.ndarray, fps: float) -> bytes:
+    """Encode ``(T, H, W, 3)`` uint8 frames as a looping animated GIF in memory (Pillow)."""
+    from PIL import Image
+
+    images = [Image.fromarray(f) for f in rgb]
+    buf = io.BytesIO()
+    images[0].save(
+        buf, format="GIF", save_all=True, append_images=images[1:], duration=max(1, round(1000 / fps)), loop=0
+    )
+    return buf.getvalue()
+
+
+def gif_html(frames: Any, fps: float = 5, scale: int = 2, alt: str = "animated clip") -> str:
+    """An ``<img src="data:image/gif;base64,...">`` tag showing a clip as a looping animated GIF.
+
+    Works without a kernel or widget manager (nbconvert, GitHub, VS Code), hence the player's static fallback.
+
+    Args:
+        frames: ``(T, H, W)``, ``(T, 1|3, H, W)`` or ``(T, H, W, 1|3)``; uint8 or float in ``[0, 1]``.
+        fps: frames per second (browsers play delays below 20 ms at 100 ms).
+        scale: integer nearest-neighbour upscaling factor.
+        alt: the image's alt text.
+
+    Returns:
+        An HTML string.
+    """
+    fps = _check_fps(fps)
+    rgb = upscale(to_rgb_uint8(frames), scale)
+    data = base64.b64encode(_gif_bytes(rgb, fps)).decode("ascii")
+    h, w = rgb.shape[1:3]
+    return (
+        f'<img src="data:image/gif;base64,{data}" width="{w}" height="{h}" '
+        f'alt="{html.escape(alt, quote=True)}" style="image-rendering: pixelated"/>'
+    )
