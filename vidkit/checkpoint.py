@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import tempfile
 import warnings
 from collections.abc import Callable
@@ -107,9 +108,12 @@ def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device | 
             warnings.simplefilter("ignore")  # torch warns about unusual pickle protocols before failing
             obj = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as e:  # torch raises many types here: UnpicklingError, RuntimeError, OSError, KeyError...
-        reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        if "weights only" in reason.lower() or "unsupported global" in str(e).lower():
-            reason = "it contains pickled objects that are not plain data (refused for safety)"
+        text = str(e).strip()
+        reason = text.splitlines()[0] if text else type(e).__name__
+        if "weights only" in text.lower():  # torch refused a pickled object: say which one if it told us
+            found = re.search(r"(Unsupported global|Unsupported operand|Trying to call)[^\n.]*", text)
+            reason = (f"it contains pickled objects that are not plain data, refused for safety"
+                      f"{' (' + found.group(0).strip() + ')' if found else ''}")
         raise CheckpointError(f"{path}: not a loadable vidkit checkpoint: {reason}") from e
     if not isinstance(obj, dict) or obj.get("format") != FORMAT:
         raise CheckpointError(f"{path}: not a vidkit checkpoint (no '\"format\": \"{FORMAT}\"' marker)")

@@ -377,7 +377,7 @@ def _checkpoint(path: Path, step: int, elapsed: float, config: TrainConfig, mode
         return
     state = {"step": step, "elapsed_s": elapsed, "config": asdict(config), "world_size": D.world_size(),
              "model": model.state_dict(), "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
-             "rng": rngs, "data": data, "history": history, "torch_version": torch.__version__}
+             "rng": rngs, "data": data, "history": history, "torch_version": str(torch.__version__)}
     save_checkpoint(state, path)
     if config.keep_checkpoints:
         save_checkpoint(state, path.parent / f"step_{step:07d}.pt")

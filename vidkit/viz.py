@@ -470,7 +470,8 @@ def _text_band(
     """
     from PIL import Image, ImageDraw
 
-    height = font_size + 6
+    ascent, descent = _font(font_size).getmetrics()
+    height = ascent + descent + 4
     band = Image.new("RGB", (width, height), (background,) * 3)
     draw = ImageDraw.Draw(band)
     ink = (0, 0, 0) if background >= 128 else (255, 255, 255)
@@ -483,10 +484,11 @@ def _text_band(
             font = _font(size)
         while len(text) > 1 and draw.textlength(text, font=font) > w - 2:
             text = text[:-2] + "." if len(text) > 2 else text[:1]
-        left, top, right, bottom = draw.textbbox((0, 0), text, font=font)
-        tx = x0 + (w - (right - left)) / 2 - left
-        ty = (height - (bottom - top)) / 2 - top
-        draw.text((tx, ty), text, fill=ink, font=font)
+        left, _, right, _ = draw.textbbox((0, 0), text, font=font)
+        # Same baseline for every label: vertically centre the font's (ascent + descent) box.
+        a, d = font.getmetrics()
+        tx = round(x0 + (w - (right - left)) / 2 - left)
+        draw.text((tx, round((height - a - d) / 2)), text, fill=ink, font=font)
     return np.asarray(band, dtype=np.uint8)
 
 
@@ -510,7 +512,7 @@ def side_by_side(
 
     Returns:
         ``(T, H, W_total, 3)`` uint8 where ``W_total = sum(W_i) + pad * (n - 1)``; with labels the height is
-        ``H + band`` (``band = font_size + 6``).
+        ``H + band`` (the band is a little taller than ``font_size``).
     """
     clip_list, names = _named_clips(clips, labels, "side_by_side")
     if isinstance(pad, bool) or not isinstance(pad, (int, np.integer)) or pad < 0:
@@ -580,7 +582,7 @@ def _sequence_clip(frames: np.ndarray, fps: float) -> Any:
     # 2. frame i starts at float32(i / fps - eps), which can round *above* the float64 time i / fps
     #    (T=14, fps=3 shows frame 12 twice) -> start frame i half a frame early, in float64.
     # find_image_index reads clip.images_starts at call time, so replacing the list is enough.
-    clip.images_starts = [(i - 0.5) / fps for i in range(n)]
+
     return clip.with_duration((n + 0.25) / fps)
 
 

@@ -28,7 +28,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-from numpy.lib.stride_tricks import as_strided
 
 from vidkit.data.digits import load_digits
 
@@ -93,27 +92,29 @@ def paste_digits(frames: np.ndarray, positions: np.ndarray, patches: np.ndarray)
     ``frames`` is ``(n, T, H, W)`` uint8 (C-contiguous, all zeros), ``positions`` ``(n, T, K, 2)`` top-left
     ``(x, y)``, ``patches`` ``(n, K, 28, 28)`` uint8.
 
-    How it is fast: ``V`` below is a strided *view* of the frame buffer in which ``V[i]`` is the 28x28
-    window whose top-left pixel is flat index ``i``. Drawing digit ``k`` in every (sequence, frame) at
-    once is then one fancy-indexed assignment ``V[idx] = patch`` with a 1-D index: no Python loop
-    over sequences or frames, and no per-pixel index arrays.
+    How it is fast: ``rows`` below is a strided *view* of the frame buffer whose elements are 28-byte
+    row segments (NumPy ``V28`` items), and ``rows[i]`` is the 28x28 window whose top-left pixel is
+    flat index ``i``. Drawing digit ``k`` in every (sequence, frame) at once is then one fancy-indexed
+    assignment ``rows[idx] = patch`` with a 1-D index: no Python loop over sequences or frames, and
+    each row segment is copied as one 28-byte item.
     """
     n, t, h, w = frames.shape
-    if not frames.flags.c_contiguous:
-        raise ValueError("frames must be C-contiguous")
-    flat = frames.reshape(-1)
-    windows = as_strided(flat, shape=(flat.size - ((DIGIT - 1) * w + DIGIT) + 1, DIGIT, DIGIT),
-                         strides=(1, w, 1), writeable=True)
+    if frames.dtype != np.uint8 or not frames.flags.c_contiguous:
+        raise ValueError("frames must be a C-contiguous uint8 array (n, T, H, W)")
+    span = (DIGIT - 1) * w + DIGIT
+    rows = np.ndarray(buffer=frames, dtype=f"V{DIGIT}", shape=(frames.size - span + 1, DIGIT), strides=(1, w))
     base = (np.arange(n * t, dtype=np.int64) * (h * w)).reshape(n, t)
     for k in range(positions.shape[2]):
         idx = (base + positions[:, :, k, 1] * w + positions[:, :, k, 0]).reshape(-1)
-        patch = np.broadcast_to(patches[:, k][:, None], (n, t, DIGIT, DIGIT)).reshape(-1, DIGIT, DIGIT)
+        patch = np.ascontiguousarray(patches[:, k]).view(f"V{DIGIT}")  # (n, 28, 1): one item per row
+        patch = np.broadcast_to(patch.reshape(n, 1, DIGIT), (n, t, DIGIT)).reshape(-1, DIGIT)
         if k == 0:
-            windows[idx] = patch  # the canvas is empty: plain copy
+            rows[idx] = patch  # the canvas is empty: plain copy
         else:
-            drawn = windows[idx]
-            np.maximum(drawn, patch, out=drawn)
-            windows[idx] = drawn
+            drawn = rows[idx]  # gather what is already there, combine by max, scatter back
+            pixels = drawn.view(np.uint8).reshape(-1, DIGIT, DIGIT)
+            np.maximum(pixels, np.ascontiguousarray(patch).view(np.uint8).reshape(-1, DIGIT, DIGIT), out=pixels)
+            rows[idx] = drawn
     return frames
 
 

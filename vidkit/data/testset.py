@@ -82,16 +82,25 @@ def cached_test_path(size: int, num_digits: int = 2, seq_len: int = 20, root: st
 
 
 def build_test_set(size: int, num_digits: int = 2, seq_len: int = 20, progress: bool = True) -> MovingMNIST:
-    """Generate the fixed test set in memory (blocks of 256, block ``b`` seeded ``(TEST_SEED, b)``)."""
+    """Generate the fixed test set in memory (blocks of 256, block ``b`` seeded ``(TEST_SEED, b)``).
+
+    Every smaller test set is a prefix of every larger one, so smoke-profile results are computed on
+    the first sequences of the full 10,000."""
     if not isinstance(size, int) or size < 1:
         raise ValueError(f"size must be a positive int, got {size!r}")
     parts = []
     nblocks = -(-size // BLOCK)
     for b in tqdm(range(nblocks), desc="building Moving MNIST test set", disable=not progress or nblocks < 8):
-        n = min(BLOCK, size - b * BLOCK)
-        parts.append(generate_moving_mnist(n, np.random.SeedSequence([TEST_SEED, b]), split="test",
+        # always whole blocks, then truncate: every smaller test set is a prefix of every larger one
+        parts.append(generate_moving_mnist(BLOCK, np.random.SeedSequence([TEST_SEED, b]), split="test",
                                            num_digits=num_digits, seq_len=seq_len))
-    return concat_batches(parts)
+    return _truncate(concat_batches(parts), size)
+
+
+def _truncate(data: MovingMNIST, n: int) -> MovingMNIST:
+    return MovingMNIST(frames=data.frames[:n], labels=data.labels[:n], digit_index=data.digit_index[:n],
+                       positions=data.positions[:n], velocities=data.velocities[:n], bounces=data.bounces[:n],
+                       captions=data.captions[:n], digit_images=data.digit_images[:n], meta=data.meta)
 
 
 def load_test_set(size: int | None = None, num_digits: int = 2, seq_len: int = 20, rebuild: bool = False,
