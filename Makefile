@@ -27,7 +27,7 @@ lab: install
 	$(VENV)/bin/jupyter lab notebooks/
 
 lint: install
-	$(VENV)/bin/ruff check vidkit tests benchmarks notebooks
+	$(VENV)/bin/ruff check vidkit tests benchmarks notebooks tools
 
 unit: install
 	CI=true $(VPY) -m pytest -q tests
@@ -37,7 +37,7 @@ notebooks: install
 
 test: install
 	@start=$$(date +%s); \
-	$(VENV)/bin/ruff check vidkit tests benchmarks notebooks && \
+	$(VENV)/bin/ruff check vidkit tests benchmarks notebooks tools && \
 	CI=true VIDKIT_PROFILE=smoke $(VPY) -m pytest -q tests && \
 	CI=true VIDKIT_PROFILE=smoke $(VPY) -m pytest -q --nbmake --nbmake-timeout=300 notebooks; \
 	rc=$$?; echo "make test: $$(( $$(date +%s) - start ))s (after install)"; exit $$rc

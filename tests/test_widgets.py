@@ -120,6 +120,15 @@ def test_single_clip_and_single_frame():
     assert gif_from_html(p.to_html()).n_frames == 1
 
 
+def test_static_clip_gif_keeps_every_frame():
+    """The GIF encoder merges identical consecutive frames; the fallback's "t = i / T-1" caption prevents it."""
+    still = np.repeat(moving_square(1), 5, axis=0)
+    p = ClipPlayer(still, scale=2)
+    gif = gif_from_html(p._repr_mimebundle_()["text/html"])
+    assert gif.n_frames == 5
+    assert gif.size == (p.frames.shape[2], gif.size[1]) and gif.size[1] > p.frames.shape[1]  # caption band
+
+
 @pytest.mark.parametrize(
     ("kwargs", "exc", "match"),
     [

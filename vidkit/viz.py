@@ -582,7 +582,7 @@ def _sequence_clip(frames: np.ndarray, fps: float) -> Any:
     # 2. frame i starts at float32(i / fps - eps), which can round *above* the float64 time i / fps
     #    (T=14, fps=3 shows frame 12 twice) -> start frame i half a frame early, in float64.
     # find_image_index reads clip.images_starts at call time, so replacing the list is enough.
-
+    clip.images_starts = [(i - 0.5) / fps for i in range(n)]
     return clip.with_duration((n + 0.25) / fps)
 
 

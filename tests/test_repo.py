@@ -1,0 +1,50 @@
+"""Repository hygiene: notebooks are committed without outputs; profiles resolve as documented."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from vidkit.profiles import PROFILES, profile, profile_name
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+
+
+def test_there_are_notebooks():
+    assert NOTEBOOKS, "notebooks/ holds no .ipynb"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
+def test_notebook_committed_without_outputs(path):
+    nb = json.loads(path.read_text())
+    for i, cell in enumerate(nb["cells"]):
+        if cell["cell_type"] == "code":
+            assert cell.get("outputs", []) == [], f"{path.name} cell {i} has outputs: clear them before committing"
+            assert cell.get("execution_count") is None, f"{path.name} cell {i} has an execution count"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
+def test_notebook_first_code_cell_prints_the_profile(path):
+    nb = json.loads(path.read_text())
+    first = next(c for c in nb["cells"] if c["cell_type"] == "code")
+    assert "profile()" in "".join(first["source"]), f"{path.name}: the first code cell must print vidkit.profile()"
+
+
+def test_profile_resolution(monkeypatch):
+    monkeypatch.delenv("VIDKIT_PROFILE", raising=False)
+    monkeypatch.setenv("CI", "true")
+    assert profile_name() == "smoke"
+    monkeypatch.setenv("VIDKIT_PROFILE", "laptop")
+    assert profile().name == "laptop"  # the explicit override beats CI
+    monkeypatch.delenv("VIDKIT_PROFILE")
+    monkeypatch.delenv("CI")
+    assert profile_name() == ("full" if torch.cuda.is_available() else "laptop")
+    monkeypatch.setenv("VIDKIT_PROFILE", "huge")
+    with pytest.raises(ValueError, match="huge"):
+        profile()
+    assert PROFILES["smoke"].test_size < PROFILES["laptop"].test_size
+    assert "smoke" in PROFILES["smoke"].describe()
