@@ -1,5 +1,19 @@
 """Data: MNIST digits, bouncing Moving MNIST, the actions suite, and torch dataset wrappers."""
 
+from vidkit.data.actions import (
+    ACTION_GERUNDS,
+    ACTION_VERBS,
+    ACTIONS,
+    CAPTION_TEMPLATES,
+    DIGIT_WORDS,
+    QUADRANTS,
+    SUBJECT_TEMPLATES,
+    ActionClips,
+    ActionsDataset,
+    all_captions,
+    captions_for,
+    generate_actions,
+)
 from vidkit.data.digits import DigitFileError, data_dir, load_digits, read_idx
 from vidkit.data.moving_mnist import MovingMNIST, exact_flow, generate_moving_mnist
 from vidkit.data.streams import MovingMNISTDataset, MovingMNISTIterable, MovingMNISTStream
@@ -14,6 +28,8 @@ from vidkit.data.testset import (
 )
 
 __all__ = [
+    "ACTIONS", "ACTION_GERUNDS", "ACTION_VERBS", "CAPTION_TEMPLATES", "DIGIT_WORDS", "QUADRANTS",
+    "SUBJECT_TEMPLATES", "ActionClips", "ActionsDataset", "all_captions", "captions_for", "generate_actions",
     "DigitFileError", "data_dir", "load_digits", "read_idx",
     "MovingMNIST", "exact_flow", "generate_moving_mnist",
     "MovingMNISTDataset", "MovingMNISTIterable", "MovingMNISTStream",
