@@ -48,3 +48,17 @@ def test_profile_resolution(monkeypatch):
         profile()
     assert PROFILES["smoke"].test_size < PROFILES["laptop"].test_size
     assert "smoke" in PROFILES["smoke"].describe()
+
+
+def test_install_never_resolves_torch_on_its_own():
+    """torch is installed by the Makefile (kept if present, else the pinned CPU wheel) and then pinned
+    with a constraint file for everything else; pyproject must not ask for it."""
+    import re
+    import tomllib
+
+    meta = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    deps = meta["dependencies"] + [d for extra in meta["optional-dependencies"].values() for d in extra]
+    assert not [d for d in deps if re.match(r"torch([<>=!~ \[;]|$)", d)], "pyproject must not list torch"
+    makefile = (ROOT / "Makefile").read_text()
+    assert "torch==2.13.0" in makefile and "-c $(VENV)/torch-pin.txt" in makefile
+    assert 'import torch" 2>/dev/null' in makefile, "an importable torch must be kept"

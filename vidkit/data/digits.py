@@ -70,6 +70,8 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
 
 
 def _find_idx(folder: Path, stem: str) -> Path | None:
+    if not folder.is_dir():
+        return None
     for name in (stem, stem + ".gz", stem.replace("-idx", ".idx"), stem.replace("-idx", ".idx") + ".gz"):
         if (folder / name).exists():
             return folder / name

@@ -127,16 +127,19 @@ def _trajectories(rng: np.random.Generator, n: int, k: int, t: int, step_length:
     if speed_range is not None:
         speed = step_length * rng.uniform(speed_range[0], speed_range[1], size=(n, k))
     vel = np.stack([np.cos(theta), np.sin(theta)], axis=-1) * speed[..., None]
-    positions = np.empty((n, t, k, 2))
-    velocities = np.empty((n, t, k, 2))
-    bounces = np.zeros((n, t, k, 2), dtype=bool)
+    # time-major buffers: frame i is one contiguous block, written in place
+    positions = np.empty((t, n, k, 2))
+    velocities = np.empty((t, n, k, 2))
+    bounces = np.empty((t, n, k, 2), dtype=bool)
     for i in range(t):  # a loop over frames only: each step is vectorised over all sequences and digits
-        pos = pos + vel
-        low, high = pos <= 0.0, pos >= 1.0
-        hit = low | high
-        pos = np.clip(pos, 0.0, 1.0)
-        vel = np.where(hit, -vel, vel)
-        positions[:, i], velocities[:, i], bounces[:, i] = pos, vel, hit
+        p, hit = positions[i], bounces[i]
+        np.add(pos, vel, out=p)  # take a step
+        np.logical_or(p <= 0.0, p >= 1.0, out=hit)  # reached a wall on this axis?
+        np.clip(p, 0.0, 1.0, out=p)  # put it on the wall ...
+        np.negative(vel, out=vel, where=hit)  # ... and reflect that velocity component
+        velocities[i] = vel
+        pos = p
+    positions, velocities, bounces = (a.transpose(1, 0, 2, 3) for a in (positions, velocities, bounces))
     return positions, velocities, bounces
 
 
