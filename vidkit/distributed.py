@@ -14,6 +14,7 @@ when :func:`world_size` is above 1.
 from __future__ import annotations
 
 import os
+import time
 from typing import Any
 
 import torch
@@ -103,7 +104,16 @@ def all_gather_object(obj: Any) -> list[Any]:
     return out
 
 
-def cleanup() -> None:
-    """Leave the process group (no-op when not distributed). Call once at the end of a script."""
+def cleanup(barrier: bool = True) -> None:
+    """Leave the process group (no-op when not distributed). Call once at the end of a script.
+
+    By default every rank first waits for the others (pass ``barrier=False`` after an error, when a
+    peer may be gone). The short pause at the end works around a PyTorch teardown race: Gloo's worker
+    threads free the tensors of finished collectives in the background, and one that reaches the
+    interpreter's shutdown first aborts the process ("terminate called without an active exception").
+    """
     if is_distributed():
+        if barrier:
+            dist.barrier()
         dist.destroy_process_group()
+        time.sleep(0.1)  # lets Gloo's threads finish freeing Python-owned tensors before exit

@@ -14,6 +14,7 @@ from __future__ import annotations
 import copy
 import json
 import os
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +27,7 @@ from vidkit.checkpoint import write_json_atomic
 from vidkit.models import TinyFramePredictor
 from vidkit.profiles import Profile
 from vidkit.profiles import profile as get_profile
-from vidkit.train import TrainConfig, make_workdir, seed_everything, train
+from vidkit.train import StepInfo, TrainConfig, make_workdir, seed_everything, train
 
 __all__ = ["RECIPES", "MODELS", "recipe_config", "build_model", "frame_bce", "evaluate", "run_recipe"]
 
@@ -119,7 +120,8 @@ def evaluate(model: nn.Module, batches: list[torch.Tensor], in_frames: int = 10)
 
 def run_recipe(name: str, *, profile: str | Profile | None = None, workdir: str | os.PathLike | None = None,
                steps: int | None = None, time_budget_s: float | None = None, resume: bool = True,
-               root: str | os.PathLike = "runs", progress: bool = True, callbacks: tuple = ()) -> Path:
+               root: str | os.PathLike = "runs", progress: bool = True,
+               callbacks: Iterable[Callable[[StepInfo], Any]] = ()) -> Path:
     """Train recipe ``name`` and evaluate it; returns the work dir (``log.txt``, ``metrics.json``,
     ``checkpoints/last.pt``).
 
@@ -167,7 +169,10 @@ def run_recipe(name: str, *, profile: str | Profile | None = None, workdir: str 
             metrics.update(recipe=name, profile=cfg["profile"], eval=scores)
             write_json_atomic(metrics, metrics_path)
         D.barrier()
-    finally:
+    except BaseException:
         if not was_distributed:
-            D.cleanup()
+            D.cleanup(barrier=False)  # a peer may be gone: do not wait for it
+        raise
+    if not was_distributed:
+        D.cleanup()
     return workdir

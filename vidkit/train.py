@@ -401,8 +401,9 @@ def _restore(path: Path, model: nn.Module, optimizer: torch.optim.Optimizer, sch
         data = ckpt["data"][D.rank()]
         if data is not None and hasattr(stream, "load_state_dict"):
             stream.load_state_dict(data)
-        elif data is not None or hasattr(stream, "state_dict"):
-            warnings.warn("the data stream position could not be restored (resume is not exact)", stacklevel=3)
+        else:
+            warnings.warn("batches has no saved position or no state_dict()/load_state_dict(): the data starts "
+                          "over from its beginning (the resume is not exact)", stacklevel=3)
     return step, elapsed, list(ckpt.get("history", []))
 
 
@@ -437,6 +438,8 @@ def train(model: nn.Module, loss_fn: Callable[[nn.Module, Any], Any], batches: I
         raise TypeError(f"batches must be an iterable of batches, got {type(batches).__name__}")
     if workdir is not None and not isinstance(workdir, str | os.PathLike):
         raise TypeError(f"workdir must be None, a str or an os.PathLike, got {type(workdir).__name__}")
+    if not isinstance(resume, bool) or not isinstance(progress, bool):
+        raise TypeError(f"resume and progress must be bools, got {resume!r} and {progress!r}")
     callbacks = list(callbacks)
     if not all(callable(cb) for cb in callbacks):
         raise TypeError("every callback must be callable as cb(StepInfo)")
@@ -539,7 +542,7 @@ def train(model: nn.Module, loss_fn: Callable[[nn.Module, Any], Any], batches: I
                 _checkpoint(ckpt_path, step, time.perf_counter() - t_start, config, model, optimizer, scheduler,
                             stream, history)
                 last_saved = step
-            if main:
+            if main and callbacks:
                 info = StepInfo(step, loss_val, lr, time.perf_counter() - t_start, history, model, extras=extras)
                 for cb in callbacks:
                     cb(info)
