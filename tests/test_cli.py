@@ -44,3 +44,15 @@ def test_data_export_errors(data_root, tmp_path, capsys):
         main(["data", "export", str(tmp_path / "x.gif"), "--size", "256", "--index", "999"])
     assert main(["data", "export", str(tmp_path / "x.avi"), "--size", "256"]) == 2
     assert "error" in capsys.readouterr().err
+
+
+def test_train_list_and_run(tmp_path, capsys):
+    assert main(["train", "--list"]) == 0
+    assert "mmnist_tiny" in capsys.readouterr().out
+    workdir = tmp_path / "run"
+    assert main(["train", "mmnist_tiny", "--steps", "3", "--workdir", str(workdir)]) == 0
+    out = capsys.readouterr().out
+    assert "run finished" in out and '"eval"' in out
+    assert (workdir / "checkpoints" / "last.pt").exists() and (workdir / "log.txt").exists()
+    with pytest.raises(SystemExit, match="unknown recipe"):
+        main(["train", "no_such_recipe"])

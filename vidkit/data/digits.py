@@ -37,12 +37,13 @@ class DigitFileError(ValueError):
     """A digit file exists but is not a valid MNIST IDX file."""
 
 
+_REPO_DATA = Path(__file__).resolve().parents[2] / "data"
+
+
 def data_dir() -> Path:
     """The kit's data folder: ``$VIDKIT_DATA`` if set, else ``data/`` at the repository root."""
     env = os.environ.get("VIDKIT_DATA")
-    if env:
-        return Path(env)
-    return Path(__file__).resolve().parents[2] / "data"
+    return Path(env) if env else _REPO_DATA
 
 
 def read_idx(path: str | os.PathLike) -> np.ndarray:

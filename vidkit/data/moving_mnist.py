@@ -135,7 +135,7 @@ def _trajectories(rng: np.random.Generator, n: int, k: int, t: int, step_length:
         p, hit = positions[i], bounces[i]
         np.add(pos, vel, out=p)  # take a step
         np.logical_or(p <= 0.0, p >= 1.0, out=hit)  # reached a wall on this axis?
-        np.clip(p, 0.0, 1.0, out=p)  # put it on the wall ...
+        np.minimum(np.maximum(p, 0.0, out=p), 1.0, out=p)  # put it on the wall ...
         np.negative(vel, out=vel, where=hit)  # ... and reflect that velocity component
         velocities[i] = vel
         pos = p
