@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 from tqdm.auto import tqdm
 
+from vidkit.checkpoint import atomic_write
 from vidkit.data.digits import data_dir
 from vidkit.data.moving_mnist import MovingMNIST, generate_moving_mnist
 from vidkit.data.streams import concat_batches
@@ -46,33 +46,11 @@ def frames_sha256(frames: np.ndarray) -> str:
 
 def atomic_save_npy(path: Path, array: np.ndarray) -> None:
     """``np.save`` to a temporary file in the same folder, then rename onto ``path``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.save(f, array, allow_pickle=False)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write(path, lambda f: np.save(f, array, allow_pickle=False))
 
 
 def _atomic_savez(path: Path, **arrays: np.ndarray) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, **arrays)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write(path, lambda f: np.savez(f, **arrays))
 
 
 def cached_test_path(size: int, num_digits: int = 2, seq_len: int = 20, root: str | os.PathLike | None = None) -> Path:
