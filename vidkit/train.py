@@ -418,16 +418,9 @@ def _reduce(loss: torch.Tensor, out_of_time: bool) -> tuple[float, bool]:
 
 # ----------------------------------------------------------------------------- the loop
 
-def train(model: nn.Module, loss_fn: Callable[[nn.Module, Any], Any], batches: Iterable[Any],
-          config: TrainConfig | None = None, workdir: str | os.PathLike | None = None, resume: bool = True,
-          callbacks: Iterable[Callable[[StepInfo], Any]] = (), progress: bool = True) -> TrainResult:
-    """Train ``model`` on ``batches`` by minimising ``loss_fn(model, batch)``; see the module docstring.
-
-    Resumes from ``workdir/checkpoints/last.pt`` when it exists and ``resume`` is True. Callbacks are
-    called as ``cb(StepInfo)`` after every step on rank 0. Raises :class:`NonFiniteLossError` on a NaN
-    or infinite loss, before the bad step is applied and without touching the saved checkpoint.
-    """
-    config = TrainConfig() if config is None else config
+def _check_train_args(model: Any, loss_fn: Any, batches: Any, config: Any, workdir: Any, resume: Any,
+                      progress: Any, callbacks: Iterable[Any]) -> list[Callable[[StepInfo], Any]]:
+    """Validate :func:`train`'s arguments with messages naming what was expected; returns the callbacks."""
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
     if not callable(loss_fn):
@@ -443,6 +436,20 @@ def train(model: nn.Module, loss_fn: Callable[[nn.Module, Any], Any], batches: I
     callbacks = list(callbacks)
     if not all(callable(cb) for cb in callbacks):
         raise TypeError("every callback must be callable as cb(StepInfo)")
+    return callbacks
+
+
+def train(model: nn.Module, loss_fn: Callable[[nn.Module, Any], Any], batches: Iterable[Any],
+          config: TrainConfig | None = None, workdir: str | os.PathLike | None = None, resume: bool = True,
+          callbacks: Iterable[Callable[[StepInfo], Any]] = (), progress: bool = True) -> TrainResult:
+    """Train ``model`` on ``batches`` by minimising ``loss_fn(model, batch)``; see the module docstring.
+
+    Resumes from ``workdir/checkpoints/last.pt`` when it exists and ``resume`` is True. Callbacks are
+    called as ``cb(StepInfo)`` after every step on rank 0. Raises :class:`NonFiniteLossError` on a NaN
+    or infinite loss, before the bad step is applied and without touching the saved checkpoint.
+    """
+    config = TrainConfig() if config is None else config
+    callbacks = _check_train_args(model, loss_fn, batches, config, workdir, resume, progress, callbacks)
 
     D.init_distributed()
     main = D.is_main()
