@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import imageio.v3 as iio
 import pytest
 
@@ -54,5 +56,7 @@ def test_train_list_and_run(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "run finished" in out and '"eval"' in out
     assert (workdir / "checkpoints" / "last.pt").exists() and (workdir / "log.txt").exists()
+    config = json.loads((workdir / "config.json").read_text())["config"]
+    assert config["recipe"] == "mmnist_tiny" and config["model"]["name"] == "tiny"
     with pytest.raises(SystemExit, match="unknown recipe"):
         main(["train", "no_such_recipe"])

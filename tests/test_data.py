@@ -99,9 +99,14 @@ def test_digits_stay_in_frame(batch):
 def test_speed_is_constant_and_step_is_a_tenth_of_the_free_canvas(batch):
     speed = np.linalg.norm(batch.velocities, axis=-1)
     np.testing.assert_allclose(speed, 0.1 * FREE, rtol=1e-9)
-    # away from walls the integer position advances by the velocity (up to truncation)
-    step = np.abs(np.diff(batch.positions, axis=1))
-    assert step.max() <= np.ceil(0.1 * FREE) + 1
+    # between frames without a bounce, the pixel position advances by the velocity (up to int truncation)
+    step = np.diff(batch.positions, axis=1).astype(float)  # (n, T-1, k, 2)
+    free_flight = ~batch.bounces[:, 1:]
+    err = np.abs(step - batch.velocities[:, :-1])[free_flight]
+    assert err.max() < 1.0 and err.mean() < 0.6
+    # ... so the distance travelled per frame is 3.6 px on average
+    dist = np.linalg.norm(step, axis=-1)[~batch.bounces[:, 1:].any(-1)]
+    assert abs(dist.mean() - 0.1 * FREE) < 0.2
 
 
 def test_reflection_at_walls(batch):
@@ -238,6 +243,25 @@ def test_ranks_draw_disjoint_data():
         MovingMNISTStream(8, rank=2, world_size=2)
 
 
+def test_rank_comes_from_torchrun_env_before_the_group_exists(monkeypatch):
+    monkeypatch.setenv("RANK", "1")
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    s = MovingMNISTStream(4, seed=0)
+    assert (s.rank, s.world_size) == (1, 2)
+    assert MovingMNISTIterable(seed=0).rank == 1
+    monkeypatch.setenv("RANK", "0")
+    assert not torch.equal(next(s), next(MovingMNISTStream(4, seed=0)))
+
+
+def test_iterable_ranks_are_disjoint_and_inputs_checked():
+    a = next(iter(MovingMNISTIterable(seed=0, chunk_size=4, rank=0, seq_len=4)))
+    b = next(iter(MovingMNISTIterable(seed=0, chunk_size=4, rank=1, seq_len=4)))
+    assert not torch.equal(a, b)
+    for bad in ({"split": "val"}, {"seed": -1}, {"chunk_size": "8"}, {"seq_len": 1}):
+        with pytest.raises(ValueError):
+            MovingMNISTIterable(**bad)
+
+
 def test_dataloader_workers_are_disjoint_and_reproducible():
     def take(n_workers):
         ds = MovingMNISTIterable(seed=5, chunk_size=4, seq_len=4)
@@ -258,6 +282,19 @@ def test_map_dataset_items():
     assert item["frames"].shape == (20, 1, 64, 64) and item["flow"].shape == (19, 2, 64, 64)
     with pytest.raises(IndexError):
         ds[5]
+
+
+def test_user_digits_get_their_own_test_set_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("VIDKIT_DATA", str(tmp_path))
+    default = load_test_set(8, progress=False)
+    rng = np.random.default_rng(0)
+    (tmp_path / "mnist").mkdir()
+    _write_idx(tmp_path / "mnist" / "t10k-images-idx3-ubyte", rng.integers(0, 256, (20, 28, 28), dtype=np.uint8))
+    _write_idx(tmp_path / "mnist" / "t10k-labels-idx1-ubyte", (np.arange(20) % 10).astype(np.uint8))
+    user = load_test_set(8, progress=False)
+    assert user.meta["path"] != default.meta["path"] and user.meta["digits"].startswith("idx-")
+    assert not np.array_equal(np.asarray(user.frames), np.asarray(default.frames))
+    assert verify_test_set(8)["known"] is None  # the reference hash is for the embedded digits only
 
 
 # --- the official test set --------------------------------------------------------------------------

@@ -147,6 +147,8 @@ def run_recipe(name: str, *, profile: str | Profile | None = None, workdir: str 
     D.init_distributed()
     try:
         workdir = make_workdir(name, root, cfg) if workdir is None else Path(workdir)
+        if D.is_main() and not (workdir / "config.json").exists():  # an explicit, new work dir
+            write_json_atomic({"name": name, "config": cfg}, workdir / "config.json")
         t = dict(cfg["train"])
         n = cfg["steps"]
         config = TrainConfig(steps=n, time_budget_s=cfg["time_budget_s"], lr=t["lr"], weight_decay=t["weight_decay"],

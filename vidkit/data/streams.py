@@ -13,6 +13,7 @@ the integer position (the batch counter): :meth:`MovingMNISTStream.state_dict`.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 
 import numpy as np
@@ -25,10 +26,22 @@ __all__ = ["MovingMNISTStream", "MovingMNISTIterable", "MovingMNISTDataset", "cu
 
 
 def current_rank() -> tuple[int, int]:
-    """``(rank, world_size)`` from an initialised ``torch.distributed`` group, else ``(0, 1)``."""
+    """``(rank, world_size)``: from an initialised ``torch.distributed`` group, else from the ``RANK`` /
+    ``WORLD_SIZE`` variables that ``torchrun`` sets (so a dataset built before the process group is
+    initialised still knows its rank), else ``(0, 1)``."""
     if torch.distributed.is_available() and torch.distributed.is_initialized():
         return torch.distributed.get_rank(), torch.distributed.get_world_size()
-    return 0, 1
+    try:
+        return int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1))
+    except ValueError:
+        raise ValueError(f"RANK={os.environ.get('RANK')!r} / WORLD_SIZE={os.environ.get('WORLD_SIZE')!r} "
+                         "must be integers") from None
+
+
+def _check_int(name: str, value: object, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+        raise ValueError(f"{name} must be an int >= {minimum}, got {value!r}")
+    return int(value)
 
 
 def concat_batches(parts: list[MovingMNIST]) -> MovingMNIST:
@@ -62,10 +75,8 @@ class MovingMNISTStream:
     def __init__(self, batch_size: int, seed: int = 0, rank: int | None = None, world_size: int | None = None,
                  num_digits: int = 2, seq_len: int = 20, speed_range: tuple[float, float] | None = None,
                  split: str = "train", with_meta: bool = False) -> None:
-        if not isinstance(batch_size, int) or batch_size < 1:
-            raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
-        if not isinstance(seed, int) or seed < 0:
-            raise ValueError(f"seed must be a non-negative int, got {seed!r}")
+        batch_size = _check_int("batch_size", batch_size, 1)
+        seed = _check_int("seed", seed, 0)
         if split not in ("train", "test"):
             raise ValueError(f"split must be 'train' or 'test', got {split!r}")
         auto_rank, auto_world = current_rank()
@@ -109,15 +120,24 @@ class MovingMNISTIterable(IterableDataset):
 
     Worker ``w`` of ``W`` on rank ``r`` generates chunks ``c = start_chunk + w + k*W`` keyed by
     ``(seed, r, c)``: disjoint across workers and ranks, identical on every run.
+
+    It has no ``state_dict()``: a ``DataLoader`` prefetches, so the consumed position is not known
+    exactly. For bit-exact resume use :class:`MovingMNISTStream` (generation is fast enough that
+    workers are rarely needed on a CPU), or restart at a chunk with ``start_chunk``.
     """
 
     def __init__(self, seed: int = 0, chunk_size: int = 64, rank: int | None = None, start_chunk: int = 0,
-                 num_digits: int = 2, seq_len: int = 20, split: str = "train") -> None:
-        if chunk_size < 1:
-            raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
-        self.seed, self.chunk_size, self.start_chunk, self.split = seed, chunk_size, start_chunk, split
-        self.rank = current_rank()[0] if rank is None else rank
-        self.kwargs = dict(num_digits=num_digits, seq_len=seq_len)
+                 num_digits: int = 2, seq_len: int = 20, speed_range: tuple[float, float] | None = None,
+                 split: str = "train") -> None:
+        self.seed = _check_int("seed", seed, 0)
+        self.chunk_size = _check_int("chunk_size", chunk_size, 1)
+        self.start_chunk = _check_int("start_chunk", start_chunk, 0)
+        if split not in ("train", "test"):
+            raise ValueError(f"split must be 'train' or 'test', got {split!r}")
+        self.split = split
+        self.rank = current_rank()[0] if rank is None else _check_int("rank", rank, 0)
+        self.kwargs = dict(num_digits=num_digits, seq_len=seq_len, speed_range=speed_range)
+        generate_moving_mnist(1, 0, split=split, captions=False, **self.kwargs)  # fail here, not in a worker
 
     def __iter__(self) -> Iterator[torch.Tensor]:
         info = get_worker_info()
