@@ -14,17 +14,15 @@ A vidkit checkpoint is a plain ``dict`` written with ``torch.save`` that carries
 
 from __future__ import annotations
 
-import contextlib
-import json
 import os
 import re
-import tempfile
 import warnings
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import torch
+
+from vidkit.fileio import _check_path, atomic_write, write_json_atomic
 
 __all__ = ["FORMAT", "VERSION", "CheckpointError", "save_checkpoint", "load_checkpoint", "atomic_write",
            "write_json_atomic"]
@@ -35,50 +33,6 @@ VERSION = 1
 
 class CheckpointError(RuntimeError):
     """A file could not be loaded as a vidkit checkpoint (the message names the file)."""
-
-
-def _check_path(path: Any, what: str = "path") -> Path:
-    if not isinstance(path, str | os.PathLike):
-        raise TypeError(f"{what} must be a str or os.PathLike, got {type(path).__name__}")
-    return Path(path)
-
-
-def _fsync_dir(folder: Path) -> None:
-    """Make a rename durable by syncing its folder (POSIX only; a no-op elsewhere)."""
-    if os.name != "posix":
-        return
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def atomic_write(path: str | os.PathLike, write: Callable[[Any], None]) -> Path:
-    """Write a file atomically: ``write(f)`` fills a temp file in the same folder, which is then
-    fsynced and renamed over ``path``. On any error the temp file is removed and ``path`` is untouched."""
-    path = _check_path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)  # mkstemp makes 0600 files; give the usual permissions
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-    _fsync_dir(path.parent)
-    return path
-
-
-def write_json_atomic(obj: Any, path: str | os.PathLike) -> Path:
-    """Write ``obj`` as indented JSON, atomically (see :func:`atomic_write`)."""
-    text = json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n"
-    return atomic_write(path, lambda f: f.write(text.encode()))
 
 
 def save_checkpoint(state: dict[str, Any], path: str | os.PathLike) -> Path:

@@ -23,7 +23,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from vidkit import distributed as D
-from vidkit.checkpoint import write_json_atomic
+from vidkit.fileio import write_json_atomic
 from vidkit.models import TinyFramePredictor
 from vidkit.profiles import Profile
 from vidkit.profiles import profile as get_profile

@@ -40,7 +40,8 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from vidkit import distributed as D
-from vidkit.checkpoint import CheckpointError, load_checkpoint, save_checkpoint, write_json_atomic
+from vidkit.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from vidkit.fileio import write_json_atomic
 
 __all__ = ["TrainConfig", "TrainResult", "StepInfo", "NonFiniteLossError", "LivePlot", "train", "pick_device",
            "seed_everything", "warmup_cosine", "make_optimizer", "make_scheduler", "make_workdir"]

@@ -31,12 +31,13 @@ import base64
 import html
 import io
 import os
-import uuid
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+from vidkit.fileio import atomic_write_path
 
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.axes import Axes
@@ -549,25 +550,11 @@ def side_by_side(
 # export
 # --------------------------------------------------------------------------------------------------
 def _atomic_write(path: str | os.PathLike, suffix: str, write: Callable[[Path], None]) -> Path:
-    """Call ``write(tmp)`` on a temp file next to ``path`` (same suffix), then ``os.replace`` it onto ``path``.
-
-    The temp file is removed if anything fails, leaving an existing ``path`` untouched.
-    """
+    """Check that ``path`` ends in ``suffix``, then write it atomically (:func:`vidkit.fileio.atomic_write_path`)."""
     target = Path(path)
     if target.suffix.lower() != suffix:
         raise ValueError(f"expected a path ending in {suffix!r}; got {str(path)!r}")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.stem}.{uuid.uuid4().hex[:12]}.tmp{suffix}")
-    try:
-        write(tmp)
-        os.replace(tmp, target)
-    except BaseException:
-        try:
-            tmp.unlink(missing_ok=True)
-        except OSError:  # pragma: no cover - best effort
-            pass
-        raise
-    return target
+    return atomic_write_path(target, write, suffix=suffix)
 
 
 def _sequence_clip(frames: np.ndarray, fps: float) -> Any:

@@ -17,10 +17,10 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
-from vidkit.checkpoint import atomic_write
 from vidkit.data.digits import data_dir, digit_source
 from vidkit.data.moving_mnist import MovingMNIST, generate_moving_mnist
 from vidkit.data.streams import concat_batches
+from vidkit.fileio import atomic_write
 
 __all__ = ["TEST_SEED", "KNOWN_SHA256", "load_test_set", "build_test_set", "verify_test_set", "cached_test_path",
            "load_official", "OFFICIAL_SHAPE", "frames_sha256", "atomic_save_npy"]
