@@ -79,7 +79,7 @@ class MovingMNIST:
 
     def tensors(self) -> torch.Tensor:
         """Frames as a float32 torch tensor ``(N, T, 1, H, W)`` in [0, 1]."""
-        return torch.from_numpy(np.asarray(self.frames)).unsqueeze(2).float().div_(255.0)
+        return _uint8_to_float(self.frames)
 
 
 _PASTE_CHUNK = 128
@@ -115,6 +115,14 @@ def paste_digits(frames: np.ndarray, positions: np.ndarray, patches: np.ndarray)
             np.maximum(pixels, np.ascontiguousarray(patch).view(np.uint8).reshape(-1, DIGIT, DIGIT), out=pixels)
             rows[idx] = drawn
     return frames
+
+
+def _uint8_to_float(frames: np.ndarray) -> torch.Tensor:
+    """uint8 ``(..., H, W)`` (possibly a read-only memory map) -> float32 ``(..., 1, H, W)`` in [0, 1]."""
+    frames = np.asarray(frames)
+    if not frames.flags.writeable:
+        frames = np.array(frames)  # torch.from_numpy wants writable memory
+    return torch.from_numpy(frames).unsqueeze(-3).float().div_(255.0)
 
 
 def _trajectories(rng: np.random.Generator, n: int, k: int, t: int, step_length: float,

@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset, IterableDataset, get_worker_info
 
-from vidkit.data.moving_mnist import MovingMNIST, generate_moving_mnist
+from vidkit.data.moving_mnist import MovingMNIST, _uint8_to_float, generate_moving_mnist
 
 __all__ = ["MovingMNISTStream", "MovingMNISTIterable", "MovingMNISTDataset", "current_rank", "concat_batches"]
 
@@ -170,7 +170,7 @@ class MovingMNISTDataset(Dataset):
             raise IndexError(f"index {i} out of range for {len(self)} sequences")
         d = self.data
         item = {
-            "frames": torch.from_numpy(np.asarray(d.frames[i])).unsqueeze(1).float().div_(255.0),
+            "frames": _uint8_to_float(d.frames[i]),
             "labels": torch.from_numpy(d.labels[i]),
             "positions": torch.from_numpy(d.positions[i]),
             "caption": d.captions[i] if d.captions else "",
