@@ -1,5 +1,6 @@
-"""Models. For now one tiny next-frames predictor; later issues add more."""
+"""Models: plain ``nn.Module``s whose docstrings give tensor shapes."""
 
+from vidkit.models.baselines import BASELINES, CopyLastBaseline, MeanFrameBaseline, ZerosBaseline
 from vidkit.models.tiny import TinyFramePredictor
 
-__all__ = ["TinyFramePredictor"]
+__all__ = ["BASELINES", "CopyLastBaseline", "MeanFrameBaseline", "TinyFramePredictor", "ZerosBaseline"]
