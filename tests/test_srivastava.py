@@ -1,0 +1,205 @@
+"""Tests for the Srivastava et al. 2015 LSTM autoencoder / future predictor / composite model."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from vidkit.models.srivastava import SrivastavaLSTM
+
+MODES = ["autoencoder", "future", "composite"]
+FRAME = (1, 16, 16)
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """Tiny sequential LSTM steps: with several threads on a busy 2-core box, OpenMP spin-waits cost 100x."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def moving_squares(n: int = 4, frames: int = 8, size: int = 16, side: int = 4) -> torch.Tensor:
+    """``(n, frames, 1, size, size)`` binary videos of a square moving one pixel per frame."""
+    video = torch.zeros(n, frames, 1, size, size)
+    for i in range(n):
+        y, x = 2 + 3 * i, 1 + 2 * i
+        dy, dx = (1, 1) if i % 2 == 0 else (-1, 1)
+        for t in range(frames):
+            ty = (y + dy * t) % (size - side)
+            tx = (x + dx * t) % (size - side)
+            video[i, t, 0, ty:ty + side, tx:tx + side] = 1.0
+    return video
+
+
+def small(mode: str, conditioned: bool = False, layers: int = 1, hidden: int = 32) -> SrivastavaLSTM:
+    torch.manual_seed(0)
+    return SrivastavaLSTM(mode=mode, conditioned=conditioned, layers=layers, hidden=hidden, frame_shape=FRAME)
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("conditioned", [False, True])
+@pytest.mark.parametrize("layers", [1, 2])
+def test_shapes(mode: str, conditioned: bool, layers: int) -> None:
+    model = small(mode, conditioned, layers)
+    x = torch.rand(2, 5, *FRAME)
+    out = model(x, steps=3)
+    expected = {"autoencoder": {"reconstruction"}, "future": {"future"},
+                "composite": {"reconstruction", "future"}}[mode]
+    assert set(out) == expected
+    if "reconstruction" in out:
+        assert out["reconstruction"].shape == (2, 5, *FRAME)
+    if "future" in out:
+        assert out["future"].shape == (2, 3, *FRAME)
+    assert model.embed(x).shape == (2, layers * 32)
+    future = torch.rand(2, 3, *FRAME).round() if mode != "autoencoder" else None
+    total, logs = model.loss(x, future)
+    assert total.dim() == 0 and total.item() == pytest.approx(logs["loss"], rel=1e-5)
+    assert set(logs) == expected | {"loss"}
+    assert model.loss(x, future, kind="mse")[0].item() > 0
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_validation_errors(mode: str) -> None:
+    model = small(mode, conditioned=True)
+    good = torch.rand(2, 4, *FRAME)
+    with pytest.raises(ValueError, match=r"\(B, T_in, 1, 16, 16\)"):
+        model(torch.rand(2, 4, 16, 16))
+    with pytest.raises(ValueError, match=r"\(B, T_in, 1, 16, 16\)"):
+        model(torch.rand(2, 4, 3, 16, 16))
+    with pytest.raises(TypeError):
+        model([1, 2, 3])
+    with pytest.raises(ValueError, match="steps"):
+        model(good, steps=0)
+    with pytest.raises(ValueError, match="kind"):
+        model.loss(good, torch.rand(2, 3, *FRAME) if mode != "autoencoder" else None, kind="l1")
+    with pytest.raises(ValueError, match=r"\(B, T_in, 1, 16, 16\)"):
+        model.embed(torch.rand(2, 4, 1, 8, 8))
+    if mode == "autoencoder":
+        with pytest.raises(ValueError, match="autoencoder"):
+            model.predict(good)
+        with pytest.raises(ValueError, match="autoencoder"):
+            model(good, steps=3, target=torch.rand(2, 3, *FRAME))
+        with pytest.raises(ValueError, match="autoencoder"):
+            model.loss(good, torch.rand(2, 3, *FRAME))
+    else:
+        with pytest.raises(ValueError, match=r"target of shape \(B, 3, 1, 16, 16\)"):
+            model(good, steps=3, target=torch.rand(2, 2, *FRAME))
+        with pytest.raises(ValueError, match="future frames"):
+            model.loss(good)
+        with pytest.raises(ValueError, match="steps"):
+            model.predict(good, steps=-1)
+
+
+def test_constructor_validation() -> None:
+    with pytest.raises(ValueError, match="mode"):
+        SrivastavaLSTM(mode="gan")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="layers"):
+        SrivastavaLSTM(layers=3, hidden=8, frame_shape=FRAME)
+    with pytest.raises(ValueError, match="hidden"):
+        SrivastavaLSTM(hidden=0, frame_shape=FRAME)
+    with pytest.raises(ValueError, match="frame_shape"):
+        SrivastavaLSTM(hidden=8, frame_shape=(16, 16))  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("mode", ["future", "composite"])
+def test_teacher_forcing_only_matters_when_conditioned(mode: str) -> None:
+    x = torch.rand(2, 4, *FRAME)
+    target_a, target_b = torch.rand(2, 5, *FRAME), torch.rand(2, 5, *FRAME)
+    cond = small(mode, conditioned=True)
+    a, b = cond(x, 5, target_a)["future"], cond(x, 5, target_b)["future"]
+    assert torch.equal(a[:, 0], b[:, 0])  # step 0 reads x_T, not the target
+    assert not torch.allclose(a[:, 1:], b[:, 1:])  # later steps read target[:, t - 1]
+    # without a target the conditioned decoder feeds back its own sigmoid outputs
+    free = cond(x, 5)["future"]
+    assert not torch.allclose(free[:, 1:], a[:, 1:])
+    assert torch.allclose(cond.predict(x, 5), torch.sigmoid(free), atol=1e-6)
+
+    uncond = small(mode, conditioned=False)
+    a, b = uncond(x, 5, target_a)["future"], uncond(x, 5, target_b)["future"]
+    assert torch.equal(a, b) and torch.equal(a, uncond(x, 5)["future"])
+    # ... and the unconditioned decoder's LSTM has no input weights at all
+    assert uncond.predictor.lstm.cells[0].input_size == 0
+    assert cond.predictor.lstm.cells[0].input_size == 16 * 16
+
+
+def _first_decoder_inputs(model: SrivastavaLSTM, x: torch.Tensor, steps: int) -> list[torch.Tensor]:
+    """What the future decoder's first LSTM cell reads at each step."""
+    seen: list[torch.Tensor] = []
+    hook = model.predictor.lstm.cells[0].register_forward_pre_hook(lambda m, args: seen.append(args[0]))
+    model(x, steps=steps)
+    hook.remove()
+    return seen
+
+
+def test_future_decoder_conditions_on_last_input_frame() -> None:
+    x = torch.rand(2, 4, *FRAME)
+    seen = _first_decoder_inputs(small("future", conditioned=True), x, 2)
+    assert torch.equal(seen[0], x[:, -1].flatten(1))
+    seen = _first_decoder_inputs(small("future", conditioned=False), x, 2)
+    assert all(inp.shape == (2, 0) for inp in seen)
+
+
+@pytest.mark.parametrize("conditioned", [False, True])
+def test_reconstruction_is_produced_reversed_and_returned_in_order(conditioned: bool) -> None:
+    model = small("autoencoder", conditioned=conditioned).train()
+    x = torch.rand(2, 5, *FRAME)
+    produced: list[torch.Tensor] = []
+    inputs: list[torch.Tensor] = []
+    h1 = model.reconstructor.readout.register_forward_hook(lambda m, a, out: produced.append(out))
+    h2 = model.reconstructor.lstm.cells[0].register_forward_pre_hook(lambda m, args: inputs.append(args[0]))
+    recon = model(x)["reconstruction"]
+    h1.remove()
+    h2.remove()
+    # the decoder's step s produced frame T - s; forward hands it back at index T - 1 - s
+    for s, logits in enumerate(produced):
+        assert torch.equal(recon[:, 4 - s].flatten(1), logits)
+    if conditioned:  # teacher forcing in reversed order: zeros, then x_T, x_{T-1}, .., x_2
+        assert torch.equal(inputs[0], torch.zeros(2, 256))
+        for s in range(1, 5):
+            assert torch.equal(inputs[s], x[:, 5 - s].flatten(1))
+    # the loss pairs each reconstruction with its own frame: a flipped input scores differently
+    total, _ = model.loss(x)
+    bce = torch.nn.functional.binary_cross_entropy_with_logits(recon, x, reduction="sum") / 10
+    assert total.item() == pytest.approx(bce.item(), rel=1e-5)
+
+
+def test_embed_concatenates_final_hidden_of_all_layers() -> None:
+    model = small("composite", layers=2)
+    x = torch.rand(3, 4, *FRAME)
+    state = model.encode(x)
+    emb = model.embed(x)
+    assert emb.shape == (3, 64)
+    assert torch.equal(emb, torch.cat([state[0][0], state[1][0]], dim=1))
+
+
+@pytest.mark.parametrize("mode", ["future", "composite"])
+@pytest.mark.parametrize("conditioned", [False, True])
+def test_long_rollout(mode: str, conditioned: bool) -> None:
+    model = small(mode, conditioned, layers=2).eval()
+    probs = model.predict(torch.rand(2, 10, *FRAME), steps=110)
+    assert probs.shape == (2, 110, *FRAME)
+    assert torch.isfinite(probs).all() and probs.min() >= 0 and probs.max() <= 1
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("conditioned", [False, True])
+def test_overfits_four_sequences(mode: str, conditioned: bool) -> None:
+    video = moving_squares(4, 8)
+    x, future = video[:, :4], video[:, 4:]
+    model = small(mode, conditioned, hidden=64).train()
+    opt = torch.optim.Adam(model.parameters(), lr=1e-2)
+    target = None if mode == "autoencoder" else future
+    # < 0.5x is reached by learning the mean frame alone (~10 steps); < 0.15x needs the sequences memorised.
+    # Stop there: training on towards zero loss saturates the sigmoids and crawls through denormal floats.
+    start = final = model.loss(x, target)[1]["loss"]
+    for _ in range(150):
+        total, logs = model.loss(x, target)
+        final = logs["loss"]
+        if final < 0.15 * start:
+            break
+        opt.zero_grad()
+        total.backward()
+        opt.step()
+    assert final < 0.15 * start, (start, final)

@@ -1,0 +1,266 @@
+"""Srivastava, Mansimov & Salakhutdinov 2015, "Unsupervised Learning of Video Representations using LSTMs".
+
+Fully connected LSTMs on flattened frames (a 64x64 frame is a 4096-vector). An **encoder** LSTM reads
+the input frames ``x_1 .. x_T``; its final ``(h, c)`` state is the video representation. One or two
+**decoder** LSTMs start from that state:
+
+- the **autoencoder** (``mode="autoencoder"``): a reconstruction decoder outputs the input frames in
+  REVERSE order ``x_T, x_{T-1}, .., x_1`` (the last frame read is the first one to recall);
+- the **future predictor** (``mode="future"``): a future decoder outputs the next ``steps`` frames
+  ``x_{T+1} .. x_{T+steps}``;
+- the **composite** model (``mode="composite"``): one encoder, both decoders.
+
+A decoder is either **unconditioned** (its LSTM gets no input at all: an ``nn.LSTMCell`` with
+``input_size=0``, i.e. an all-zero input) or **conditioned** on the previous frame: at step ``t`` it
+reads frame ``t - 1`` of its own output sequence, which is the ground-truth frame under teacher forcing
+and its own previous output (sigmoid probabilities) otherwise. See :class:`SrivastavaLSTM` for when
+teacher forcing is on and what the first step reads.
+
+Outputs are **logits**; ``torch.sigmoid`` gives pixel probabilities. The training loss is the paper's
+per-frame Bernoulli cross-entropy (summed over pixels, averaged over frames and batch), MSE optional.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+__all__ = ["SrivastavaLSTM"]
+
+Mode = Literal["autoencoder", "future", "composite"]
+State = list[tuple[torch.Tensor, torch.Tensor]]  # one (h, c) per layer, each (B, hidden)
+
+
+class LSTMStack(nn.Module):
+    """``layers`` stacked ``nn.LSTMCell``s, stepped one frame at a time.
+
+    ``step(inp (B, input_size), state) -> state``, where ``state`` holds one ``(h, c)`` pair of shape
+    ``(B, hidden)`` per layer. Layer ``l > 0`` reads layer ``l - 1``'s new ``h``.
+    """
+
+    def __init__(self, input_size: int, hidden: int, layers: int):
+        super().__init__()
+        sizes = [input_size] + [hidden] * (layers - 1)
+        self.cells = nn.ModuleList(nn.LSTMCell(size, hidden) for size in sizes)
+        self.hidden = hidden
+
+    def zero_state(self, batch: int, like: torch.Tensor) -> State:
+        zeros = like.new_zeros(batch, self.hidden)
+        return [(zeros, zeros) for _ in self.cells]
+
+    def step(self, inp: torch.Tensor, state: State) -> State:
+        new_state = []
+        for cell, (h, c) in zip(self.cells, state):
+            h, c = cell(inp, (h, c))
+            new_state.append((h, c))
+            inp = h
+        return new_state
+
+
+class Decoder(nn.Module):
+    """An LSTM stack plus a linear readout from the top layer's ``h`` to a flattened frame (logits).
+
+    ``forward(state, steps, first, teacher)`` -> logits ``(B, steps, P)`` with ``P = C * H * W``, in the
+    order the decoder generates them. ``state`` is the encoder's final state. A conditioned decoder reads
+    ``first`` ``(B, P)`` at step 0 and, at step ``t > 0``, ``teacher[:, t - 1]`` (teacher forcing, when
+    ``teacher`` ``(B, steps, P)`` is given) or the sigmoid of its own step ``t - 1`` output. An
+    unconditioned decoder reads nothing (``input_size=0``) and ignores ``first`` and ``teacher``.
+    """
+
+    def __init__(self, pixels: int, hidden: int, layers: int, conditioned: bool):
+        super().__init__()
+        self.conditioned = conditioned
+        self.lstm = LSTMStack(pixels if conditioned else 0, hidden, layers)
+        self.readout = nn.Linear(hidden, pixels)
+
+    def forward(self, state: State, steps: int, first: torch.Tensor,
+                teacher: torch.Tensor | None = None) -> torch.Tensor:
+        batch = first.shape[0]
+        inp = first if self.conditioned else first.new_zeros(batch, 0)
+        outputs = []
+        for t in range(steps):
+            state = self.lstm.step(inp, state)
+            logits = self.readout(state[-1][0])  # (B, P)
+            outputs.append(logits)
+            if self.conditioned:
+                inp = teacher[:, t] if teacher is not None else torch.sigmoid(logits)
+        return torch.stack(outputs, dim=1)  # (B, steps, P)
+
+
+class SrivastavaLSTM(nn.Module):
+    """LSTM autoencoder / future predictor / composite model on flattened frames.
+
+    Args:
+        mode: ``"autoencoder"`` (reconstruct the input), ``"future"`` (predict the next frames) or
+            ``"composite"`` (both, one shared encoder).
+        conditioned: decoders read the previous frame (``True``) or nothing (``False``).
+        layers: 1 or 2 stacked LSTM layers in the encoder and in each decoder.
+        hidden: LSTM units per layer (the paper uses 2048).
+        frame_shape: ``(C, H, W)`` of one frame; the LSTMs see ``P = C * H * W`` pixels per step.
+
+    Shapes: input frames ``x`` ``(B, T_in, C, H, W)`` with pixels in [0, 1]; ``forward`` returns
+    ``{"reconstruction": (B, T_in, C, H, W), "future": (B, steps, C, H, W)}`` logits (the keys the mode
+    has). The reconstruction decoder *produces* ``x_T .. x_1`` (reversed); ``forward`` flips it back, so
+    ``out["reconstruction"][:, i]`` is the reconstruction of ``x[:, i]``.
+
+    Conditioning (``conditioned=True``), step by step:
+
+    - the **future** decoder reads ``x_T`` (the last input frame) at its first step, then frame
+      ``T + t`` at step ``t``: ``target[:, t - 1]`` when ``forward`` gets a ``target`` (teacher forcing),
+      otherwise the sigmoid of its own previous output (as in :meth:`predict`);
+    - the **reconstruction** decoder reads zeros at its first step (no frame precedes ``x_T`` in reversed
+      order), then ``x_{T - t + 1}``: ground truth (the input itself) in training mode
+      (``model.train()``), its own previous output in eval mode.
+
+    :meth:`embed` returns the encoder's final ``h`` of every layer, concatenated: ``(B, layers * hidden)``.
+    """
+
+    def __init__(self, mode: Mode = "composite", conditioned: bool = False, layers: int = 1,
+                 hidden: int = 2048, frame_shape: tuple[int, int, int] = (1, 64, 64)):
+        super().__init__()
+        if mode not in ("autoencoder", "future", "composite"):
+            raise ValueError(f"mode must be 'autoencoder', 'future' or 'composite', got {mode!r}")
+        if not isinstance(conditioned, bool):
+            raise ValueError(f"conditioned must be a bool, got {conditioned!r}")
+        if layers not in (1, 2) or isinstance(layers, bool):
+            raise ValueError(f"layers must be 1 or 2, got {layers!r}")
+        if not isinstance(hidden, int) or isinstance(hidden, bool) or hidden <= 0:
+            raise ValueError(f"hidden must be a positive int, got {hidden!r}")
+        frame_shape = tuple(frame_shape)
+        if len(frame_shape) != 3 or not all(isinstance(s, int) and not isinstance(s, bool) and s > 0
+                                            for s in frame_shape):
+            raise ValueError(f"frame_shape must be three positive ints (C, H, W), got {frame_shape!r}")
+        self.mode, self.conditioned, self.layers, self.hidden = mode, conditioned, layers, hidden
+        self.frame_shape: tuple[int, int, int] = frame_shape
+        self.pixels = frame_shape[0] * frame_shape[1] * frame_shape[2]
+
+        self.encoder = LSTMStack(self.pixels, hidden, layers)
+        self.reconstructor = (Decoder(self.pixels, hidden, layers, conditioned)
+                              if mode in ("autoencoder", "composite") else None)
+        self.predictor = (Decoder(self.pixels, hidden, layers, conditioned)
+                          if mode in ("future", "composite") else None)
+
+    # ---------------------------------------------------------------- checks
+
+    def _check_frames(self, x: torch.Tensor, name: str = "x", length: int | None = None) -> None:
+        c, h, w = self.frame_shape
+        t = "T_in" if length is None else str(length)
+        expected = f"{name} of shape (B, {t}, {c}, {h}, {w})"
+        if not isinstance(x, torch.Tensor):
+            raise TypeError(f"expected {expected}, got {type(x).__name__}")
+        if x.dim() != 5 or tuple(x.shape[2:]) != self.frame_shape or x.shape[0] < 1 or x.shape[1] < 1:
+            raise ValueError(f"expected {expected}, got {tuple(x.shape)}")
+        if length is not None and x.shape[1] != length:
+            raise ValueError(f"expected {expected}, got {tuple(x.shape)}")
+
+    @staticmethod
+    def _check_steps(steps: int) -> None:
+        if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
+            raise ValueError(f"steps must be a positive int, got {steps!r}")
+
+    # ---------------------------------------------------------------- model
+
+    def encode(self, x: torch.Tensor) -> State:
+        """Run the encoder over ``x`` ``(B, T_in, C, H, W)``; return its final state, one ``(h, c)`` per layer."""
+        self._check_frames(x)
+        b, t = x.shape[:2]
+        flat = x.reshape(b, t, self.pixels)
+        state = self.encoder.zero_state(b, flat)
+        for i in range(t):
+            state = self.encoder.step(flat[:, i], state)
+        return state
+
+    def forward(self, x: torch.Tensor, steps: int = 10,
+                target: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+        """``x`` ``(B, T_in, C, H, W)`` -> dict of logits.
+
+        ``"reconstruction"``: ``(B, T_in, C, H, W)`` in the ORIGINAL time order (the decoder produced it
+        reversed). ``"future"``: ``(B, steps, C, H, W)``. ``target`` ``(B, steps, C, H, W)`` holds the true
+        future frames; a conditioned future decoder is teacher-forced on it, an unconditioned one ignores it.
+        """
+        self._check_frames(x)
+        self._check_steps(steps)
+        if target is not None:
+            if self.predictor is None:
+                raise ValueError("target is the future frames; an autoencoder model has no future decoder")
+            self._check_frames(target, "target", steps)
+        state = self.encode(x)
+        b, t = x.shape[:2]
+        flat = x.reshape(b, t, self.pixels)
+        out: dict[str, torch.Tensor] = {}
+        if self.reconstructor is not None:
+            reversed_x = flat.flip(1)  # x_T .. x_1: what the decoder must produce, in its order
+            teacher = reversed_x if self.training else None
+            logits = self.reconstructor(state, t, flat.new_zeros(b, self.pixels), teacher)
+            out["reconstruction"] = logits.flip(1).reshape(x.shape)  # back to x_1 .. x_T
+        if self.predictor is not None:
+            teacher = target.reshape(b, steps, self.pixels) if target is not None else None
+            logits = self.predictor(state, steps, flat[:, -1], teacher)
+            out["future"] = logits.reshape(b, steps, *self.frame_shape)
+        return out
+
+    def loss(self, x: torch.Tensor, future: torch.Tensor | None = None,
+             kind: Literal["bce", "mse"] = "bce") -> tuple[torch.Tensor, dict[str, float]]:
+        """Training loss: per-frame error summed over pixels, averaged over frames and batch.
+
+        ``x`` ``(B, T_in, C, H, W)`` are the input frames (the reconstruction target), ``future``
+        ``(B, steps, C, H, W)`` the true next frames (needed unless ``mode="autoencoder"``; a conditioned
+        future decoder is teacher-forced on them). ``kind="bce"`` is the paper's Bernoulli cross-entropy on
+        the logits, ``"mse"`` the squared error of the sigmoid probabilities. In composite mode the total is
+        the sum of both decoders' losses. Returns ``(total, {"loss", "reconstruction"?, "future"?})``.
+        """
+        if kind not in ("bce", "mse"):
+            raise ValueError(f"kind must be 'bce' or 'mse', got {kind!r}")
+        if future is None and self.predictor is not None:
+            raise ValueError(f"mode={self.mode!r} needs future frames (B, steps, C, H, W) to compute the loss")
+        if future is not None and self.predictor is None:
+            raise ValueError("an autoencoder model takes no future frames; call loss(x)")
+        self._check_frames(x)
+        if future is not None:
+            self._check_frames(future, "future")
+        steps = future.shape[1] if future is not None else 1
+        out = self(x, steps=steps, target=future)
+        targets = {"reconstruction": x, "future": future}
+        total = x.new_zeros(())
+        logs: dict[str, float] = {}
+        for key, logits in out.items():
+            y = targets[key]
+            frames = y.shape[0] * y.shape[1]
+            if kind == "bce":
+                err = F.binary_cross_entropy_with_logits(logits, y, reduction="sum")
+            else:
+                err = F.mse_loss(torch.sigmoid(logits), y, reduction="sum")
+            err = err / frames
+            total = total + err
+            logs[key] = err.item()
+        logs["loss"] = total.item()
+        return total, logs
+
+    @torch.no_grad()
+    def predict(self, x: torch.Tensor, steps: int = 10) -> torch.Tensor:
+        """Pixel probabilities of the next ``steps`` frames, ``(B, T_in, C, H, W)`` -> ``(B, steps, C, H, W)``.
+
+        A conditioned decoder feeds back its own outputs, so any ``steps`` works (e.g. 110 frames past a
+        10-frame training horizon). Only the future decoder runs.
+        """
+        if self.predictor is None:
+            raise ValueError("predict() needs a future decoder: this is an autoencoder-only model "
+                             "(mode='autoencoder'); use mode='future' or 'composite', or forward() "
+                             "for reconstructions")
+        self._check_frames(x)
+        self._check_steps(steps)
+        state = self.encode(x)
+        b, t = x.shape[:2]
+        logits = self.predictor(state, steps, x.reshape(b, t, self.pixels)[:, -1])
+        return torch.sigmoid(logits).reshape(b, steps, *self.frame_shape)
+
+    def embed(self, x: torch.Tensor) -> torch.Tensor:
+        """Video representation: the encoder's final ``h`` of all layers, concatenated (layer 1 first).
+
+        ``(B, T_in, C, H, W)`` -> ``(B, layers * hidden)``.
+        """
+        state = self.encode(x)
+        return torch.cat([h for h, _ in state], dim=1)
