@@ -1,6 +1,10 @@
 """Models: plain ``nn.Module``s whose docstrings give tensor shapes."""
 
 from vidkit.models.baselines import BASELINES, CopyLastBaseline, MeanFrameBaseline, ZerosBaseline
+from vidkit.models.convrnn import ConvGRUCell, ConvLSTMCell, ConvRNNPredictor, scheduled_sampling
+from vidkit.models.simvp import SimVP
+from vidkit.models.srivastava import SrivastavaLSTM
 from vidkit.models.tiny import TinyFramePredictor
 
-__all__ = ["BASELINES", "CopyLastBaseline", "MeanFrameBaseline", "TinyFramePredictor", "ZerosBaseline"]
+__all__ = ["BASELINES", "ConvGRUCell", "ConvLSTMCell", "ConvRNNPredictor", "CopyLastBaseline", "MeanFrameBaseline",
+           "SimVP", "SrivastavaLSTM", "TinyFramePredictor", "ZerosBaseline", "scheduled_sampling"]

@@ -1,0 +1,156 @@
+"""Tests for the SimVP video predictor (vidkit.models.simvp)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from vidkit.models.simvp import SimVP
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """Tiny tensors: one thread is as fast, and immune to OpenMP stalls when other jobs share the cores."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+def _small(**kw) -> SimVP:
+    args = {"in_frames": 4, "out_frames": 3, "channels": 1, "hidden_s": 8, "hidden_t": 16, "n_translator": 2}
+    return SimVP(**{**args, **kw})
+
+
+def test_forward_shapes():
+    torch.manual_seed(0)
+    model = _small(channels=2)
+    y = model(torch.rand(2, 4, 2, 16, 24))
+    assert y.shape == (2, 3, 2, 16, 24)
+    assert torch.isfinite(y).all()
+
+
+def test_default_forward_shape():
+    torch.manual_seed(0)
+    y = SimVP()(torch.rand(1, 10, 1, 32, 32))
+    assert y.shape == (1, 10, 1, 32, 32)
+
+
+def test_more_out_than_in_frames():
+    y = _small(in_frames=2, out_frames=5)(torch.rand(1, 2, 1, 8, 8))
+    assert y.shape == (1, 5, 1, 8, 8)
+
+
+@pytest.mark.parametrize("shape, match", [
+    ((4, 1, 16, 16), "expected input of shape"),          # wrong ndim
+    ((2, 5, 1, 16, 16), r"\(B, 4, 1, H, W\)"),            # wrong T_in
+    ((2, 4, 3, 16, 16), r"\(B, 4, 1, H, W\)"),            # wrong C
+    ((2, 4, 1, 18, 16), "divisible by 4"),                # H not divisible by 4
+    ((2, 4, 1, 16, 10), "divisible by 4"),                # W not divisible by 4
+])
+def test_input_validation(shape, match):
+    model = _small()
+    with pytest.raises(ValueError, match=match):
+        model(torch.rand(*shape))
+    with pytest.raises(ValueError, match=match):
+        model.predict(torch.rand(*shape), steps=2)
+
+
+def test_non_tensor_input():
+    with pytest.raises(TypeError, match="expected a tensor"):
+        _small()([[0.0]])
+
+
+@pytest.mark.parametrize("kw", [{"in_frames": 0}, {"out_frames": -1}, {"channels": 1.5}, {"hidden_s": True},
+                                {"hidden_t": 0}, {"n_translator": "4"}])
+def test_constructor_validation(kw):
+    name = next(iter(kw))
+    with pytest.raises(ValueError, match=f"{name} must be a positive int"):
+        _small(**kw)
+
+
+@pytest.mark.parametrize("steps", [0, -3, 2.0, True])
+def test_predict_bad_steps(steps):
+    with pytest.raises(ValueError, match="steps must be a positive int"):
+        _small().predict(torch.rand(1, 4, 1, 8, 8), steps=steps)
+
+
+@pytest.mark.parametrize("steps", [None, 3, 1, 110])
+def test_predict_shapes_and_range(steps):
+    torch.manual_seed(0)
+    model = SimVP(in_frames=10, out_frames=10, hidden_s=8, hidden_t=32, n_translator=2).eval()
+    x = torch.rand(2, 10, 1, 8, 8)
+    p = model.predict(x, steps=steps)
+    assert p.shape == (2, steps or 10, 1, 8, 8)
+    assert torch.isfinite(p).all() and p.min() >= 0 and p.max() <= 1
+    assert not p.requires_grad
+
+
+def test_predict_truncates_and_rolls_out_consistently():
+    torch.manual_seed(0)
+    model = _small(in_frames=4, out_frames=3).eval()
+    x = torch.rand(1, 4, 1, 8, 8)
+    full = model.predict(x, steps=7)
+    assert torch.allclose(model.predict(x, steps=2), full[:, :2])
+    assert torch.allclose(torch.sigmoid(model(x)), full[:, :3])
+    # the second chunk is predicted from the last observed frame + the first 3 predictions
+    window = torch.cat([x[:, -1:], full[:, :3]], dim=1)
+    assert torch.allclose(torch.sigmoid(model(window)), full[:, 3:6], atol=1e-6)
+
+
+def test_skip_uses_last_input_frame():
+    """With the translator zeroed out, the output depends on the input only through the decoder's skip
+    connection, which carries the encoder's first-layer features of the last input frame alone."""
+    torch.manual_seed(0)
+    model = _small().eval()
+    for p in model.translator.parameters():
+        torch.nn.init.zeros_(p)
+    x = torch.rand(1, 4, 1, 8, 8)
+    x_first, x_last = x.clone(), x.clone()
+    x_first[:, 0] = torch.rand(1, 1, 8, 8)
+    x_last[:, -1] = torch.rand(1, 1, 8, 8)
+    assert torch.allclose(model(x), model(x_first))
+    assert not torch.allclose(model(x), model(x_last))
+
+
+def test_default_parameter_count():
+    """Defaults (10->10 frames, 1 channel, hidden_s=32, hidden_t=128, 4 blocks): 1,056,961 parameters."""
+    n = sum(p.numel() for p in SimVP().parameters())
+    print(f"SimVP default parameters: {n:,}")
+    assert n == 1_056_961
+    assert 5e5 < n < 5e6
+
+
+def _moving_squares(n: int = 4, t: int = 8, size: int = 16, side: int = 4) -> torch.Tensor:
+    """``(n, t, 1, size, size)`` binary frames of a square bouncing around diagonally."""
+    g = torch.Generator().manual_seed(0)
+    v = torch.zeros(n, t, 1, size, size)
+    span = size - side
+    for i in range(n):
+        r, c = torch.randint(0, span, (2,), generator=g).tolist()
+        dr, dc = (1, 1) if i % 2 == 0 else (-1, 1)
+        for k in range(t):
+            rr, cc = (r + dr * k) % span, (c + dc * k) % span
+            v[i, k, 0, rr:rr + side, cc:cc + side] = 1.0
+    return v
+
+
+def test_overfit_tiny_batch():
+    torch.manual_seed(0)
+    v = _moving_squares()
+    x, y = v[:, :4], v[:, 4:]
+    model = SimVP(in_frames=4, out_frames=4, channels=1, hidden_s=8, hidden_t=32, n_translator=2)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-2)
+    losses = []
+    for _ in range(150):
+        loss = F.binary_cross_entropy_with_logits(model(x), y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    assert losses[-1] < 0.5 * losses[0], (losses[0], losses[-1])
+    # well below the loss of predicting every pixel's mean intensity, i.e. it learned where squares go
+    p = y.mean()
+    mean_bce = -(p * p.log() + (1 - p) * (1 - p).log()).item()
+    assert losses[-1] < 0.5 * mean_bce, (losses[-1], mean_bce)

@@ -1,0 +1,217 @@
+"""SimVP: a simple, non-recurrent video predictor (Gao et al., "SimVP: Simpler yet Better Video
+Prediction", CVPR 2022; translator blocks after the gSTA variant of SimVP v2 / OpenSTL).
+
+Three parts, read top to bottom:
+
+1. **Encoder**, shared over time: each frame ``(C, H, W)`` becomes a latent ``(hidden_s, H/4, W/4)``
+   through four conv layers (stride 1, 2, 1, 2) with GroupNorm + SiLU. The first layer's full-resolution
+   features of the *last* input frame are kept as a skip connection.
+2. **Translator**: the ``in_frames`` latents are stacked on the channel axis,
+   ``(B, in_frames * hidden_s, H/4, W/4)``, and mixed by ``n_translator`` gated large-kernel blocks
+   (depthwise 5x5 + dilated depthwise 7x7 + pointwise gate, then a conv MLP). All of time is mixed at
+   once, with no recurrence; the result is split back into ``out_frames`` latents.
+3. **Decoder**, shared over time: each latent goes back up to ``(C, H, W)`` with two pixel-shuffle
+   upsamplings; the skip features are added before the last layer and a 1x1 conv reads out logits.
+
+``forward`` returns logits (train with ``binary_cross_entropy_with_logits``); ``predict`` returns
+probabilities and rolls out autoregressively for horizons longer than ``out_frames``.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+__all__ = ["SimVP"]
+
+
+def _groups(channels: int) -> int:
+    """The largest of 8, 4, 2, 1 that divides ``channels``: GroupNorm groups for any width."""
+    return next(g for g in (8, 4, 2, 1) if channels % g == 0)
+
+
+class ConvNormAct(nn.Module):
+    """3x3 conv + GroupNorm + SiLU. ``(N, c_in, H, W) -> (N, c_out, H/stride, W/stride)``, or
+    ``(N, c_out, 2H, 2W)`` when ``upsample`` (conv to ``4 * c_out`` channels, then pixel shuffle)."""
+
+    def __init__(self, c_in: int, c_out: int, stride: int = 1, upsample: bool = False):
+        super().__init__()
+        if upsample:
+            self.conv = nn.Sequential(nn.Conv2d(c_in, 4 * c_out, 3, padding=1), nn.PixelShuffle(2))
+        else:
+            self.conv = nn.Conv2d(c_in, c_out, 3, stride=stride, padding=1)
+        self.norm = nn.GroupNorm(_groups(c_out), c_out)
+        self.act = nn.SiLU()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.act(self.norm(self.conv(x)))
+
+
+class Encoder(nn.Module):
+    """Per-frame encoder. ``(N, C, H, W) -> latent (N, hidden, H/4, W/4), skip (N, hidden, H, W)``."""
+
+    def __init__(self, channels: int, hidden: int):
+        super().__init__()
+        self.first = ConvNormAct(channels, hidden)  # full resolution: its output is the skip
+        self.rest = nn.Sequential(
+            ConvNormAct(hidden, hidden, stride=2),  # H -> H/2
+            ConvNormAct(hidden, hidden),
+            ConvNormAct(hidden, hidden, stride=2),  # H/2 -> H/4
+        )
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        skip = self.first(x)
+        return self.rest(skip), skip
+
+
+class Decoder(nn.Module):
+    """Per-frame decoder. latent ``(N, hidden, H/4, W/4)`` + skip ``(N, hidden, H, W)`` -> logits
+    ``(N, C, H, W)``."""
+
+    def __init__(self, channels: int, hidden: int):
+        super().__init__()
+        self.up = nn.Sequential(
+            ConvNormAct(hidden, hidden, upsample=True),  # H/4 -> H/2
+            ConvNormAct(hidden, hidden),
+            ConvNormAct(hidden, hidden, upsample=True),  # H/2 -> H
+        )
+        self.last = ConvNormAct(hidden, hidden)
+        self.readout = nn.Conv2d(hidden, channels, 1)
+
+    def forward(self, z: torch.Tensor, skip: torch.Tensor) -> torch.Tensor:
+        return self.readout(self.last(self.up(z) + skip))
+
+
+class GatedSpatialAttention(nn.Module):
+    """Large-kernel attention with a sigmoid gate (gSTA). ``(N, D, h, w) -> (N, D, h, w)``.
+
+    Depthwise 5x5, then depthwise 7x7 with dilation 3 (a 19x19 receptive field for few weights), then
+    a pointwise conv to ``2 * D`` channels split into a value ``f`` and a gate ``g``: ``sigmoid(g) * f``.
+    """
+
+    def __init__(self, dim: int):
+        super().__init__()
+        self.proj_in = nn.Conv2d(dim, dim, 1)
+        self.local = nn.Conv2d(dim, dim, 5, padding=2, groups=dim)
+        self.wide = nn.Conv2d(dim, dim, 7, padding=9, dilation=3, groups=dim)
+        self.gate = nn.Conv2d(dim, 2 * dim, 1)
+        self.proj_out = nn.Conv2d(dim, dim, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = F.gelu(self.proj_in(x))
+        f, g = self.gate(self.wide(self.local(x))).chunk(2, dim=1)
+        return self.proj_out(torch.sigmoid(g) * f)
+
+
+class ConvMLP(nn.Module):
+    """Pointwise expand, depthwise 3x3, GELU, pointwise contract. ``(N, D, h, w) -> (N, D, h, w)``."""
+
+    def __init__(self, dim: int, ratio: int = 4):
+        super().__init__()
+        self.fc1 = nn.Conv2d(dim, ratio * dim, 1)
+        self.dw = nn.Conv2d(ratio * dim, ratio * dim, 3, padding=1, groups=ratio * dim)
+        self.fc2 = nn.Conv2d(ratio * dim, dim, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc2(F.gelu(self.dw(self.fc1(x))))
+
+
+class TranslatorBlock(nn.Module):
+    """Pre-norm residual block: ``x + a * attn(norm(x))``, then ``x + m * mlp(norm(x))``, with small
+    learned per-channel scales ``a``, ``m`` (layer scale) so a deep stack starts near identity.
+    ``(N, D, h, w) -> (N, D, h, w)``."""
+
+    def __init__(self, dim: int, layer_scale: float = 1e-2):
+        super().__init__()
+        self.norm1 = nn.GroupNorm(1, dim)  # LayerNorm over (D, h, w)
+        self.attn = GatedSpatialAttention(dim)
+        self.scale1 = nn.Parameter(torch.full((dim, 1, 1), layer_scale))
+        self.norm2 = nn.GroupNorm(1, dim)
+        self.mlp = ConvMLP(dim)
+        self.scale2 = nn.Parameter(torch.full((dim, 1, 1), layer_scale))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x + self.scale1 * self.attn(self.norm1(x))
+        return x + self.scale2 * self.mlp(self.norm2(x))
+
+
+class Translator(nn.Module):
+    """Mix time on the channel axis: ``(B, T_in * hidden_s, h, w) -> (B, T_out * hidden_s, h, w)``
+    via a 1x1 conv to ``hidden_t`` channels, ``depth`` translator blocks, and a 1x1 conv back out."""
+
+    def __init__(self, c_in: int, c_out: int, hidden: int, depth: int):
+        super().__init__()
+        self.proj_in = nn.Conv2d(c_in, hidden, 1)
+        self.blocks = nn.Sequential(*[TranslatorBlock(hidden) for _ in range(depth)])
+        self.proj_out = nn.Conv2d(hidden, c_out, 1)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.proj_out(self.blocks(self.proj_in(z)))
+
+
+class SimVP(nn.Module):
+    """Predict ``out_frames`` future frames from ``in_frames`` past ones, all at once.
+
+    Input ``(B, in_frames, channels, H, W)`` with values in [0, 1] and ``H``, ``W`` divisible by 4.
+    Output ``(B, out_frames, channels, H, W)`` **logits**: use :meth:`predict` (or ``torch.sigmoid``)
+    for pixel probabilities; train with ``binary_cross_entropy_with_logits``.
+
+    ``hidden_s`` is the per-frame latent width (encoder/decoder), ``hidden_t`` the translator width,
+    ``n_translator`` the number of translator blocks.
+    """
+
+    def __init__(self, in_frames: int = 10, out_frames: int = 10, channels: int = 1, hidden_s: int = 32,
+                 hidden_t: int = 128, n_translator: int = 4):
+        super().__init__()
+        for name, value in {"in_frames": in_frames, "out_frames": out_frames, "channels": channels,
+                            "hidden_s": hidden_s, "hidden_t": hidden_t, "n_translator": n_translator}.items():
+            if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+                raise ValueError(f"SimVP: {name} must be a positive int, got {value!r}")
+        self.in_frames, self.out_frames, self.channels, self.hidden_s = in_frames, out_frames, channels, hidden_s
+        self.encoder = Encoder(channels, hidden_s)
+        self.translator = Translator(in_frames * hidden_s, out_frames * hidden_s, hidden_t, n_translator)
+        self.decoder = Decoder(channels, hidden_s)
+
+    def _check(self, x: torch.Tensor) -> None:
+        expected = f"(B, {self.in_frames}, {self.channels}, H, W) with H, W divisible by 4"
+        if not isinstance(x, torch.Tensor):
+            raise TypeError(f"SimVP: expected a tensor of shape {expected}, got {type(x).__name__}")
+        if x.dim() != 5 or x.shape[1] != self.in_frames or x.shape[2] != self.channels:
+            raise ValueError(f"SimVP: expected input of shape {expected}, got {tuple(x.shape)}")
+        if x.shape[3] % 4 or x.shape[4] % 4 or x.shape[3] == 0 or x.shape[4] == 0:
+            raise ValueError(f"SimVP: expected input of shape {expected}, got frames of "
+                             f"{x.shape[3]}x{x.shape[4]}")
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``(B, in_frames, C, H, W)`` in [0, 1] -> logits ``(B, out_frames, C, H, W)``."""
+        self._check(x)
+        b, t, c, h, w = x.shape
+        d = self.hidden_s
+        z, skip = self.encoder(x.reshape(b * t, c, h, w))  # (B*T_in, d, H/4, W/4), (B*T_in, d, H, W)
+        z = self.translator(z.reshape(b, t * d, h // 4, w // 4))  # (B, T_out*d, H/4, W/4)
+        z = z.reshape(b * self.out_frames, d, h // 4, w // 4)
+        skip = skip.reshape(b, t, d, h, w)[:, -1:]  # last input frame's features: (B, 1, d, H, W)
+        skip = skip.expand(-1, self.out_frames, -1, -1, -1).reshape(b * self.out_frames, d, h, w)
+        y = self.decoder(z, skip)  # (B*T_out, C, H, W)
+        return y.reshape(b, self.out_frames, c, h, w)
+
+    @torch.no_grad()
+    def predict(self, x: torch.Tensor, steps: int | None = None) -> torch.Tensor:
+        """Pixel probabilities ``(B, steps, C, H, W)`` in [0, 1]; ``steps`` defaults to ``out_frames``.
+
+        ``steps <= out_frames``: one forward pass, truncated. ``steps > out_frames``: autoregressive
+        rollout, each pass fed the last ``in_frames`` frames of (observed frames + predictions so far).
+        """
+        if steps is None:
+            steps = self.out_frames
+        if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
+            raise ValueError(f"SimVP: steps must be a positive int or None, got {steps!r}")
+        self._check(x)
+        window, preds, done = x, [], 0
+        while done < steps:
+            p = torch.sigmoid(self(window))  # (B, out_frames, C, H, W)
+            preds.append(p)
+            done += p.shape[1]
+            window = torch.cat([window, p], dim=1)[:, -self.in_frames:]
+        return torch.cat(preds, dim=1)[:, :steps]
