@@ -23,8 +23,9 @@ install: $(VPY)
 	@$(VPY) -c "import torch; print('torch==' + torch.__version__)" > $(VENV)/torch-pin.txt
 	$(VPY) -m pip install -q -c $(VENV)/torch-pin.txt -e '.[notebook,dev]'
 
+# (--allow-root only when run as root, e.g. in a container: JupyterLab refuses root otherwise)
 lab: install
-	$(VENV)/bin/jupyter lab notebooks/
+	$(VENV)/bin/jupyter lab notebooks/ $$([ "$$(id -u)" = 0 ] && echo --allow-root)
 
 lint: install
 	$(VENV)/bin/ruff check vidkit tests benchmarks notebooks tools
