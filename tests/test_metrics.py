@@ -9,6 +9,7 @@ import torch
 
 from vidkit.data import MovingMNISTDataset, load_test_set
 from vidkit.metrics import (
+    evaluate_predictor,
     frame_cross_entropy,
     frame_mae,
     frame_mse,
@@ -94,3 +95,17 @@ def test_baselines_on_the_cached_test_set():
     scores = prediction_metrics(CopyLastBaseline()(past, 10), future)
     assert set(scores) == {"mse", "mae", "ssim", "psnr", "cross_entropy"}
     assert all(v.shape == (64, 10) for v in scores.values())
+
+
+def test_evaluate_predictor_on_the_cached_test_set():
+    data = load_test_set(256, progress=False)
+    report = evaluate_predictor(ZerosBaseline(), data, max_sequences=40, batch_size=16, progress=False)
+    assert report["sequences"] == 40 and len(report["per_horizon"]["mse"]) == 10
+    # matches a direct computation on the same 40 sequences
+    ds = MovingMNISTDataset(data)
+    future = torch.stack([ds[i]["frames"] for i in range(40)])[:, 10:]
+    assert report["mean"]["mse"] == pytest.approx(frame_mse(torch.zeros_like(future), future).mean().item())
+    copy = evaluate_predictor(CopyLastBaseline(), data, max_sequences=40, progress=False)["per_horizon"]["mse"]
+    assert copy[0] < copy[-1]
+    with pytest.raises(ValueError, match="exceeds"):
+        evaluate_predictor(ZerosBaseline(), data, in_frames=15, steps=10, progress=False)

@@ -375,7 +375,8 @@ def test_recipe_smoke_runs_and_resumes(tmp_path):
     assert wd.parent == tmp_path and wd.name.startswith("mmnist_tiny-")
     m = json.loads((wd / "metrics.json").read_text())
     assert m["steps"] == 3 and m["recipe"] == "mmnist_tiny" and m["profile"] == "smoke"
-    assert 0 < m["eval"]["bce"] < 1 and 0 < m["eval"]["mse"] < 1
+    assert m["eval"]["sequences"] == 64 and len(m["eval"]["per_horizon"]["mse"]) == 10
+    assert 0 < m["eval"]["mean"]["mse"] < 4096 and 0 < m["eval"]["mean"]["cross_entropy"]
     assert json.loads((wd / "config.json").read_text())["config"]["model"]["hidden"] == 16
     run_recipe("mmnist_tiny", profile="smoke", steps=5, workdir=wd, progress=False)
     m = json.loads((wd / "metrics.json").read_text())

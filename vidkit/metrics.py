@@ -18,10 +18,13 @@ tensor: one value per frame, so per-horizon curves (error at t+1 ... t+T) are a 
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from torchmetrics.functional.image import peak_signal_noise_ratio, structural_similarity_index_measure
 
 __all__ = ["frame_mse", "frame_mae", "frame_cross_entropy", "frame_ssim", "frame_psnr", "prediction_metrics",
+           "evaluate_predictor",
            "METRICS"]
 
 
@@ -97,3 +100,43 @@ def prediction_metrics(pred: torch.Tensor, target: torch.Tensor) -> dict[str, to
     Average over dim 0 for per-horizon curves, over everything for the table entry.
     """
     return {name: fn(pred, target) for name, fn in METRICS.items()}
+
+
+@torch.no_grad()
+def evaluate_predictor(model: torch.nn.Module, data: Any = None, in_frames: int = 10, steps: int = 10,
+                       max_sequences: int | None = None, batch_size: int = 64,
+                       progress: bool = True) -> dict[str, Any]:
+    """Score a future predictor on the fixed, cached Moving MNIST test set (never a model-selection set).
+
+    ``model.predict(x, steps)`` must return probabilities ``(B, steps, C, H, W)`` for inputs
+    ``x (B, in_frames, C, H, W)``; every vidkit predictor and baseline does. ``data`` defaults to
+    :func:`vidkit.data.load_test_set` for the active profile; ``max_sequences`` evaluates a prefix.
+
+    Returns ``{"mean": {metric: float}, "per_horizon": {metric: [steps floats]}, "sequences": n}``:
+    means over sequences and frames, and the curves "error at t+1 ... t+steps".
+    """
+    from tqdm.auto import tqdm
+
+    from vidkit.data import MovingMNISTDataset, load_test_set
+
+    data = load_test_set(progress=progress) if data is None else data
+    n = len(data) if max_sequences is None else min(int(max_sequences), len(data))
+    if n < 1:
+        raise ValueError(f"need at least one sequence to evaluate, got max_sequences={max_sequences}")
+    seq_len = data.frames.shape[1]
+    if in_frames + steps > seq_len:
+        raise ValueError(f"in_frames + steps = {in_frames + steps} exceeds the test sequences' {seq_len} frames")
+    ds = MovingMNISTDataset(data)
+    was_training = model.training
+    model.eval()
+    device = next((p.device for p in model.parameters()), torch.device("cpu"))
+    sums = {name: torch.zeros(steps, dtype=torch.float64) for name in METRICS}
+    for lo in tqdm(range(0, n, batch_size), desc="evaluate", disable=not progress, unit="batch"):
+        x = torch.stack([ds[i]["frames"] for i in range(lo, min(n, lo + batch_size))])
+        pred = model.predict(x[:, :in_frames].to(device), steps=steps).float().cpu()
+        for name, values in prediction_metrics(pred, x[:, in_frames:in_frames + steps]).items():
+            sums[name] += values.double().sum(0)
+    model.train(was_training)
+    curves = {name: (s / n).tolist() for name, s in sums.items()}
+    return {"mean": {name: float(sum(c) / len(c)) for name, c in curves.items()}, "per_horizon": curves,
+            "sequences": n}

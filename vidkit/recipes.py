@@ -3,7 +3,7 @@
 A recipe is a plain dict in :data:`RECIPES`: a base config plus per-profile overrides under
 ``"profiles"``. :func:`recipe_config` resolves it for a profile (batch size, step and time budgets
 come from :func:`vidkit.profile`); :func:`run_recipe` builds the model and the data, trains with
-:func:`vidkit.train.train`, evaluates on held-out batches and writes ``metrics.json``::
+:func:`vidkit.train.train`, evaluates on the fixed cached test set (:func:`vidkit.metrics.evaluate_predictor`) and writes ``metrics.json``::
 
     workdir = run_recipe("mmnist_tiny", profile="smoke")   # runs/mmnist_tiny-YYYYmmdd-HHMMSS/
     run_recipe("mmnist_tiny", workdir=workdir, steps=500)  # resume the same run, to 500 steps
@@ -24,16 +24,16 @@ from torch import nn
 
 from vidkit import distributed as D
 from vidkit.fileio import write_json_atomic
+from vidkit.metrics import evaluate_predictor
 from vidkit.models import TinyFramePredictor
 from vidkit.profiles import Profile
 from vidkit.profiles import profile as get_profile
 from vidkit.train import StepInfo, TrainConfig, make_workdir, seed_everything, train
 
-__all__ = ["RECIPES", "MODELS", "recipe_config", "build_model", "frame_bce", "evaluate", "run_recipe"]
+__all__ = ["RECIPES", "MODELS", "recipe_config", "build_model", "frame_bce", "run_recipe"]
 
 MODELS: dict[str, type[nn.Module]] = {"tiny": TinyFramePredictor}
 
-EVAL_SEED = 1234  # held-out batches: this seed, and the *test* digits (never seen in training)
 
 RECIPES: dict[str, dict[str, Any]] = {
     "mmnist_tiny": {
@@ -43,11 +43,11 @@ RECIPES: dict[str, dict[str, Any]] = {
         "data": {"num_digits": 2, "seq_len": 20, "in_frames": 10},
         "train": {"lr": 2e-3, "weight_decay": 0.01, "warmup_frac": 0.05, "min_lr_ratio": 0.1, "grad_clip": 1.0,
                   "amp": False, "compile": False, "seed": 0},
-        "eval_batches": 4,
+        "eval_sequences": 1000,  # a prefix of the cached test set; None: all of it
         "profiles": {
-            "smoke": {"model": {"hidden": 16}, "eval_batches": 2},
+            "smoke": {"model": {"hidden": 16}, "eval_sequences": 64},
             "laptop": {"model": {"hidden": 48}},
-            "full": {"model": {"hidden": 128}, "train": {"amp": True}, "eval_batches": 20},
+            "full": {"model": {"hidden": 128}, "train": {"amp": True}, "eval_sequences": None},
         },
     },
 }
@@ -101,23 +101,6 @@ def frame_bce(model: nn.Module, frames: torch.Tensor, in_frames: int = 10) -> to
     return F.binary_cross_entropy_with_logits(logits.float(), frames[:, in_frames:])
 
 
-@torch.no_grad()
-def evaluate(model: nn.Module, batches: list[torch.Tensor], in_frames: int = 10) -> dict[str, float]:
-    """Mean per-pixel BCE and MSE (of sigmoid probabilities) of the predicted frames over ``batches``."""
-    was_training = model.training
-    model.eval()
-    device = next(model.parameters()).device
-    bce = mse = 0.0
-    for frames in batches:
-        frames = frames.to(device)
-        logits = model(frames[:, :in_frames]).float()
-        target = frames[:, in_frames:]
-        bce += F.binary_cross_entropy_with_logits(logits, target).item()
-        mse += F.mse_loss(torch.sigmoid(logits), target).item()
-    model.train(was_training)
-    return {"bce": bce / len(batches), "mse": mse / len(batches), "batches": len(batches)}
-
-
 def run_recipe(name: str, *, profile: str | Profile | None = None, workdir: str | os.PathLike | None = None,
                steps: int | None = None, time_budget_s: float | None = None, resume: bool = True,
                root: str | os.PathLike = "runs", progress: bool = True,
@@ -129,7 +112,7 @@ def run_recipe(name: str, *, profile: str | Profile | None = None, workdir: str 
     ``<root>/<name>-<timestamp>`` folder is made; pass an existing work dir to resume it.
     Works under torchrun (each rank draws its own data; rank 0 evaluates and writes files).
     """
-    from vidkit.data import MovingMNISTStream  # lazy: keeps this module importable on its own
+    from vidkit.data import MovingMNISTStream, load_test_set  # lazy: keeps this module importable on its own
 
     cfg = recipe_config(name, profile)
     if steps is not None:
@@ -163,9 +146,12 @@ def run_recipe(name: str, *, profile: str | Profile | None = None, workdir: str 
         result = train(model, lambda m, x: frame_bce(m, x, d["in_frames"]), stream, config, workdir=workdir,
                        resume=resume, callbacks=callbacks, progress=progress)
         if D.is_main():
-            held_out = MovingMNISTStream(cfg["eval_batch_size"], seed=EVAL_SEED, rank=0, world_size=1,
-                                         num_digits=d["num_digits"], seq_len=d["seq_len"], split="test")
-            scores = evaluate(result.model, [next(held_out) for _ in range(cfg["eval_batches"])], d["in_frames"])
+            # always the fixed, cached test set (a prefix of it in small profiles), never a selection set
+            test = load_test_set(get_profile(cfg["profile"]).test_size, d["num_digits"], d["seq_len"],
+                                 progress=progress)
+            scores = evaluate_predictor(result.model, test, d["in_frames"], d["seq_len"] - d["in_frames"],
+                                        max_sequences=cfg["eval_sequences"], batch_size=cfg["eval_batch_size"],
+                                        progress=progress)
             metrics_path = workdir / "metrics.json"
             metrics = json.loads(metrics_path.read_text()) if metrics_path.exists() else {}
             metrics.update(recipe=name, profile=cfg["profile"], eval=scores)

@@ -14,6 +14,11 @@ __all__ = ["ZerosBaseline", "CopyLastBaseline", "MeanFrameBaseline", "BASELINES"
 
 
 class _Baseline(nn.Module):
+    @torch.no_grad()
+    def predict(self, x: torch.Tensor, steps: int = 10) -> torch.Tensor:
+        """Same as calling the baseline: probabilities ``(B, steps, C, H, W)``."""
+        return self(x, steps)
+
     def _check(self, x: torch.Tensor, steps: int) -> None:
         if not isinstance(x, torch.Tensor) or x.dim() != 5:
             raise ValueError(f"{type(self).__name__}: expected input frames (B, T_in, C, H, W), got "

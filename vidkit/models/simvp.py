@@ -23,6 +23,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from vidkit.models.rollout import windowed_rollout
+
 __all__ = ["SimVP"]
 
 
@@ -208,10 +210,4 @@ class SimVP(nn.Module):
         if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
             raise ValueError(f"SimVP: steps must be a positive int or None, got {steps!r}")
         self._check(x)
-        window, preds, done = x, [], 0
-        while done < steps:
-            p = torch.sigmoid(self(window))  # (B, out_frames, C, H, W)
-            preds.append(p)
-            done += p.shape[1]
-            window = torch.cat([window, p], dim=1)[:, -self.in_frames:]
-        return torch.cat(preds, dim=1)[:, :steps]
+        return windowed_rollout(lambda window: torch.sigmoid(self(window)), x, steps, self.in_frames)

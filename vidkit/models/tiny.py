@@ -11,6 +11,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from vidkit.models.rollout import windowed_rollout
+
 __all__ = ["TinyFramePredictor"]
 
 
@@ -53,6 +55,8 @@ class TinyFramePredictor(nn.Module):
         return y.reshape(b, self.out_frames, c, h, w)
 
     @torch.no_grad()
-    def predict(self, x: torch.Tensor) -> torch.Tensor:
-        """Pixel probabilities in [0, 1], same shape as :meth:`forward`'s output."""
-        return torch.sigmoid(self(x))
+    def predict(self, x: torch.Tensor, steps: int | None = None) -> torch.Tensor:
+        """Pixel probabilities ``(B, steps, channels, H, W)`` in [0, 1]; ``steps`` defaults to ``out_frames``.
+        More steps than ``out_frames`` roll out autoregressively (:func:`windowed_rollout`)."""
+        return windowed_rollout(lambda w: torch.sigmoid(self(w)), x, self.out_frames if steps is None else steps,
+                                self.in_frames)
