@@ -1,0 +1,54 @@
+"""vidkit.load -> vidkit.predict -> vidkit.show."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+import vidkit
+from vidkit.models import CopyLastBaseline
+from vidkit.recipes import run_recipe
+from vidkit.widgets import ClipPlayer
+
+
+def test_predict_accepts_every_clip_layout():
+    clip = np.random.default_rng(0).integers(0, 256, (10, 16, 16), dtype=np.uint8)
+    out = vidkit.predict(CopyLastBaseline(), clip, steps=3)
+    assert out.shape == (3, 1, 16, 16)
+    torch.testing.assert_close(out[2, 0], torch.from_numpy(clip[-1]).float() / 255)
+    batch = torch.rand(2, 10, 1, 16, 16)
+    assert vidkit.predict(CopyLastBaseline(), batch, steps=4).shape == (2, 4, 1, 16, 16)
+    assert vidkit.predict(CopyLastBaseline(), batch[0], steps=4).shape == (4, 1, 16, 16)
+
+
+def test_predict_validation():
+    with pytest.raises(ValueError, match=r"\[0, 1\]"):
+        vidkit.predict(CopyLastBaseline(), np.full((4, 8, 8), 2.0), steps=1)
+    with pytest.raises(ValueError, match=r"\(T, H, W\)"):
+        vidkit.predict(CopyLastBaseline(), np.zeros((8, 8)), steps=1)
+    with pytest.raises(TypeError, match="predict"):
+        vidkit.predict(torch.nn.Linear(2, 2), np.zeros((4, 8, 8)), steps=1)
+    with pytest.raises(ValueError, match="steps"):
+        vidkit.predict(CopyLastBaseline(), np.zeros((4, 8, 8)), steps=0)
+
+
+def test_load_round_trip(tmp_path):
+    workdir = run_recipe("mmnist_tiny", profile="smoke", steps=2, root=tmp_path, progress=False)
+    model = vidkit.load(workdir)
+    same = vidkit.load(workdir / "checkpoints" / "last.pt")
+    for k, v in model.state_dict().items():
+        assert torch.equal(v, same.state_dict()[k])
+    clip = torch.rand(10, 1, 64, 64)
+    pred = vidkit.predict(model, clip, steps=10)
+    assert pred.shape == (10, 1, 64, 64) and 0 <= pred.min() and pred.max() <= 1
+    torch.testing.assert_close(pred, vidkit.predict(same, clip, steps=10))
+    player = vidkit.show({"input": clip, "prediction": pred})
+    assert isinstance(player, ClipPlayer) and player.num_frames == 10
+
+
+def test_load_errors(tmp_path):
+    with pytest.raises(FileNotFoundError, match="known names"):
+        vidkit.load("no-such-model")
+    with pytest.raises(FileNotFoundError, match="config.json"):
+        vidkit.load(tmp_path)
