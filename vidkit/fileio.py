@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import tempfile
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -37,24 +36,15 @@ def _fsync_dir(folder: Path) -> None:
 
 
 def atomic_write(path: str | os.PathLike, write: Callable[[Any], None]) -> Path:
-    """Write a file atomically: ``write(f)`` fills a temp file in the same folder, which is then
-    fsynced and renamed over ``path``. On any error the temp file is removed and ``path`` is untouched."""
-    path = _check_path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
+    """Write a file atomically: ``write(f)`` fills a binary file object for a temp file in the same folder,
+    which is then fsynced and renamed over ``path``. On any error the temp file is removed and ``path`` is
+    untouched. (Built on :func:`atomic_write_path`.)"""
+
+    def to_path(tmp: Path) -> None:
+        with open(tmp, "xb") as f:
             write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)  # mkstemp makes 0600 files; give the usual permissions
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-    _fsync_dir(path.parent)
-    return path
+
+    return atomic_write_path(path, to_path)
 
 
 def write_json_atomic(obj: Any, path: str | os.PathLike) -> Path:
@@ -69,7 +59,7 @@ def atomic_write_path(path: str | os.PathLike, write: Callable[[Path], None], su
     ``suffix`` (default: ``path``'s suffix), which is then fsynced and renamed over ``path``."""
     path = _check_path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.{uuid.uuid4().hex[:12]}.tmp{suffix or path.suffix}")
+    tmp = path.with_name(f".{path.stem}.{uuid.uuid4().hex[:12]}.tmp{suffix if suffix is not None else path.suffix}")
     try:
         write(tmp)
         with open(tmp, "rb+") as f:

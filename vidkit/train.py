@@ -465,7 +465,7 @@ def train(model: nn.Module, loss_fn: Callable[[nn.Module, Any], Any], batches: I
     log_path = None if workdir is None or not main else workdir / "log.txt"
     if log_path is not None:
         ckpt_path.parent.mkdir(parents=True, exist_ok=True)
-        for stale in ckpt_path.parent.glob(".*.tmp"):  # left by a run killed while saving
+        for stale in ckpt_path.parent.glob(".*.tmp*"):  # left by a run killed while saving
             stale.unlink(missing_ok=True)
         if not (workdir / "config.json").exists():
             write_json_atomic({"name": workdir.name, "config": asdict(config)}, workdir / "config.json")
