@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 
 import numpy as np
 import pytest
@@ -34,17 +33,7 @@ PAIRS = [("move_left", "move_right"), ("move_up", "move_down"), ("rotate_cw", "r
          ("zoom_in", "zoom_out")]
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _one_torch_thread() -> Iterator[None]:
-    """Run this module's many small torch ops on one thread (restored afterwards).
-
-    On a busy 2-core machine, intra-op threads of tiny ops mostly wait for each other: measured 15 s for
-    this module with one thread vs 60 s with two while other jobs ran. Results are identical either way.
-    """
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

@@ -2,22 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 import torch
 import torch.nn.functional as F
 
 from vidkit.models.convrnn import ConvGRUCell, ConvLSTMCell, ConvRNNPredictor, scheduled_sampling
 
-
-@pytest.fixture(autouse=True)
-def _one_thread() -> Iterator[None]:
-    """Tiny convs run ~10x faster single-threaded than with threads fighting over a busy CPU."""
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _small(cell: str, patch: int = 2) -> ConvRNNPredictor:

@@ -8,14 +8,7 @@ import torch.nn.functional as F
 
 from vidkit.models.simvp import SimVP
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny tensors: one thread is as fast, and immune to OpenMP stalls when other jobs share the cores."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _small(**kw) -> SimVP:

@@ -11,13 +11,7 @@ MODES = ["autoencoder", "future", "composite"]
 FRAME = (1, 16, 16)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny sequential LSTM steps: with several threads on a busy 2-core box, OpenMP spin-waits cost 100x."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def moving_squares(n: int = 4, frames: int = 8, size: int = 16, side: int = 4) -> torch.Tensor:

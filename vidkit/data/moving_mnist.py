@@ -25,7 +25,7 @@ bounce events, a caption, and an exact optical-flow field computed on demand by 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 import numpy as np
 import torch
@@ -68,6 +68,12 @@ class MovingMNIST:
     def __len__(self) -> int:
         return len(self.frames)
 
+    def subset(self, idx: slice | np.ndarray) -> MovingMNIST:
+        """The sequences ``idx`` (a slice or index array) with their metadata."""
+        per_sequence = {f.name: getattr(self, f.name)[idx] for f in fields(self) if f.name not in ("captions", "meta")}
+        captions = np.asarray(self.captions, dtype=object)[idx].tolist() if self.captions else []
+        return MovingMNIST(**per_sequence, captions=captions, meta=dict(self.meta))
+
     def flow(self, idx: int | slice | np.ndarray | None = None) -> np.ndarray:
         """Exact optical flow ``(n, T-1, 2, H, W)`` float32 for the selected sequences (see :func:`exact_flow`)."""
         sel = slice(None) if idx is None else idx
@@ -91,29 +97,34 @@ def paste_digits(frames: np.ndarray, positions: np.ndarray, patches: np.ndarray)
     ``frames`` is ``(n, T, H, W)`` uint8 (C-contiguous, all zeros), ``positions`` ``(n, T, K, 2)`` top-left
     ``(x, y)``, ``patches`` ``(n, K, 28, 28)`` uint8.
 
-    How it is fast: ``rows`` below is a strided *view* of the frame buffer whose elements are 28-byte
-    row segments (NumPy ``V28`` items), and ``rows[i]`` is the 28x28 window whose top-left pixel is
-    flat index ``i``. Drawing digit ``k`` in every (sequence, frame) at once is then one fancy-indexed
-    assignment ``rows[idx] = patch`` with a 1-D index: no Python loop over sequences or frames, and
-    each row segment is copied as one 28-byte item.
+    How it is fast: a digit placed at flat pixel ``i`` of the frame buffer touches bytes ``i`` to
+    ``i + span`` with ``span = 27 * W + 28``: its 28 rows plus the gaps between them. So each patch is
+    padded to rows of width ``W`` (zeros in the gaps) and the buffer is viewed as overlapping items of
+    ``span`` bytes (NumPy ``V<span>``), item ``i`` starting at flat pixel ``i``. Drawing digit ``k`` in
+    every (sequence, frame) at once is one fancy-indexed assignment ``items[idx] = padded`` with a 1-D
+    index: one memory copy per digit and frame, no Python loop. The zero gaps are harmless: the first
+    digit lands on an empty canvas, and later digits are combined by ``max``, which leaves the gaps as
+    they are. (A window never leaves its own frame, so frames never touch each other.)
     """
     n, t, h, w = frames.shape
     if frames.dtype != np.uint8 or not frames.flags.c_contiguous:
         raise ValueError("frames must be a C-contiguous uint8 array (n, T, H, W)")
     span = (DIGIT - 1) * w + DIGIT
-    rows = np.ndarray(buffer=frames, dtype=f"V{DIGIT}", shape=(frames.size - span + 1, DIGIT), strides=(1, w))
+    items = np.ndarray(buffer=frames, dtype=f"V{span}", shape=(frames.size - span + 1,), strides=(1,))
     base = (np.arange(n * t, dtype=np.int64) * (h * w)).reshape(n, t)
+    padded = np.zeros((n, patches.shape[1], DIGIT, w), np.uint8)
+    padded[..., :DIGIT] = patches
+    padded = padded.reshape(n, patches.shape[1], DIGIT * w)[:, :, :span]  # (n, K, span)
     for k in range(positions.shape[2]):
-        idx = (base + positions[:, :, k, 1] * w + positions[:, :, k, 0]).reshape(-1)
-        patch = np.ascontiguousarray(patches[:, k]).view(f"V{DIGIT}")  # (n, 28, 1): one item per row
-        patch = np.broadcast_to(patch.reshape(n, 1, DIGIT), (n, t, DIGIT)).reshape(-1, DIGIT)
+        idx = base + positions[:, :, k, 1] * w + positions[:, :, k, 0]  # (n, T) flat start pixels
+        patch = np.ascontiguousarray(padded[:, k])  # (n, span)
         if k == 0:
-            rows[idx] = patch  # the canvas is empty: plain copy
+            items[idx] = patch.view(f"V{span}")  # (n, 1) broadcast over frames; the canvas is empty
         else:
-            drawn = rows[idx]  # gather what is already there, combine by max, scatter back
-            pixels = drawn.view(np.uint8).reshape(-1, DIGIT, DIGIT)
-            np.maximum(pixels, np.ascontiguousarray(patch).view(np.uint8).reshape(-1, DIGIT, DIGIT), out=pixels)
-            rows[idx] = drawn
+            drawn = items[idx]  # (n, T): gather what is there, combine by max, scatter back
+            pixels = drawn.view(np.uint8).reshape(n, t, span)
+            np.maximum(pixels, patch[:, None, :], out=pixels)
+            items[idx] = drawn
     return frames
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from dataclasses import fields
 
 import numpy as np
 import torch
@@ -48,17 +49,9 @@ def concat_batches(parts: list[MovingMNIST]) -> MovingMNIST:
     """Concatenate :class:`MovingMNIST` batches along the sequence axis."""
     if len(parts) == 1:
         return parts[0]
-    return MovingMNIST(
-        frames=np.concatenate([p.frames for p in parts]),
-        labels=np.concatenate([p.labels for p in parts]),
-        digit_index=np.concatenate([p.digit_index for p in parts]),
-        positions=np.concatenate([p.positions for p in parts]),
-        velocities=np.concatenate([p.velocities for p in parts]),
-        bounces=np.concatenate([p.bounces for p in parts]),
-        captions=[c for p in parts for c in p.captions],
-        digit_images=np.concatenate([p.digit_images for p in parts]),
-        meta=dict(parts[0].meta),
-    )
+    arrays = {f.name: np.concatenate([getattr(p, f.name) for p in parts])
+              for f in fields(MovingMNIST) if f.name not in ("captions", "meta")}
+    return MovingMNIST(**arrays, captions=[c for p in parts for c in p.captions], meta=dict(parts[0].meta))
 
 
 class MovingMNISTStream:

@@ -75,13 +75,7 @@ def build_test_set(size: int, num_digits: int = 2, seq_len: int = 20, progress: 
         # always whole blocks, then truncate: every smaller test set is a prefix of every larger one
         parts.append(generate_moving_mnist(BLOCK, np.random.SeedSequence([TEST_SEED, b]), split="test",
                                            num_digits=num_digits, seq_len=seq_len))
-    return _truncate(concat_batches(parts), size)
-
-
-def _truncate(data: MovingMNIST, n: int) -> MovingMNIST:
-    return MovingMNIST(frames=data.frames[:n], labels=data.labels[:n], digit_index=data.digit_index[:n],
-                       positions=data.positions[:n], velocities=data.velocities[:n], bounces=data.bounces[:n],
-                       captions=data.captions[:n], digit_images=data.digit_images[:n], meta=data.meta)
+    return concat_batches(parts).subset(slice(0, size))
 
 
 def load_test_set(size: int | None = None, num_digits: int = 2, seq_len: int = 20, rebuild: bool = False,
