@@ -5,7 +5,7 @@ VENV := .venv
 VPY := $(VENV)/bin/python
 TORCH_PIN := torch==2.13.0
 
-.PHONY: lab test install lint unit notebooks bench clean
+.PHONY: lab test install lint unit notebooks browser bench clean
 
 $(VPY):
 	@command -v $(PY) >/dev/null || { echo "need $(PY) on PATH (or: make PY=python3 ...)"; exit 1; }
@@ -36,6 +36,11 @@ unit: install
 notebooks: install
 	CI=true VIDKIT_PROFILE=smoke $(VPY) -m pytest -q --nbmake --nbmake-timeout=300 notebooks
 
+# tests/test_browser.py alone: JupyterLab in headless Chromium (needs /usr/bin/chromium: apt-get install
+# chromium; `make test` runs it too). Screenshot and server log go to test-artifacts/browser/.
+browser: install
+	CI=true VIDKIT_PROFILE=smoke $(VPY) -m pytest -q -m browser tests
+
 test: install
 	@start=$$(date +%s); \
 	$(VENV)/bin/ruff check vidkit tests benchmarks notebooks tools && \
@@ -47,4 +52,4 @@ bench: install
 	$(VPY) benchmarks/bench_data.py
 
 clean:
-	rm -rf $(VENV) runs .pytest_cache
+	rm -rf $(VENV) runs .pytest_cache test-artifacts

@@ -50,13 +50,61 @@ def test_input_validation(shape, match):
         model.predict(torch.rand(*shape), steps=2)
 
 
+@pytest.mark.parametrize("patch, size", [(2, 8), (2, 24), (4, 16), (4, 64)])
+def test_patch_forward_and_predict_shapes(patch, size):
+    torch.manual_seed(0)
+    model = _small(channels=2, patch=patch).eval()
+    x = torch.rand(2, 4, 2, size, size)
+    y = model(x)
+    assert y.shape == (2, 3, 2, size, size)
+    assert torch.isfinite(y).all()
+    p = model.predict(x, steps=5)
+    assert p.shape == (2, 5, 2, size, size) and p.min() >= 0 and p.max() <= 1
+
+
+def test_patch_encoder_sees_space_to_depth_frames():
+    """patch=p: the encoder's first conv takes C*p*p channels, the decoder reads out C*p*p channels, and the
+    latent grid is H/(4p) x W/(4p)."""
+    model = _small(channels=2, patch=4)
+    assert model.encoder.first.conv.in_channels == 2 * 16
+    assert model.decoder.readout.out_channels == 2 * 16
+    seen = {}
+    model.translator.register_forward_hook(lambda mod, args, out: seen.update(shape=tuple(out.shape)))
+    model(torch.rand(1, 4, 2, 32, 48))
+    assert seen["shape"] == (1, 3 * 8, 2, 3)  # (B, T_out * hidden_s, 32/16, 48/16)
+
+
+@pytest.mark.parametrize("shape", [(1, 4, 1, 16, 12), (1, 4, 1, 12, 16), (1, 4, 1, 4, 4)])
+def test_patch_input_validation(shape):
+    """With patch=2, H and W must be divisible by 8 (4 for the encoder's strides x 2 for the patches)."""
+    model = _small(patch=2)
+    with pytest.raises(ValueError, match="divisible by 8"):
+        model(torch.rand(*shape))
+
+
+def test_patch_one_is_default_behaviour():
+    torch.manual_seed(0)
+    a = _small()
+    torch.manual_seed(0)
+    b = _small(patch=1)
+    x = torch.rand(2, 4, 1, 8, 8)
+    assert torch.equal(a(x), b(x))
+
+
+def test_patch_parameter_count():
+    """patch only widens the encoder's first conv and the decoder's read-out: 1,061,776 parameters at the
+    defaults with patch=4 (vs 1,056,961 with patch=1)."""
+    assert sum(p.numel() for p in SimVP(patch=4).parameters()) == 1_061_776
+
+
 def test_non_tensor_input():
     with pytest.raises(TypeError, match="expected a tensor"):
         _small()([[0.0]])
 
 
 @pytest.mark.parametrize("kw", [{"in_frames": 0}, {"out_frames": -1}, {"channels": 1.5}, {"hidden_s": True},
-                                {"hidden_t": 0}, {"n_translator": "4"}])
+                                {"hidden_t": 0}, {"n_translator": "4"}, {"patch": 0}, {"patch": 2.0},
+                                {"patch": False}])
 def test_constructor_validation(kw):
     name = next(iter(kw))
     with pytest.raises(ValueError, match=f"{name} must be a positive int"):

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from torch import nn
 
-__all__ = ["load", "predict", "show"]
+__all__ = ["load", "predict", "show", "publish", "run_config", "reference_checkpoints"]
 
 
 def _as_clips(clip: Any) -> tuple[torch.Tensor, bool]:
@@ -64,16 +64,9 @@ def predict(model: nn.Module, clip: Any, steps: int = 10) -> torch.Tensor:
     return out[0] if single else out
 
 
-def load(path_or_name: str | os.PathLike, map_location: str = "cpu") -> nn.Module:
-    """Load a trained model from a work dir written by ``vidkit train`` (or its ``checkpoints/*.pt``),
-    or by name from ``data/checkpoints/<name>/`` (reference checkpoints, same layout).
-
-    The model is rebuilt from the run's ``config.json`` and its weights are read with
-    ``torch.load(weights_only=True)``; it is returned in eval mode.
-    """
-    from vidkit.checkpoint import load_checkpoint
+def _locate(path_or_name: str | os.PathLike) -> tuple[Path, Path]:
+    """``(checkpoint file, work dir)`` of a work dir, a checkpoint in one, or a reference name."""
     from vidkit.data import data_dir
-    from vidkit.recipes import build_model
 
     if not isinstance(path_or_name, str | os.PathLike):
         raise TypeError(f"path_or_name must be a str or os.PathLike, got {type(path_or_name).__name__}")
@@ -90,15 +83,70 @@ def load(path_or_name: str | os.PathLike, map_location: str = "cpu") -> nn.Modul
         ckpt_path, workdir = path, path.parent.parent if path.parent.name == "checkpoints" else path.parent
     else:
         ckpt_path, workdir = path / "checkpoints" / "last.pt", path
-    config_path = workdir / "config.json"
-    if not config_path.is_file() or not ckpt_path.is_file():
+    if not (workdir / "config.json").is_file() or not ckpt_path.is_file():
         raise FileNotFoundError(f"{path}: expected a work dir with config.json and checkpoints/last.pt")
-    config = json.loads(config_path.read_text()).get("config", {})
+    return ckpt_path, workdir
+
+
+def run_config(path_or_name: str | os.PathLike) -> tuple[dict[str, Any], Path]:
+    """``(config, work dir)`` of a run or reference checkpoint: the recipe config it was trained with."""
+    _, workdir = _locate(path_or_name)
+    config = json.loads((workdir / "config.json").read_text()).get("config", {})
     if "model" not in config:
-        raise ValueError(f"{config_path}: no model description (was this run made by a vidkit recipe?)")
+        raise ValueError(f"{workdir / 'config.json'}: no model description (was this run made by a vidkit recipe?)")
+    return config, workdir
+
+
+def reference_checkpoints() -> list[str]:
+    """Names of the reference checkpoints under ``data/checkpoints/`` (each loadable with :func:`load`)."""
+    from vidkit.data import data_dir
+
+    folder = data_dir() / "checkpoints"
+    return sorted(p.name for p in folder.iterdir() if (p / "config.json").is_file()) if folder.is_dir() else []
+
+
+def load(path_or_name: str | os.PathLike, map_location: str = "cpu") -> nn.Module:
+    """Load a trained model from a work dir written by ``vidkit train`` (or its ``checkpoints/*.pt``),
+    or by name from ``data/checkpoints/<name>/`` (reference checkpoints, same layout).
+
+    The model is rebuilt from the run's ``config.json`` and its weights are read with
+    ``torch.load(weights_only=True)``; it is returned in eval mode, in float32.
+    """
+    from vidkit.checkpoint import load_checkpoint
+    from vidkit.recipes import build_model
+
+    ckpt_path, _ = _locate(path_or_name)
+    config, _ = run_config(path_or_name)
     model = build_model(config)
-    model.load_state_dict(load_checkpoint(ckpt_path, map_location=map_location)["model"])
+    state = load_checkpoint(ckpt_path, map_location=map_location)["model"]
+    model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in state.items()})
     return model.eval()
+
+
+def publish(run: str | os.PathLike, name: str, half: bool = False) -> Path:
+    """Copy a finished run's weights (no optimizer state), config and metrics to
+    ``data/checkpoints/<name>/``, where :func:`load` finds it by name. ``half=True`` stores float16
+    weights (half the size; :func:`load` returns float32). Returns the folder."""
+    from vidkit.checkpoint import load_checkpoint, save_checkpoint
+    from vidkit.data import data_dir
+    from vidkit.fileio import atomic_write
+
+    if not isinstance(name, str) or not name or any(c in name for c in "/\\") or name.startswith("."):
+        raise ValueError(f"name must be a plain folder name, got {name!r}")
+    ckpt_path, workdir = _locate(run)
+    ckpt = load_checkpoint(ckpt_path)
+    state = {k: v.half() if half and v.is_floating_point() else v for k, v in ckpt["model"].items()}
+    folder = data_dir() / "checkpoints" / name
+    (folder / "checkpoints").mkdir(parents=True, exist_ok=True)
+    save_checkpoint({"step": ckpt.get("step"), "model": state, "source": str(workdir)},
+                    folder / "checkpoints" / "last.pt")
+    extras = ["config.json", "metrics.json", "log.txt", "samples/rollouts.gif", "samples/rollouts.mp4"]
+    for extra in extras:
+        if (workdir / extra).is_file():
+            data = (workdir / extra).read_bytes()
+            (folder / extra).parent.mkdir(parents=True, exist_ok=True)
+            atomic_write(folder / extra, lambda f, data=data: f.write(data))
+    return folder
 
 
 def show(clips: Any, labels: list[str] | None = None, fps: float = 5, scale: int = 3, title: str | None = None):

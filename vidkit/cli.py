@@ -4,10 +4,13 @@
     vidkit data build [--size N] [--rebuild]    build (or reuse) the cached Moving MNIST test set
     vidkit data verify [--size N]               check the cache against its hash and a regeneration
     vidkit data export OUT.gif|OUT.mp4 [--suite mmnist|actions] [--index I] [--fps F] [--scale S]
-    vidkit train RECIPE [--workdir DIR] [--steps N] [--time SECONDS] [--no-resume]
+    vidkit train RECIPE [--profile P] [--workdir DIR] [--steps N] [--time SECONDS] [--set KEY=VALUE ...]
     vidkit train --list                         list the recipes
+    vidkit eval RUN [--sequences N] [--samples]  score a work dir, reference checkpoint or baseline
+    vidkit publish RUN NAME [--half]            copy a run's weights to data/checkpoints/NAME
 
-Each training run gets its own work dir under ``runs/`` (config, log, checkpoints, metrics.json).
+Each training run gets its own work dir under ``runs/`` (config, log, checkpoints, metrics.json,
+samples/rollouts.gif|mp4). ``--set model.mode=future --set model.layers=2`` changes any config entry.
 """
 
 from __future__ import annotations
@@ -64,16 +67,63 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
     if args.list or args.recipe is None:
         for name in sorted(recipes.RECIPES):
-            print(name)
+            print(f"{name:18s} {recipes.RECIPES[name]['description']}")
         return 0
     if args.recipe not in recipes.RECIPES:
         raise SystemExit(f"unknown recipe {args.recipe!r}; known: {', '.join(sorted(recipes.RECIPES))}")
-    workdir = recipes.run_recipe(args.recipe, workdir=args.workdir, steps=args.steps,
-                                 time_budget_s=args.time, resume=not args.no_resume)
+    workdir = recipes.run_recipe(args.recipe, profile=args.profile, workdir=args.workdir, steps=args.steps,
+                                 time_budget_s=args.time, resume=not args.no_resume,
+                                 overrides=recipes.parse_overrides(args.set))
     print(f"run finished: {workdir}")
     metrics = Path(workdir) / "metrics.json"
     if metrics.exists():
         print(metrics.read_text())
+    return 0
+
+
+def _format_scores(name: str, scores: dict) -> str:
+    mean = scores["mean"]
+    lines = [f"{name}: {scores.get('task', 'future')} on {scores['sequences']} test sequences",
+             "  " + "  ".join(f"{k} {v:.4g}" for k, v in mean.items())]
+    if "mse" in scores.get("per_horizon", {}):
+        lines.append("  mse per frame: " + " ".join(f"{v:.1f}" for v in scores["per_horizon"]["mse"]))
+    return "\n".join(lines)
+
+
+def _cmd_eval(args: argparse.Namespace) -> int:
+    from vidkit import recipes
+    from vidkit.api import load, run_config
+    from vidkit.fileio import write_json_atomic
+    from vidkit.metrics import evaluate_predictor
+    from vidkit.models import BASELINES
+
+    if args.run in BASELINES:  # a trivial baseline, scored the same way
+        from vidkit.data import load_test_set
+
+        scores = evaluate_predictor(BASELINES[args.run](), load_test_set(), max_sequences=args.sequences)
+        print(_format_scores(args.run, scores))
+        return 0
+    model, cfg, workdir = load(args.run), *run_config(args.run)
+    scores = recipes.evaluate_run(model, cfg, "config" if args.sequences is None else args.sequences)
+    print(_format_scores(str(args.run), scores))
+    if args.write:
+        metrics_path = workdir / "metrics.json"
+        metrics = json.loads(metrics_path.read_text()) if metrics_path.exists() else {}
+        metrics["eval"] = scores
+        write_json_atomic(metrics, metrics_path)
+        print(f"wrote {metrics_path}")
+    if args.samples:
+        for path in recipes.write_samples(model, cfg, workdir / "samples"):
+            print(f"wrote {path}")
+    return 0
+
+
+def _cmd_publish(args: argparse.Namespace) -> int:
+    from vidkit.api import publish
+
+    folder = publish(args.run, args.name, half=args.half)
+    size = sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
+    print(f"published {args.run} as {args.name!r}: {folder} ({size / 1e6:.1f} MB)")
     return 0
 
 
@@ -102,7 +152,23 @@ def build_parser() -> argparse.ArgumentParser:
     st.add_argument("--steps", type=int, default=None, help="step budget (default: the profile's)")
     st.add_argument("--time", type=float, default=None, help="time budget in seconds")
     st.add_argument("--no-resume", action="store_true", help="ignore an existing checkpoint in --workdir")
+    st.add_argument("--profile", default=None, help="smoke | laptop | full (default: the active profile)")
+    st.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                    help="override a config entry, e.g. --set model.hidden=128 (repeatable)")
     st.set_defaults(fn=_cmd_train)
+
+    se = sub.add_parser("eval", help="score a run, a reference checkpoint or a baseline on the test set")
+    se.add_argument("run", help="work dir, checkpoint file, reference name, or zeros | copy_last | mean_frame")
+    se.add_argument("--sequences", type=int, default=None, help="test prefix (default: the run's setting)")
+    se.add_argument("--write", action="store_true", help="store the scores in the run's metrics.json")
+    se.add_argument("--samples", action="store_true", help="(re)write samples/rollouts.gif and .mp4")
+    se.set_defaults(fn=_cmd_eval)
+
+    sp2 = sub.add_parser("publish", help="copy a run's final weights to data/checkpoints/NAME")
+    sp2.add_argument("run", help="work dir of a finished run")
+    sp2.add_argument("name", help="reference name (a folder under data/checkpoints/)")
+    sp2.add_argument("--half", action="store_true", help="store float16 weights (half the size)")
+    sp2.set_defaults(fn=_cmd_publish)
     return p
 
 

@@ -18,36 +18,111 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from vidkit import distributed as D
 from vidkit.fileio import write_json_atomic
-from vidkit.metrics import evaluate_predictor
-from vidkit.models import TinyFramePredictor
+from vidkit.metrics import evaluate_predictor, prediction_metrics
+from vidkit.models import (
+    ConvRNNPredictor,
+    SimVP,
+    SrivastavaLSTM,
+    TinyFramePredictor,
+    scheduled_sampling,
+    srivastava_loss,
+)
 from vidkit.profiles import Profile
 from vidkit.profiles import profile as get_profile
 from vidkit.train import StepInfo, TrainConfig, make_workdir, seed_everything, train
 
-__all__ = ["RECIPES", "MODELS", "recipe_config", "build_model", "frame_bce", "run_recipe"]
+__all__ = ["RECIPES", "MODELS", "recipe_config", "build_model", "make_loss", "frame_bce", "run_recipe",
+           "evaluate_run", "write_samples"]
 
-MODELS: dict[str, type[nn.Module]] = {"tiny": TinyFramePredictor}
 
+# ----------------------------------------------------------------------------- models
+
+def _frames(data: dict[str, Any]) -> dict[str, int]:
+    return {"in_frames": data["in_frames"], "out_frames": data["seq_len"] - data["in_frames"]}
+
+
+#: model name -> builder(model kwargs, data config). One line per model family, no registry magic.
+MODELS: dict[str, Callable[[dict[str, Any], dict[str, Any]], nn.Module]] = {
+    "tiny": lambda kw, data: TinyFramePredictor(**_frames(data), **kw),
+    "simvp": lambda kw, data: SimVP(**_frames(data), **kw),
+    "srivastava": lambda kw, data: SrivastavaLSTM(frame_shape=(1, data["size"], data["size"]), **kw),
+    "convrnn": lambda kw, data: ConvRNNPredictor(**{**kw, "hidden": tuple(kw.get("hidden", (64, 64)))}),
+}
+
+_TRAIN = {"lr": 2e-3, "weight_decay": 0.01, "warmup_frac": 0.05, "min_lr_ratio": 0.1, "grad_clip": 1.0,
+          "amp": False, "compile": False, "seed": 0}
+_DATA = {"num_digits": 2, "seq_len": 20, "in_frames": 10, "size": 64}
 
 RECIPES: dict[str, dict[str, Any]] = {
     "mmnist_tiny": {
-        "description": "TinyFramePredictor on bouncing Moving MNIST: 10 frames in, the next 10 out, "
-                       "per-frame binary cross-entropy.",
+        "description": "TinyFramePredictor: 10 frames in, the next 10 out, per-frame binary cross-entropy.",
         "model": {"name": "tiny", "hidden": 64},
-        "data": {"num_digits": 2, "seq_len": 20, "in_frames": 10},
-        "train": {"lr": 2e-3, "weight_decay": 0.01, "warmup_frac": 0.05, "min_lr_ratio": 0.1, "grad_clip": 1.0,
-                  "amp": False, "compile": False, "seed": 0},
+        "loss": {"kind": "bce"},
+        "data": _DATA,
+        "train": _TRAIN,
         "eval_sequences": 1000,  # a prefix of the cached test set; None: all of it
         "profiles": {
             "smoke": {"model": {"hidden": 16}, "eval_sequences": 64},
             "laptop": {"model": {"hidden": 48}},
             "full": {"model": {"hidden": 128}, "train": {"amp": True}, "eval_sequences": None},
+        },
+    },
+    "mmnist_lstm": {
+        "description": "Srivastava et al. 2015 fully connected LSTM on flattened frames (composite, "
+                       "unconditioned, 1 layer by default; set model.mode / model.conditioned / model.layers).",
+        "model": {"name": "srivastava", "mode": "composite", "conditioned": False, "layers": 1, "hidden": 256},
+        "loss": {"kind": "bce"},
+        "data": _DATA,
+        "train": {**_TRAIN, "lr": 1e-3, "weight_decay": 0.0},
+        "eval_sequences": 1000,
+        "profiles": {
+            "smoke": {"model": {"hidden": 32}, "eval_sequences": 64},
+            "full": {"model": {"hidden": 2048}, "eval_sequences": None},
+        },
+    },
+    "mmnist_convlstm": {
+        "description": "ConvLSTM encoder-forecaster (Shi et al. 2015), 4x4 space-to-depth patches, "
+                       "scheduled sampling from teacher forcing to free running.",
+        "model": {"name": "convrnn", "cell": "lstm", "hidden": [64, 64], "kernel": 5, "patch": 4},
+        "loss": {"kind": "bce", "teacher_forcing": [1.0, 0.0]},
+        "data": _DATA,
+        "train": {**_TRAIN, "lr": 1e-3},
+        "eval_sequences": 1000,
+        "profiles": {
+            "smoke": {"model": {"hidden": [8, 8], "kernel": 3}, "eval_sequences": 64},
+            "full": {"model": {"hidden": [128, 128, 128, 128]}, "eval_sequences": None},
+        },
+    },
+    "mmnist_convgru": {
+        "description": "ConvGRU encoder-forecaster, otherwise as mmnist_convlstm.",
+        "model": {"name": "convrnn", "cell": "gru", "hidden": [64, 64], "kernel": 5, "patch": 4},
+        "loss": {"kind": "bce", "teacher_forcing": [1.0, 0.0]},
+        "data": _DATA,
+        "train": {**_TRAIN, "lr": 1e-3},
+        "eval_sequences": 1000,
+        "profiles": {
+            "smoke": {"model": {"hidden": [8, 8], "kernel": 3}, "eval_sequences": 64},
+            "full": {"model": {"hidden": [128, 128, 128, 128]}, "eval_sequences": None},
+        },
+    },
+    "mmnist_simvp": {
+        "description": "SimVP-style non-recurrent predictor: frames stacked on channels, conv encoder, "
+                       "gated translator, conv decoder; all 10 future frames at once.",
+        "model": {"name": "simvp", "hidden_s": 16, "hidden_t": 64, "n_translator": 2},
+        "loss": {"kind": "bce"},
+        "data": _DATA,
+        "train": {**_TRAIN, "lr": 3e-3},
+        "eval_sequences": 1000,
+        "profiles": {
+            "smoke": {"model": {"hidden_s": 4, "hidden_t": 8, "n_translator": 1}, "eval_sequences": 64},
+            "full": {"model": {"hidden_s": 64, "hidden_t": 256, "n_translator": 8}, "eval_sequences": None},
         },
     },
 }
@@ -68,32 +143,75 @@ def _resolve_profile(profile: str | Profile | None) -> Profile:
     return get_profile(profile)
 
 
-def recipe_config(name: str, profile: str | Profile | None = None) -> dict[str, Any]:
-    """The recipe ``name`` resolved for ``profile`` (default: the active one), as a JSON-able dict."""
+def parse_overrides(items: Iterable[str]) -> dict[str, Any]:
+    """``["model.mode=future", "train.lr=3e-3"]`` -> ``{"model": {"mode": "future"}, "train": {"lr": 0.003}}``.
+
+    Values are parsed as JSON when they can be (numbers, ``true``, ``[64, 64]``), else kept as strings.
+    """
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, raw = str(item).partition("=")
+        if not sep or not key or any(not part for part in key.split(".")):
+            raise ValueError(f"override {item!r}: expected KEY.PATH=VALUE, e.g. model.hidden=128")
+        try:
+            value = json.loads(raw)
+        except json.JSONDecodeError:
+            value = raw
+        node = out
+        *parents, leaf = key.split(".")
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[leaf] = value
+    return out
+
+
+def recipe_config(name: str, profile: str | Profile | None = None,
+                  overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The recipe ``name`` resolved for ``profile`` (default: the active one), as a JSON-able dict.
+
+    ``overrides`` (a nested dict, see :func:`parse_overrides`) is merged last, e.g.
+    ``{"model": {"mode": "future", "conditioned": True}}``; it may also set ``steps``, ``batch_size``, ...
+    """
     if name not in RECIPES:
         raise ValueError(f"unknown recipe {name!r}; available: {sorted(RECIPES)}")
+    if overrides is not None and not isinstance(overrides, dict):
+        raise TypeError(f"overrides must be a dict, got {type(overrides).__name__}")
     prof = _resolve_profile(profile)
     base = {k: v for k, v in RECIPES[name].items() if k != "profiles"}
     cfg = _merge(base, RECIPES[name].get("profiles", {}).get(prof.name, {}))
     cfg.update(recipe=name, profile=prof.name, batch_size=prof.batch_size, eval_batch_size=prof.eval_batch,
                steps=prof.train_steps, time_budget_s=prof.time_budget_s)
-    return cfg
+    unknown = set(overrides or {}) - set(cfg)
+    if unknown:
+        raise ValueError(f"unknown config keys {sorted(unknown)}; the config has {sorted(cfg)}")
+    for section in ("train", "data"):  # model kwargs are checked by the model; loss keys vary by model
+        extra = set((overrides or {}).get(section, {})) - set(cfg[section])
+        if extra:
+            raise ValueError(f"unknown {section} keys {sorted(extra)}; known: {sorted(cfg[section])}")
+    return _merge(cfg, overrides or {})
 
 
 def build_model(cfg: dict[str, Any]) -> nn.Module:
-    """Instantiate ``cfg["model"]`` (``{"name": ..., **kwargs}``) with the frame counts from ``cfg["data"]``."""
+    """Instantiate ``cfg["model"]`` (``{"name": ..., **kwargs}``) for the frames described by ``cfg["data"]``."""
     kwargs = dict(cfg["model"])
     name = kwargs.pop("name")
     if name not in MODELS:
         raise ValueError(f"unknown model {name!r}; available: {sorted(MODELS)}")
-    t_in = cfg["data"]["in_frames"]
-    return MODELS[name](in_frames=t_in, out_frames=cfg["data"]["seq_len"] - t_in, **kwargs)
+    data = {**_DATA, **cfg.get("data", {})}
+    try:
+        return MODELS[name](kwargs, data)
+    except TypeError as e:  # an unknown or missing keyword: say which model and what it got
+        raise ValueError(f"model {name!r} cannot be built from {kwargs}: {e}") from None
 
+
+# ----------------------------------------------------------------------------- losses
 
 def frame_bce(model: nn.Module, frames: torch.Tensor, in_frames: int = 10) -> torch.Tensor:
     """Per-frame binary cross-entropy of the predicted future: ``frames[:, :in_frames]`` in, the rest out.
 
-    ``frames`` is ``(B, T, C, H, W)`` in [0, 1]; the model returns logits for ``T - in_frames`` frames.
+    ``frames`` is ``(B, T, C, H, W)`` in [0, 1]; the model returns logits ``z`` for ``T - in_frames`` frames::
+
+        L = -mean_{b,t,p} [ y log sigmoid(z) + (1 - y) log(1 - sigmoid(z)) ]
     """
     if frames.dim() != 5 or not 0 < in_frames < frames.shape[1]:
         raise ValueError(f"expected frames (B, T, C, H, W) with T > in_frames={in_frames}, got {tuple(frames.shape)}")
@@ -101,20 +219,131 @@ def frame_bce(model: nn.Module, frames: torch.Tensor, in_frames: int = 10) -> to
     return F.binary_cross_entropy_with_logits(logits.float(), frames[:, in_frames:])
 
 
+def _pixel_loss(logits: torch.Tensor, target: torch.Tensor, kind: str) -> torch.Tensor:
+    """Mean over pixels of BCE on logits (``"bce"``) or squared error of the probabilities (``"mse"``)."""
+    if kind == "bce":
+        return F.binary_cross_entropy_with_logits(logits.float(), target)
+    return F.mse_loss(torch.sigmoid(logits.float()), target)
+
+
+def make_loss(cfg: dict[str, Any]) -> Callable[[nn.Module, torch.Tensor, int], Any]:
+    """``loss_fn(model, frames, step)`` for :func:`vidkit.train.train`, from ``cfg["model"]["name"]`` and
+    ``cfg["loss"]`` (``kind``: ``"bce"`` or ``"mse"``; ``teacher_forcing: [start, end]`` for ConvRNNs, a
+    linear scheduled-sampling ramp over ``cfg["steps"]``). ``frames`` is ``(B, T, C, H, W)``."""
+    name, loss = cfg["model"]["name"], cfg.get("loss", {"kind": "bce"})
+    kind, t_in, total = loss.get("kind", "bce"), cfg["data"]["in_frames"], cfg["steps"]
+    if kind not in ("bce", "mse"):
+        raise ValueError(f"loss.kind must be 'bce' or 'mse', got {kind!r}")
+
+    def window_loss(model: nn.Module, frames: torch.Tensor, step: int) -> torch.Tensor:  # tiny, simvp
+        return _pixel_loss(model(frames[:, :t_in]), frames[:, t_in:], kind)
+
+    def lstm_loss(model: nn.Module, frames: torch.Tensor, step: int) -> tuple[torch.Tensor, dict[str, float]]:
+        x, future = frames[:, :t_in], frames[:, t_in:]
+        ae = cfg["model"].get("mode") == "autoencoder"
+        out = model(x, steps=future.shape[1], target=None if ae else future)
+        return srivastava_loss(out, x, None if ae else future, kind)
+
+    def convrnn_loss(model: nn.Module, frames: torch.Tensor, step: int) -> tuple[torch.Tensor, dict[str, float]]:
+        start, end = loss.get("teacher_forcing", [0.0, 0.0])
+        p = scheduled_sampling(step, total, start, end)
+        x, future = frames[:, :t_in], frames[:, t_in:]
+        logits = model(x, steps=future.shape[1], target=future, teacher_forcing=p)
+        return _pixel_loss(logits, future, kind), {"teacher_forcing": p}
+
+    return {"srivastava": lstm_loss, "convrnn": convrnn_loss}.get(name, window_loss)
+
+
+# ----------------------------------------------------------------------------- evaluation and samples
+
+@torch.no_grad()
+def _evaluate_reconstruction(model: nn.Module, data: Any, in_frames: int, n: int | None,
+                             batch_size: int) -> dict[str, Any]:
+    """An autoencoder has no future: score its reconstruction of the ``in_frames`` input frames instead."""
+    n = len(data) if n is None else min(n, len(data))
+    sums: dict[str, torch.Tensor] = {}
+    model.eval()
+    for lo in range(0, n, batch_size):
+        x = data.subset(slice(lo, min(n, lo + batch_size))).tensors()[:, :in_frames]  # (b, T_in, 1, H, W)
+        rec = torch.sigmoid(model(x)["reconstruction"])
+        for name, v in prediction_metrics(rec, x).items():
+            sums[name] = sums.get(name, 0) + v.double().sum(0)
+    curves = {name: (s / n).tolist() for name, s in sums.items()}
+    return {"mean": {k: float(sum(c) / len(c)) for k, c in curves.items()}, "per_horizon": curves,
+            "sequences": n, "task": "reconstruction"}
+
+
+def evaluate_run(model: nn.Module, cfg: dict[str, Any], max_sequences: int | None | str = "config",
+                 progress: bool = True) -> dict[str, Any]:
+    """Score ``model`` on the fixed cached test set as ``cfg`` describes (future prediction, or
+    reconstruction for an autoencoder). ``max_sequences="config"`` uses ``cfg["eval_sequences"]``."""
+    from vidkit.data import load_test_set
+
+    d = cfg["data"]
+    n = cfg.get("eval_sequences") if max_sequences == "config" else max_sequences
+    test = load_test_set(get_profile(cfg["profile"]).test_size, d["num_digits"], d["seq_len"], progress=progress)
+    if cfg["model"]["name"] == "srivastava" and cfg["model"].get("mode") == "autoencoder":
+        return _evaluate_reconstruction(model, test, d["in_frames"], n, cfg["eval_batch_size"])
+    scores = evaluate_predictor(model, test, d["in_frames"], d["seq_len"] - d["in_frames"], max_sequences=n,
+                                batch_size=cfg["eval_batch_size"], progress=progress)
+    return {**scores, "task": "future"}
+
+
+def write_samples(model: nn.Module, cfg: dict[str, Any], folder: str | os.PathLike, n: int = 4,
+                  fps: float = 4) -> list[Path]:
+    """Sample rollouts of the first ``n`` test sequences as ``rollouts.gif`` and ``rollouts.mp4`` in ``folder``:
+    one row per sequence, ``truth | model | error`` over the whole sequence (inputs, then predictions)."""
+    from vidkit import viz
+    from vidkit.data import load_test_set
+
+    d = cfg["data"]
+    t_in, steps = d["in_frames"], d["seq_len"] - d["in_frames"]
+    test = load_test_set(get_profile(cfg["profile"]).test_size, d["num_digits"], d["seq_len"], progress=False)
+    if not 1 <= n <= len(test):
+        raise ValueError(f"n must be in 1..{len(test)}, got {n!r}")
+    x = test.subset(slice(0, n)).tensors()  # (n, T, 1, H, W) in [0, 1]
+    model.eval()
+    if cfg["model"]["name"] == "srivastava" and cfg["model"].get("mode") == "autoencoder":
+        with torch.no_grad():
+            pred = torch.sigmoid(model(x[:, :t_in])["reconstruction"])
+        rows = [viz.rollout_panels(x[i, :t_in], None, {"reconstruction": pred[i]}) for i in range(n)]
+    else:
+        pred = model.predict(x[:, :t_in], steps=steps).float()
+        rows = [viz.rollout_panels(x[i, :t_in], x[i, t_in:], {"model": pred[i]}) for i in range(n)]
+    grid = np.concatenate([viz.side_by_side(r if i == 0 else list(r.values())) for i, r in enumerate(rows)],
+                          axis=1)
+    folder = Path(folder)
+    return [viz.save_gif(grid, folder / "rollouts.gif", fps=fps, scale=2),
+            viz.save_mp4(grid, folder / "rollouts.mp4", fps=fps, scale=2)]
+
+
+# ----------------------------------------------------------------------------- the whole run
+
 def run_recipe(name: str, *, profile: str | Profile | None = None, workdir: str | os.PathLike | None = None,
                steps: int | None = None, time_budget_s: float | None = None, resume: bool = True,
-               root: str | os.PathLike = "runs", progress: bool = True,
-               callbacks: Iterable[Callable[[StepInfo], Any]] = ()) -> Path:
-    """Train recipe ``name`` and evaluate it; returns the work dir (``log.txt``, ``metrics.json``,
-    ``checkpoints/last.pt``).
+               overrides: dict[str, Any] | None = None, root: str | os.PathLike = "runs", progress: bool = True,
+               samples: bool = True, callbacks: Iterable[Callable[[StepInfo], Any]] = ()) -> Path:
+    """Train recipe ``name``, evaluate it on the fixed cached test set and return its work dir::
 
-    ``steps`` / ``time_budget_s`` override the profile's budgets. With ``workdir=None`` a fresh
-    ``<root>/<name>-<timestamp>`` folder is made; pass an existing work dir to resume it.
+        <workdir>/config.json  log.txt  checkpoints/last.pt  metrics.json  samples/rollouts.{gif,mp4}
+
+    ``steps`` / ``time_budget_s`` override the profile's budgets and ``overrides`` any config entry
+    (see :func:`recipe_config`). With ``workdir=None`` a fresh ``<root>/<name>-<timestamp>`` folder is
+    made; an existing work dir is resumed with ITS saved config (only the budgets may change).
     Works under torchrun (each rank draws its own data; rank 0 evaluates and writes files).
     """
-    from vidkit.data import MovingMNISTStream, load_test_set  # lazy: keeps this module importable on its own
+    from vidkit.data import MovingMNISTStream  # lazy: keeps this module importable on its own
 
-    cfg = recipe_config(name, profile)
+    cfg = recipe_config(name, profile, overrides)
+    if workdir is not None and not isinstance(workdir, str | os.PathLike):
+        raise TypeError(f"workdir must be None, a str or an os.PathLike, got {type(workdir).__name__}")
+    saved = Path(workdir) / "config.json" if workdir is not None else None
+    if resume and saved is not None and saved.is_file():
+        old = json.loads(saved.read_text()).get("config", {})
+        if old.get("model") and overrides and _merge(old, overrides) != old:
+            raise ValueError(f"{workdir} was made with a different config; resuming keeps it. Drop the "
+                             "overrides or use a new work dir.")
+        cfg = old or cfg
     if steps is not None:
         if not isinstance(steps, int) or isinstance(steps, bool) or steps <= 0:
             raise ValueError(f"steps must be a positive int, got {steps!r}")
@@ -123,15 +352,15 @@ def run_recipe(name: str, *, profile: str | Profile | None = None, workdir: str 
         if not isinstance(time_budget_s, int | float) or isinstance(time_budget_s, bool) or time_budget_s <= 0:
             raise ValueError(f"time_budget_s must be a positive number, got {time_budget_s!r}")
         cfg["time_budget_s"] = float(time_budget_s)
-    if workdir is not None and not isinstance(workdir, str | os.PathLike):
-        raise TypeError(f"workdir must be None, a str or an os.PathLike, got {type(workdir).__name__}")
 
     was_distributed = D.is_distributed()
     D.init_distributed()
     try:
         workdir = make_workdir(name, root, cfg) if workdir is None else Path(workdir)
-        if D.is_main() and not (workdir / "config.json").exists():  # an explicit, new work dir
-            write_json_atomic({"name": name, "config": cfg}, workdir / "config.json")
+        if D.is_main():  # keep the budgets of the latest call in config.json
+            path = workdir / "config.json"
+            record = json.loads(path.read_text()) if path.is_file() else {}
+            write_json_atomic({**record, "name": name, "config": cfg}, path)
         t = dict(cfg["train"])
         n = cfg["steps"]
         config = TrainConfig(steps=n, time_budget_s=cfg["time_budget_s"], lr=t["lr"], weight_decay=t["weight_decay"],
@@ -143,19 +372,17 @@ def run_recipe(name: str, *, profile: str | Profile | None = None, workdir: str 
         d = cfg["data"]
         stream = MovingMNISTStream(cfg["batch_size"], seed=t["seed"], rank=D.rank(), world_size=D.world_size(),
                                    num_digits=d["num_digits"], seq_len=d["seq_len"])
-        result = train(model, lambda m, x: frame_bce(m, x, d["in_frames"]), stream, config, workdir=workdir,
-                       resume=resume, callbacks=callbacks, progress=progress)
+        result = train(model, make_loss(cfg), stream, config, workdir=workdir, resume=resume,
+                       callbacks=callbacks, progress=progress)
         if D.is_main():
             # always the fixed, cached test set (a prefix of it in small profiles), never a selection set
-            test = load_test_set(get_profile(cfg["profile"]).test_size, d["num_digits"], d["seq_len"],
-                                 progress=progress)
-            scores = evaluate_predictor(result.model, test, d["in_frames"], d["seq_len"] - d["in_frames"],
-                                        max_sequences=cfg["eval_sequences"], batch_size=cfg["eval_batch_size"],
-                                        progress=progress)
+            scores = evaluate_run(result.model, cfg, progress=progress)
             metrics_path = workdir / "metrics.json"
             metrics = json.loads(metrics_path.read_text()) if metrics_path.exists() else {}
             metrics.update(recipe=name, profile=cfg["profile"], eval=scores)
             write_json_atomic(metrics, metrics_path)
+            if samples:
+                write_samples(result.model, cfg, workdir / "samples")
         D.barrier()
     except BaseException:
         if not was_distributed:

@@ -8,7 +8,9 @@ The whole loop is :func:`train`. Read it top to bottom; everything else here is 
     result.history   # [{"step": 10, "loss": ..., "lr": ..., "time": ..., "samples_per_s": ...}, ...]
 
 * ``loss_fn(model, batch)`` returns a scalar loss tensor, or ``(loss, {"name": float, ...})`` whose
-  extra values are averaged into the history.
+  extra values are averaged into the history. A ``loss_fn(model, batch, step)`` (a third required
+  parameter, or one named ``step``) also gets the 0-based index of the optimizer step it computes,
+  for schedules such as scheduled sampling; it is exact across resumes.
 * ``batches`` is any iterator of batches (a tensor, or a tuple/list/dict of tensors). If it has
   ``state_dict()`` / ``load_state_dict()``, its position is saved in checkpoints and restored on resume.
 * A run stops at ``config.steps`` or after ``config.time_budget_s`` seconds, whichever comes first
@@ -21,6 +23,7 @@ The whole loop is :func:`train`. Read it top to bottom; everything else here is 
 
 from __future__ import annotations
 
+import inspect
 import io
 import math
 import os
@@ -275,6 +278,17 @@ def _batch_size(batch: Any) -> int:
     return 1
 
 
+def _takes_step(loss_fn: Callable[..., Any]) -> bool:
+    """Whether ``loss_fn`` wants the step index: a third required positional parameter, or one named ``step``."""
+    try:
+        params = list(inspect.signature(loss_fn).parameters.values())
+    except (TypeError, ValueError):  # builtins without a signature
+        return False
+    positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    required = [p for p in positional if p.default is p.empty]
+    return len(required) >= 3 or any(p.name == "step" for p in positional[2:])
+
+
 def _split_loss(out: Any) -> tuple[torch.Tensor, dict[str, float]]:
     loss, extras = out if isinstance(out, tuple) else (out, {})
     if not isinstance(loss, torch.Tensor) or loss.numel() != 1:
@@ -451,6 +465,7 @@ def train(model: nn.Module, loss_fn: Callable[[nn.Module, Any], Any], batches: I
     """
     config = TrainConfig() if config is None else config
     callbacks = _check_train_args(model, loss_fn, batches, config, workdir, resume, progress, callbacks)
+    takes_step = _takes_step(loss_fn)
 
     D.init_distributed()
     main = D.is_main()
@@ -520,7 +535,7 @@ def train(model: nn.Module, loss_fn: Callable[[nn.Module, Any], Any], batches: I
             batch = _to_device(batch, device)
             lr = optimizer.param_groups[0]["lr"]
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=config.amp):
-                loss, extras = _split_loss(loss_fn(net, batch))
+                loss, extras = _split_loss(loss_fn(net, batch, step) if takes_step else loss_fn(net, batch))
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             elapsed = time.perf_counter() - t_start

@@ -17,6 +17,7 @@ Contents:
 * :func:`show_strip`, :func:`show_grid` - matplotlib frame strips (one row per clip).
 * :func:`flow_to_rgb`, :func:`show_flow`, :func:`color_wheel_legend` - optical-flow pictures.
 * :func:`side_by_side` - glue clips into one labelled clip ("input | truth | prediction | error").
+* :func:`rollout_panels` - time-aligned ``truth | model | error`` clips of a rollout, for the player.
 * :func:`save_gif`, :func:`save_mp4` - atomic GIF / MP4 export with moviepy 2.
 * :func:`gif_html` - an ``<img>`` tag holding an animated GIF (the static fallback of the player).
 
@@ -53,6 +54,7 @@ __all__ = [
     "show_flow",
     "color_wheel_legend",
     "side_by_side",
+    "rollout_panels",
     "save_gif",
     "save_mp4",
     "gif_html",
@@ -544,6 +546,71 @@ def side_by_side(
         font_size = int(np.clip(min(widths) // 6, 8, 14))
     band = _text_band(segments, total, int(pad_value), int(font_size))
     return np.concatenate([np.broadcast_to(band, (t, *band.shape)), out], axis=1)
+
+
+#: Colour of the bar on top of observed (input) frames and of predicted frames in :func:`rollout_panels`.
+OBSERVED_RGB, PREDICTED_RGB = (40, 160, 40), (200, 40, 40)
+
+
+def _with_bar(rgb: np.ndarray, colour: tuple[int, int, int], height: int = 2) -> np.ndarray:
+    out = rgb.copy()
+    out[:, :height] = colour
+    return out
+
+
+def rollout_panels(inputs: Any, truth: Any | None, predictions: Mapping[str, Any],
+                   error: bool = True) -> dict[str, np.ndarray]:
+    """Time-aligned panels of a rollout, ready for :class:`vidkit.widgets.ClipPlayer` or :func:`side_by_side`.
+
+    Args:
+        inputs: the observed frames ``(T_in, ...)`` (any clip layout, one channel).
+        truth: the true future ``(T_out, ...)``, or ``None`` for a reconstruction (then each prediction is
+            compared with ``inputs``).
+        predictions: ``{name: clip}``; each clip has ``T_out`` frames (``T_in`` for a reconstruction) and
+            may be longer than ``truth`` (a long rollout: the truth panel then shows blank frames).
+        error: add an ``"error <name>"`` panel, ``|truth - prediction|``, per prediction.
+
+    Returns:
+        ``{"truth": ..., name: ..., "error name": ...}``, each ``(T, H, W, 3)`` uint8 with the same ``T``:
+        the observed frames first, then the future. A green bar marks observed frames, a red bar
+        predicted ones.
+    """
+    if not isinstance(predictions, Mapping) or not predictions:
+        raise TypeError("rollout_panels: predictions must be a non-empty dict {name: clip}")
+    x = _to_uint8_frames(inputs, "inputs")[..., :1].astype(np.float32) / 255
+    preds = {k: _to_uint8_frames(v, f"predictions[{k!r}]")[..., :1].astype(np.float32) / 255
+             for k, v in predictions.items()}
+    recon = truth is None
+    y = x if recon else _to_uint8_frames(truth, "truth")[..., :1].astype(np.float32) / 255
+    for k, v in preds.items():
+        if v.shape[1:] != x.shape[1:]:
+            raise ClipFormatError(f"rollout_panels: prediction {k!r} frames {v.shape[1:3]} differ from the "
+                                  f"inputs' {x.shape[1:3]}")
+    t_future = max([y.shape[0]] + [v.shape[0] for v in preds.values()])
+
+    def rgb(frames: np.ndarray) -> np.ndarray:
+        return np.repeat(np.round(frames * 255).astype(np.uint8), 3, axis=-1)
+
+    def padded(frames: np.ndarray, length: int) -> np.ndarray:
+        blank = np.full((length - len(frames), *frames.shape[1:]), 0.5, np.float32)  # mid-gray: no data
+        return np.concatenate([frames, blank])
+
+    observed = _with_bar(rgb(x), OBSERVED_RGB)
+    if recon:  # a reconstruction is aligned with the input, not with a future
+        panels = {"input": observed}
+        for k, v in preds.items():
+            panels[k] = _with_bar(rgb(v), PREDICTED_RGB)
+            if error:
+                panels[f"error {k}"] = rgb(np.abs(v[: len(x)] - x))
+        return panels
+    panels = {"truth": np.concatenate([observed, rgb(padded(y, t_future))])}
+    for k, v in preds.items():
+        panels[k] = np.concatenate([observed, _with_bar(rgb(padded(v, t_future)), PREDICTED_RGB)])
+        if error:
+            n = min(len(v), len(y))
+            err = np.concatenate([np.zeros_like(x), padded(np.abs(v[:n] - y[:n]), t_future)])
+            panels[f"error {k}"] = rgb(err)
+    return panels
 
 
 # --------------------------------------------------------------------------------------------------

@@ -143,6 +143,7 @@ class ClipPlayer:
             children.append(W.HTML(f"<b>{html.escape(title)}</b>"))
         children += [self.stack, W.HBox([self.play, self.slider])]
         self.widget = W.VBox(children)
+        self.widget.add_class("vidkit-clipplayer")  # CSS hook, as on the static fallback; tests/test_browser.py
 
     # ----------------------------------------------------------------------------------------------
     def _pad(self, clip: np.ndarray, n: int) -> np.ndarray:

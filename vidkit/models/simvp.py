@@ -15,6 +15,12 @@ Three parts, read top to bottom:
 
 ``forward`` returns logits (train with ``binary_cross_entropy_with_logits``); ``predict`` returns
 probabilities and rolls out autoregressively for horizons longer than ``out_frames``.
+
+``patch > 1`` adds space-to-depth around the three parts: each frame ``(C, H, W)`` is first cut into
+``patch x patch`` pixel blocks stacked on the channel axis, ``(C * patch**2, H/patch, W/patch)``
+(``F.pixel_unshuffle``), and the decoder's output is put back with ``F.pixel_shuffle``. Every conv then
+runs on ``patch**2`` times fewer positions (the latent is ``H / (4 * patch)``), which makes training
+several times faster on a CPU at little cost in accuracy on Moving MNIST.
 """
 
 from __future__ import annotations
@@ -160,28 +166,35 @@ class SimVP(nn.Module):
     for pixel probabilities; train with ``binary_cross_entropy_with_logits``.
 
     ``hidden_s`` is the per-frame latent width (encoder/decoder), ``hidden_t`` the translator width,
-    ``n_translator`` the number of translator blocks.
+    ``n_translator`` the number of translator blocks. ``patch`` is the space-to-depth factor (see the
+    module docstring): with ``patch = p``, ``H`` and ``W`` must be divisible by ``4 * p``, the encoder
+    sees ``(C * p**2, H/p, W/p)`` per frame and the latent is ``(hidden_s, H/(4p), W/(4p))``.
+    ``patch=1`` (the default) is plain SimVP.
     """
 
     def __init__(self, in_frames: int = 10, out_frames: int = 10, channels: int = 1, hidden_s: int = 32,
-                 hidden_t: int = 128, n_translator: int = 4):
+                 hidden_t: int = 128, n_translator: int = 4, patch: int = 1):
         super().__init__()
         for name, value in {"in_frames": in_frames, "out_frames": out_frames, "channels": channels,
-                            "hidden_s": hidden_s, "hidden_t": hidden_t, "n_translator": n_translator}.items():
+                            "hidden_s": hidden_s, "hidden_t": hidden_t, "n_translator": n_translator,
+                            "patch": patch}.items():
             if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
                 raise ValueError(f"SimVP: {name} must be a positive int, got {value!r}")
         self.in_frames, self.out_frames, self.channels, self.hidden_s = in_frames, out_frames, channels, hidden_s
-        self.encoder = Encoder(channels, hidden_s)
+        self.patch = patch
+        c = channels * patch * patch  # channels the encoder sees after space-to-depth
+        self.encoder = Encoder(c, hidden_s)
         self.translator = Translator(in_frames * hidden_s, out_frames * hidden_s, hidden_t, n_translator)
-        self.decoder = Decoder(channels, hidden_s)
+        self.decoder = Decoder(c, hidden_s)
 
     def _check(self, x: torch.Tensor) -> None:
-        expected = f"(B, {self.in_frames}, {self.channels}, H, W) with H, W divisible by 4"
+        m = 4 * self.patch
+        expected = f"(B, {self.in_frames}, {self.channels}, H, W) with H, W divisible by {m}"
         if not isinstance(x, torch.Tensor):
             raise TypeError(f"SimVP: expected a tensor of shape {expected}, got {type(x).__name__}")
         if x.dim() != 5 or x.shape[1] != self.in_frames or x.shape[2] != self.channels:
             raise ValueError(f"SimVP: expected input of shape {expected}, got {tuple(x.shape)}")
-        if x.shape[3] % 4 or x.shape[4] % 4 or x.shape[3] == 0 or x.shape[4] == 0:
+        if x.shape[3] % m or x.shape[4] % m or x.shape[3] == 0 or x.shape[4] == 0:
             raise ValueError(f"SimVP: expected input of shape {expected}, got frames of "
                              f"{x.shape[3]}x{x.shape[4]}")
 
@@ -189,13 +202,19 @@ class SimVP(nn.Module):
         """``(B, in_frames, C, H, W)`` in [0, 1] -> logits ``(B, out_frames, C, H, W)``."""
         self._check(x)
         b, t, c, h, w = x.shape
-        d = self.hidden_s
-        z, skip = self.encoder(x.reshape(b * t, c, h, w))  # (B*T_in, d, H/4, W/4), (B*T_in, d, H, W)
-        z = self.translator(z.reshape(b, t * d, h // 4, w // 4))  # (B, T_out*d, H/4, W/4)
-        z = z.reshape(b * self.out_frames, d, h // 4, w // 4)
-        skip = skip.reshape(b, t, d, h, w)[:, -1:]  # last input frame's features: (B, 1, d, H, W)
-        skip = skip.expand(-1, self.out_frames, -1, -1, -1).reshape(b * self.out_frames, d, h, w)
-        y = self.decoder(z, skip)  # (B*T_out, C, H, W)
+        p, d = self.patch, self.hidden_s
+        hp, wp = h // p, w // p  # frame size after space-to-depth (C*p*p channels)
+        x = x.reshape(b * t, c, h, w)
+        if p > 1:
+            x = F.pixel_unshuffle(x, p)  # (B*T_in, C*p*p, H/p, W/p)
+        z, skip = self.encoder(x)  # (B*T_in, d, hp/4, wp/4), (B*T_in, d, hp, wp)
+        z = self.translator(z.reshape(b, t * d, hp // 4, wp // 4))  # (B, T_out*d, hp/4, wp/4)
+        z = z.reshape(b * self.out_frames, d, hp // 4, wp // 4)
+        skip = skip.reshape(b, t, d, hp, wp)[:, -1:]  # last input frame's features: (B, 1, d, hp, wp)
+        skip = skip.expand(-1, self.out_frames, -1, -1, -1).reshape(b * self.out_frames, d, hp, wp)
+        y = self.decoder(z, skip)  # (B*T_out, C*p*p, hp, wp)
+        if p > 1:
+            y = F.pixel_shuffle(y, p)  # (B*T_out, C, H, W)
         return y.reshape(b, self.out_frames, c, h, w)
 
     @torch.no_grad()

@@ -28,7 +28,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["SrivastavaLSTM"]
+__all__ = ["SrivastavaLSTM", "srivastava_loss"]
 
 Mode = Literal["autoencoder", "future", "composite"]
 State = list[tuple[torch.Tensor, torch.Tensor]]  # one (h, c) per layer, each (B, hidden)
@@ -222,22 +222,7 @@ class SrivastavaLSTM(nn.Module):
         if future is not None:
             self._check_frames(future, "future")
         steps = future.shape[1] if future is not None else 1
-        out = self(x, steps=steps, target=future)
-        targets = {"reconstruction": x, "future": future}
-        total = x.new_zeros(())
-        logs: dict[str, float] = {}
-        for key, logits in out.items():
-            y = targets[key]
-            frames = y.shape[0] * y.shape[1]
-            if kind == "bce":
-                err = F.binary_cross_entropy_with_logits(logits, y, reduction="sum")
-            else:
-                err = F.mse_loss(torch.sigmoid(logits), y, reduction="sum")
-            err = err / frames
-            total = total + err
-            logs[key] = err.item()
-        logs["loss"] = total.item()
-        return total, logs
+        return srivastava_loss(self(x, steps=steps, target=future), x, future, kind)
 
     @torch.no_grad()
     def predict(self, x: torch.Tensor, steps: int = 10) -> torch.Tensor:
@@ -264,3 +249,39 @@ class SrivastavaLSTM(nn.Module):
         """
         state = self.encode(x)
         return torch.cat([h for h, _ in state], dim=1)
+
+
+def srivastava_loss(outputs: dict[str, torch.Tensor], x: torch.Tensor, future: torch.Tensor | None = None,
+                    kind: Literal["bce", "mse"] = "bce") -> tuple[torch.Tensor, dict[str, float]]:
+    """The loss of :meth:`SrivastavaLSTM.forward`'s ``outputs`` (logits), summed over the decoders.
+
+    For each decoder ``d`` with logits ``z`` and targets ``y`` (``x`` for ``"reconstruction"``, ``future``
+    for ``"future"``), both ``(B, T, C, H, W)``::
+
+        bce:  L_d = -1/(B T) sum_{b,t,p} [ y log sigmoid(z) + (1 - y) log(1 - sigmoid(z)) ]
+        mse:  L_d =  1/(B T) sum_{b,t,p} (sigmoid(z) - y)^2
+        L = sum_d L_d            (per-frame error summed over pixels, averaged over frames and batch)
+
+    Returns ``(L, {"loss": L, "reconstruction": ..., "future": ...})`` (the keys ``outputs`` has).
+    A plain function so a training loop can call it on the output of a DDP-wrapped model.
+    """
+    if kind not in ("bce", "mse"):
+        raise ValueError(f"kind must be 'bce' or 'mse', got {kind!r}")
+    targets = {"reconstruction": x, "future": future}
+    total = x.new_zeros(())
+    logs: dict[str, float] = {}
+    for key, logits in outputs.items():
+        y = targets[key]
+        if y is None or tuple(y.shape) != tuple(logits.shape):
+            got = None if y is None else tuple(y.shape)
+            raise ValueError(f"srivastava_loss: {key!r} logits {tuple(logits.shape)} need targets of the same "
+                             f"shape, got {got}")
+        if kind == "bce":
+            err = F.binary_cross_entropy_with_logits(logits.float(), y, reduction="sum")
+        else:
+            err = F.mse_loss(torch.sigmoid(logits.float()), y, reduction="sum")
+        err = err / (y.shape[0] * y.shape[1])
+        total = total + err
+        logs[key] = err.item()
+    logs["loss"] = total.item()
+    return total, logs
