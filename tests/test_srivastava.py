@@ -197,3 +197,23 @@ def test_overfits_four_sequences(mode: str, conditioned: bool) -> None:
         total.backward()
         opt.step()
     assert final < 0.15 * start, (start, final)
+
+
+def test_predict_from_state_matches_predict_and_accepts_random_states():
+    torch.manual_seed(0)
+    for conditioned in (False, True):
+        model = SrivastavaLSTM("composite", conditioned=conditioned, layers=2, hidden=8, frame_shape=(1, 4, 4)).eval()
+        x = torch.rand(3, 5, 1, 4, 4)
+        state = model.encode(x)
+        torch.testing.assert_close(model.predict_from_state(state, 7, x[:, -1]), model.predict(x, 7))
+        random_state = [(torch.randn(3, 8), torch.randn(3, 8)) for _ in range(2)]
+        out = model.predict_from_state(random_state, 12)
+        assert out.shape == (3, 12, 1, 4, 4) and 0 <= out.min() and out.max() <= 1
+    with pytest.raises(ValueError, match=r"\(B, 8\)"):
+        model.predict_from_state([(torch.randn(3, 5), torch.randn(3, 5))] * 2, 3)
+    with pytest.raises(ValueError, match="2 \\(h, c\\) pairs"):
+        model.predict_from_state(random_state[:1], 3)
+    with pytest.raises(ValueError, match="last_frame"):
+        model.predict_from_state(random_state, 3, torch.rand(3, 4, 4))
+    with pytest.raises(ValueError, match="future decoder"):
+        SrivastavaLSTM("autoencoder", hidden=8, frame_shape=(1, 4, 4)).predict_from_state(random_state, 3)

@@ -242,6 +242,33 @@ class SrivastavaLSTM(nn.Module):
         logits = self.predictor(state, steps, x.reshape(b, t, self.pixels)[:, -1])
         return torch.sigmoid(logits).reshape(b, steps, *self.frame_shape)
 
+    @torch.no_grad()
+    def predict_from_state(self, state: State, steps: int = 10, last_frame: torch.Tensor | None = None) -> torch.Tensor:
+        """Run the future decoder from any representation ``state`` (one ``(h, c)`` ``(B, hidden)`` pair per
+        layer, as :meth:`encode` returns), e.g. a random one, as Srivastava et al. do to show what the
+        decoder produces without a real encoding. ``last_frame`` ``(B, C, H, W)`` is the conditioned
+        decoder's first input (zeros if ``None``). Returns probabilities ``(B, steps, C, H, W)``.
+        """
+        if self.predictor is None:
+            raise ValueError("predict_from_state() needs a future decoder (mode='future' or 'composite')")
+        self._check_steps(steps)
+        if (not isinstance(state, list | tuple) or len(state) != self.layers
+                or any(len(pair) != 2 for pair in state)):
+            raise ValueError(f"state must be {self.layers} (h, c) pairs of shape (B, {self.hidden}), as encode() returns")
+        b = state[0][0].shape[0]
+        for h, c in state:
+            if tuple(h.shape) != (b, self.hidden) or tuple(c.shape) != (b, self.hidden):
+                raise ValueError(f"state tensors must be (B, {self.hidden}), got {tuple(h.shape)} and {tuple(c.shape)}")
+        if last_frame is None:
+            first = state[0][0].new_zeros(b, self.pixels)
+        else:
+            if tuple(last_frame.shape) != (b, *self.frame_shape):
+                raise ValueError(f"last_frame must be (B, {', '.join(map(str, self.frame_shape))}), "
+                                 f"got {tuple(last_frame.shape)}")
+            first = last_frame.reshape(b, self.pixels)
+        logits = self.predictor([(h, c) for h, c in state], steps, first)
+        return torch.sigmoid(logits).reshape(b, steps, *self.frame_shape)
+
     def embed(self, x: torch.Tensor) -> torch.Tensor:
         """Video representation: the encoder's final ``h`` of all layers, concatenated (layer 1 first).
 

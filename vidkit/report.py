@@ -1,0 +1,139 @@
+"""Results of future-prediction runs as tables and plots: one home for what notebook 01 shows.
+
+    results = {"zeros": evaluate_predictor(ZerosBaseline(), test), "simvp": run_summary(workdir)}
+    results_table(results)          # pandas DataFrame: MSE, MAE, SSIM, PSNR, CE, training time, parameters
+    plot_per_horizon(results)       # error at t+1 ... t+10, one line per model
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+__all__ = ["run_summary", "results_table", "plot_per_horizon", "temporal_autocorrelation", "dominant_period"]
+
+#: Table columns: metric key -> header. Lower is better for all but SSIM and PSNR.
+COLUMNS = {"mse": "MSE/frame", "mae": "MAE/frame", "ssim": "SSIM", "psnr": "PSNR (dB)",
+           "cross_entropy": "CE/frame"}
+
+
+def run_summary(workdir: str | os.PathLike) -> dict[str, Any]:
+    """A finished run's test scores plus its training facts, from ``<workdir>/metrics.json``:
+    ``{"mean", "per_horizon", "sequences", "task", "train_s", "steps", "params"}``."""
+    import torch
+
+    from vidkit.checkpoint import load_checkpoint
+
+    workdir = Path(workdir)
+    path = workdir / "metrics.json"
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no metrics.json; is {workdir} a finished run (vidkit train / eval)?")
+    metrics = json.loads(path.read_text())
+    if "eval" not in metrics:
+        raise ValueError(f"{path}: no test scores ('eval'); run `vidkit eval {workdir} --write`")
+    ckpt = workdir / "checkpoints" / "last.pt"
+    params = None
+    if ckpt.is_file():
+        params = sum(v.numel() for v in load_checkpoint(ckpt)["model"].values() if isinstance(v, torch.Tensor))
+    return {**metrics["eval"], "train_s": metrics.get("elapsed_s"), "steps": metrics.get("steps"),
+            "params": params}
+
+
+def _check_results(results: Any) -> Mapping[str, Mapping[str, Any]]:
+    if not isinstance(results, Mapping) or not results:
+        raise TypeError("results must be a non-empty dict {name: scores}, scores as returned by "
+                        "evaluate_predictor / run_summary")
+    for name, scores in results.items():
+        if not isinstance(scores, Mapping) or "mean" not in scores:
+            raise ValueError(f"results[{name!r}] has no 'mean' scores; expected evaluate_predictor's output")
+    return results
+
+
+def results_table(results: Mapping[str, Mapping[str, Any]], sort_by: str | None = "mse"):
+    """One row per model: the mean test metrics, training time (s), steps and parameter count.
+
+    ``results`` maps a name to :func:`vidkit.metrics.evaluate_predictor` output, optionally with the
+    ``train_s`` / ``steps`` / ``params`` keys that :func:`run_summary` adds (baselines have none).
+    Returns a ``pandas.DataFrame`` sorted by ``sort_by`` (``None``: keep the given order).
+    """
+    import pandas as pd
+
+    rows = {}
+    for name, s in _check_results(results).items():
+        row = {header: s["mean"].get(key, np.nan) for key, header in COLUMNS.items()}
+        row["vs zeros"] = np.nan
+        row["train (s)"] = s.get("train_s", np.nan)
+        row["steps"] = s.get("steps", np.nan)
+        row["params"] = s.get("params", np.nan)
+        row["task"] = s.get("task", "future")
+        rows[name] = row
+    table = pd.DataFrame.from_dict(rows, orient="index")
+    if "zeros" in results:
+        table["vs zeros"] = table["MSE/frame"] / results["zeros"]["mean"]["mse"]
+    if sort_by is not None:
+        if sort_by not in COLUMNS:
+            raise ValueError(f"sort_by must be one of {sorted(COLUMNS)} or None, got {sort_by!r}")
+        table = table.sort_values(COLUMNS[sort_by], ascending=sort_by not in ("ssim", "psnr"))
+    return table
+
+
+def plot_per_horizon(results: Mapping[str, Mapping[str, Any]], metric: str = "mse", ax: Any = None,
+                     title: str | None = None):
+    """Per-horizon curves (error at ``t+1 ... t+k``), one line per model; baselines dashed. Returns the figure."""
+    import matplotlib.pyplot as plt
+
+    from vidkit.models import BASELINES
+
+    if metric not in COLUMNS:
+        raise ValueError(f"metric must be one of {sorted(COLUMNS)}, got {metric!r}")
+    results = _check_results(results)
+    if ax is None:
+        _, ax = plt.subplots(figsize=(7, 4))
+    for name, s in results.items():
+        if s.get("task", "future") != "future":
+            continue  # a reconstruction has no horizon
+        curve = s["per_horizon"][metric]
+        ax.plot(range(1, len(curve) + 1), curve, "--" if name in BASELINES else "-", marker=".", label=name)
+    ax.set_xlabel("frames into the future (t + k)")
+    ax.set_ylabel(COLUMNS[metric])
+    ax.set_title(title or f"{COLUMNS[metric]} by horizon on the fixed test set")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, ncol=2)
+    return ax.figure
+
+
+def temporal_autocorrelation(frames: Any, max_lag: int | None = None) -> np.ndarray:
+    """How much a clip resembles itself ``lag`` frames later: ``r[lag]`` for ``lag = 0 .. max_lag``.
+
+    ``frames`` ``(T, ...)`` (numpy or torch). Each frame is flattened and mean-centred over the clip;
+    ``r[lag]`` is the mean cosine similarity of frame ``t`` and frame ``t + lag``. A periodic rollout
+    shows peaks at multiples of its period (used for Srivastava's long-rollout observation).
+    """
+    x = np.asarray(frames.detach().cpu() if hasattr(frames, "detach") else frames, dtype=np.float64)
+    if x.ndim < 2 or len(x) < 3:
+        raise ValueError(f"frames must be (T, ...) with T >= 3, got shape {x.shape}")
+    x = x.reshape(len(x), -1)
+    x = x - x.mean(0, keepdims=True)
+    x = x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
+    max_lag = len(x) // 2 if max_lag is None else int(max_lag)
+    if not 1 <= max_lag < len(x):
+        raise ValueError(f"max_lag must be in 1..{len(x) - 1}, got {max_lag}")
+    return np.array([float((x[: len(x) - lag] * x[lag:]).sum(1).mean()) for lag in range(max_lag + 1)])
+
+
+def dominant_period(autocorr: np.ndarray, min_lag: int = 2) -> tuple[int, float]:
+    """``(lag, r)`` of the highest autocorrelation peak at ``lag >= min_lag``: the clip's most likely period
+    and how strongly it repeats (``r`` near 1: an exact loop; near 0: no repetition)."""
+    r = np.asarray(autocorr, dtype=np.float64)
+    if r.ndim != 1 or len(r) <= min_lag + 1:
+        raise ValueError(f"autocorr must be 1-D and longer than min_lag + 1 = {min_lag + 1}, got shape {r.shape}")
+    peaks = [i for i in range(max(min_lag, 1), len(r) - 1) if r[i] >= r[i - 1] and r[i] >= r[i + 1]]
+    if not peaks:
+        return int(len(r) - 1), float(r[-1])
+    best = max(peaks, key=lambda i: r[i])
+    return int(best), float(r[best])
