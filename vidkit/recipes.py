@@ -77,7 +77,7 @@ RECIPES: dict[str, dict[str, Any]] = {
     "mmnist_lstm": {
         "description": "Srivastava et al. 2015 fully connected LSTM on flattened frames (composite, "
                        "unconditioned, 1 layer by default; set model.mode / model.conditioned / model.layers).",
-        "model": {"name": "srivastava", "mode": "composite", "conditioned": False, "layers": 1, "hidden": 256},
+        "model": {"name": "srivastava", "mode": "composite", "conditioned": False, "layers": 1, "hidden": 128},
         "loss": {"kind": "bce"},
         "data": _DATA,
         "train": {**_TRAIN, "lr": 1e-3, "weight_decay": 0.0},
@@ -90,26 +90,26 @@ RECIPES: dict[str, dict[str, Any]] = {
     "mmnist_convlstm": {
         "description": "ConvLSTM encoder-forecaster (Shi et al. 2015), 4x4 space-to-depth patches, "
                        "scheduled sampling from teacher forcing to free running.",
-        "model": {"name": "convrnn", "cell": "lstm", "hidden": [64, 64], "kernel": 5, "patch": 4},
+        "model": {"name": "convrnn", "cell": "lstm", "hidden": [32, 32], "kernel": 3, "patch": 4},
         "loss": {"kind": "bce", "teacher_forcing": [1.0, 0.0]},
         "data": _DATA,
         "train": {**_TRAIN, "lr": 1e-3},
         "eval_sequences": 1000,
         "profiles": {
             "smoke": {"model": {"hidden": [8, 8], "kernel": 3}, "eval_sequences": 64},
-            "full": {"model": {"hidden": [128, 128, 128, 128]}, "eval_sequences": None},
+            "full": {"model": {"hidden": [128, 128, 128, 128], "kernel": 5}, "eval_sequences": None},
         },
     },
     "mmnist_convgru": {
         "description": "ConvGRU encoder-forecaster, otherwise as mmnist_convlstm.",
-        "model": {"name": "convrnn", "cell": "gru", "hidden": [64, 64], "kernel": 5, "patch": 4},
+        "model": {"name": "convrnn", "cell": "gru", "hidden": [32, 32], "kernel": 3, "patch": 4},
         "loss": {"kind": "bce", "teacher_forcing": [1.0, 0.0]},
         "data": _DATA,
         "train": {**_TRAIN, "lr": 1e-3},
         "eval_sequences": 1000,
         "profiles": {
             "smoke": {"model": {"hidden": [8, 8], "kernel": 3}, "eval_sequences": 64},
-            "full": {"model": {"hidden": [128, 128, 128, 128]}, "eval_sequences": None},
+            "full": {"model": {"hidden": [128, 128, 128, 128], "kernel": 5}, "eval_sequences": None},
         },
     },
     "mmnist_simvp": {
