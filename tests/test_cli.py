@@ -56,7 +56,10 @@ def test_train_list_and_run(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "run finished" in out and '"eval"' in out
     assert (workdir / "checkpoints" / "last.pt").exists() and (workdir / "log.txt").exists()
-    config = json.loads((workdir / "config.json").read_text())["config"]
+    record = json.loads((workdir / "config.json").read_text())
+    config = record["config"]
     assert config["recipe"] == "mmnist_tiny" and config["model"]["name"] == "tiny"
+    assert record["commands"] == [f"vidkit train mmnist_tiny --steps 3 --workdir {workdir}"]
+    assert (workdir / "samples" / "rollouts.gif").is_file() and (workdir / "samples" / "rollouts.mp4").is_file()
     with pytest.raises(SystemExit, match="unknown recipe"):
         main(["train", "no_such_recipe"])

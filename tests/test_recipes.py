@@ -126,6 +126,8 @@ def test_run_eval_publish_and_load_by_name(tmp_path, monkeypatch, capsys):
 
     assert main(["publish", str(wd), "tiny_ref", "--half"]) == 0
     assert "published" in capsys.readouterr().out
+    readme = (tmp_path / "data" / "checkpoints" / "tiny_ref" / "README.md").read_text()
+    assert "mse" in readme and "float16" in readme and "vidkit publish" in readme
     assert api.reference_checkpoints() == ["tiny_ref"]
     ref = api.load("tiny_ref")
     ckpt = torch.load(tmp_path / "data" / "checkpoints" / "tiny_ref" / "checkpoints" / "last.pt",

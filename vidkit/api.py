@@ -123,6 +123,29 @@ def load(path_or_name: str | os.PathLike, map_location: str = "cpu") -> nn.Modul
     return model.eval()
 
 
+def _reference_readme(name: str, workdir: Path, half: bool) -> str:
+    """What a reference checkpoint's README.md says: how it was trained, how long, how good."""
+    record = json.loads((workdir / "config.json").read_text())
+    metrics_path = workdir / "metrics.json"
+    metrics = json.loads(metrics_path.read_text()) if metrics_path.is_file() else {}
+    cfg, scores = record.get("config", {}), metrics.get("eval", {})
+    lines = [f"# Reference checkpoint `{name}`", "",
+             f"Recipe `{cfg.get('recipe')}` (profile `{cfg.get('profile')}`), model `{cfg.get('model')}`.",
+             f"Weights stored as {'float16' if half else 'float32'}; `vidkit.load({name!r})` returns float32.", "",
+             "## Trained with", ""]
+    commands = record.get("commands") or ["(not recorded: trained from Python, see config.json)"]
+    lines += ["```", *commands, f"vidkit publish {workdir} {name}{' --half' if half else ''}", "```", ""]
+    if metrics:
+        lines += [f"{metrics.get('steps')} steps, {metrics.get('elapsed_s', 0) / 60:.1f} min of training in total "
+                  f"(all resumes) on `{metrics.get('device')}`.", ""]
+    if scores:
+        lines += [f"## Test metrics ({scores.get('task', 'future')}, first {scores.get('sequences')} sequences of "
+                  "the fixed cached test set)", "", "| " + " | ".join(scores["mean"]) + " |",
+                  "|" + "---|" * len(scores["mean"]), "| " + " | ".join(f"{v:.4g}" for v in scores["mean"].values())
+                  + " |", ""]
+    return "\n".join(lines)
+
+
 def publish(run: str | os.PathLike, name: str, half: bool = False) -> Path:
     """Copy a finished run's weights (no optimizer state), config and metrics to
     ``data/checkpoints/<name>/``, where :func:`load` finds it by name. ``half=True`` stores float16
@@ -140,6 +163,8 @@ def publish(run: str | os.PathLike, name: str, half: bool = False) -> Path:
     (folder / "checkpoints").mkdir(parents=True, exist_ok=True)
     save_checkpoint({"step": ckpt.get("step"), "model": state, "source": str(workdir)},
                     folder / "checkpoints" / "last.pt")
+    readme = _reference_readme(name, workdir, half)
+    atomic_write(folder / "README.md", lambda f: f.write(readme.encode()))
     extras = ["config.json", "metrics.json", "log.txt", "samples/rollouts.gif", "samples/rollouts.mp4"]
     for extra in extras:
         if (workdir / extra).is_file():

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import sys
 from pathlib import Path
 
@@ -73,7 +74,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
         raise SystemExit(f"unknown recipe {args.recipe!r}; known: {', '.join(sorted(recipes.RECIPES))}")
     workdir = recipes.run_recipe(args.recipe, profile=args.profile, workdir=args.workdir, steps=args.steps,
                                  time_budget_s=args.time, resume=not args.no_resume,
-                                 overrides=recipes.parse_overrides(args.set))
+                                 overrides=recipes.parse_overrides(args.set), command=args.command_line)
     print(f"run finished: {workdir}")
     metrics = Path(workdir) / "metrics.json"
     if metrics.exists():
@@ -173,7 +174,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
     args = build_parser().parse_args(argv)
+    args.command_line = shlex.join(["vidkit", *argv])
     try:
         return args.fn(args)
     except (ValueError, FileNotFoundError) as e:

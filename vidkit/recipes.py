@@ -322,7 +322,8 @@ def write_samples(model: nn.Module, cfg: dict[str, Any], folder: str | os.PathLi
 def run_recipe(name: str, *, profile: str | Profile | None = None, workdir: str | os.PathLike | None = None,
                steps: int | None = None, time_budget_s: float | None = None, resume: bool = True,
                overrides: dict[str, Any] | None = None, root: str | os.PathLike = "runs", progress: bool = True,
-               samples: bool = True, callbacks: Iterable[Callable[[StepInfo], Any]] = ()) -> Path:
+               samples: bool = True, callbacks: Iterable[Callable[[StepInfo], Any]] = (),
+               command: str | None = None) -> Path:
     """Train recipe ``name``, evaluate it on the fixed cached test set and return its work dir::
 
         <workdir>/config.json  log.txt  checkpoints/last.pt  metrics.json  samples/rollouts.{gif,mp4}
@@ -331,6 +332,8 @@ def run_recipe(name: str, *, profile: str | Profile | None = None, workdir: str 
     (see :func:`recipe_config`). With ``workdir=None`` a fresh ``<root>/<name>-<timestamp>`` folder is
     made; an existing work dir is resumed with ITS saved config (only the budgets may change).
     Works under torchrun (each rank draws its own data; rank 0 evaluates and writes files).
+    ``command`` (the CLI passes its command line) is appended to ``config.json``'s ``"commands"``, so a
+    run records every invocation that trained it.
     """
     from vidkit.data import MovingMNISTStream  # lazy: keeps this module importable on its own
 
@@ -360,7 +363,8 @@ def run_recipe(name: str, *, profile: str | Profile | None = None, workdir: str 
         if D.is_main():  # keep the budgets of the latest call in config.json
             path = workdir / "config.json"
             record = json.loads(path.read_text()) if path.is_file() else {}
-            write_json_atomic({**record, "name": name, "config": cfg}, path)
+            commands = record.get("commands", []) + ([command] if command else [])
+            write_json_atomic({**record, "name": name, "config": cfg, "commands": commands}, path)
         t = dict(cfg["train"])
         n = cfg["steps"]
         config = TrainConfig(steps=n, time_budget_s=cfg["time_budget_s"], lr=t["lr"], weight_decay=t["weight_decay"],
