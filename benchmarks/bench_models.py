@@ -19,6 +19,7 @@ import torch
 import torch.nn.functional as F
 
 from vidkit.models import ConvRNNPredictor, SimVP, SrivastavaLSTM, TinyFramePredictor
+from vidkit.recipes import build_model, recipe_config
 
 
 def _future_logits(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -40,6 +41,11 @@ MODELS: dict[str, Callable[[], torch.nn.Module]] = {
                                                                           patch=4),
     "simvp (defaults)": lambda: SimVP(),
 }
+# The models at the sizes their recipes train in the laptop profile (see vidkit/recipes.py).
+RECIPE_MODELS = ["mmnist_lstm", "mmnist_convlstm", "mmnist_convgru", "mmnist_simvp"]
+for _recipe in RECIPE_MODELS:
+    MODELS[f"recipe {_recipe} (laptop): {recipe_config(_recipe, 'laptop')['model']}"] = (
+        lambda r=_recipe: build_model(recipe_config(r, "laptop")))
 
 
 def throughput(make: Callable[[], torch.nn.Module], batch: int, steps: int) -> tuple[float, int]:
