@@ -2,10 +2,11 @@
 
 from vidkit.models.baselines import BASELINES, CopyLastBaseline, MeanFrameBaseline, ZerosBaseline
 from vidkit.models.convrnn import ConvGRUCell, ConvLSTMCell, ConvRNNPredictor, scheduled_sampling
+from vidkit.models.encoders import LRCN, Conv3dEncoder, ProjectionHead
 from vidkit.models.simvp import SimVP
 from vidkit.models.srivastava import SrivastavaLSTM, srivastava_loss
 from vidkit.models.tiny import TinyFramePredictor
 
-__all__ = ["BASELINES", "ConvGRUCell", "ConvLSTMCell", "ConvRNNPredictor", "CopyLastBaseline", "MeanFrameBaseline",
+__all__ = ["BASELINES", "LRCN", "Conv3dEncoder", "ProjectionHead", "ConvGRUCell", "ConvLSTMCell", "ConvRNNPredictor", "CopyLastBaseline", "MeanFrameBaseline",
            "SimVP", "SrivastavaLSTM", "TinyFramePredictor", "ZerosBaseline", "scheduled_sampling",
            "srivastava_loss"]
