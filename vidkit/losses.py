@@ -1,0 +1,420 @@
+"""Contrastive losses for self-supervised video representations, and the MoCo machinery around them.
+
+The common idea: an encoder maps two *views* of the same clip (two crops, two time windows, frames
+and optical flow) to embeddings that should be close, and views of *other* clips to embeddings that
+should be far apart. Every loss here works on L2-normalised embeddings, so ``q . k`` is a cosine
+similarity in [-1, 1], divided by a **temperature** ``tau`` (small tau = sharper softmax).
+
+* **InfoNCE** (van den Oord, Li & Vinyals 2018, "Representation Learning with Contrastive Predictive
+  Coding"): a softmax classification "which of these keys is my positive?"::
+
+      L_i = -log( exp(q_i . k_i / tau) / sum_j exp(q_i . key_j / tau) )
+
+  :func:`info_nce`. **NT-Xent** (Chen et al. 2020, "SimCLR") is its symmetric form over the 2B views
+  of a batch, each view's positive being its pair and the other 2B - 2 views its negatives
+  (:func:`nt_xent`).
+* **MoCo** (He et al. 2020, "Momentum Contrast for Unsupervised Visual Representation Learning"):
+  keys come from a *momentum encoder*, an exponential moving average of the query encoder
+  (:func:`momentum_update`), and are kept in a FIFO **queue** of past batches (:class:`MoCoQueue`),
+  so the softmax sees many more negatives than a batch holds.
+* **Multi-positive NCE** (Han, Xie & Zisserman 2020, "Self-supervised Co-training for Video
+  Representation Learning", CoCLR): several keys may be positives; the loss is minus the log of the
+  *summed* probability of the positives (:func:`multi_positive_nce`)::
+
+      L_i = -log( sum_{p in P(i)} exp(q_i . k_p / tau) / sum_n exp(q_i . k_n / tau) )
+
+* **UberNCE** (CoCLR's supervised oracle): the positives of a query are *all* keys with the same
+  class label (:func:`uber_nce`). It is an upper bound for what mining positives can achieve.
+* **CoCLR**: positives are mined in the *other* view. For a clip's RGB query, the clips whose
+  *flow* embeddings are its top-K nearest neighbours count as positives in the RGB loss, and vice
+  versa (:func:`mine_topk_positives`, then :func:`coclr_loss`). Motion similarity finds other
+  instances of the same action that instance discrimination would push away.
+
+Conventions: embeddings are ``(B, D)`` (a batch) or ``(N, D)`` (a bank / queue) float tensors,
+normalised inside every function (pass raw projection-head outputs). Half-precision inputs are
+computed in float32. Every loss is averaged over the batch and returns a 0-dim tensor. Nothing is
+detached here: MoCo computes its keys under ``torch.no_grad()`` with the momentum encoder, SimCLR
+back-propagates through both views.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+__all__ = ["info_nce", "nt_xent", "multi_positive_nce", "uber_nce", "coclr_loss", "mine_topk_positives",
+           "MoCoQueue", "momentum_update"]
+
+
+# ----------------------------------------------------------------------------- input checks
+
+def _check_embeddings(name: str, x: object, rows: int | None = None, dim: int | None = None,
+                      allow_empty: bool = False) -> None:
+    """Raise unless ``x`` is a 2-D float tensor ``(rows, dim)`` (``rows``/``dim`` checked when given)."""
+    shape = f"({'N' if rows is None else rows}, {'D' if dim is None else dim})"
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor {shape}, got {type(x).__name__}")
+    if not x.is_floating_point():
+        raise TypeError(f"{name} must be a float tensor {shape}, got {x.dtype}")
+    if x.dim() != 2 or x.shape[1] < 1 or (x.shape[0] < 1 and not allow_empty):
+        raise ValueError(f"{name} must have shape {shape} with D >= 1, got {tuple(x.shape)}")
+    if (rows is not None and x.shape[0] != rows) or (dim is not None and x.shape[1] != dim):
+        raise ValueError(f"{name} must have shape {shape}, got {tuple(x.shape)}")
+
+
+def _check_temperature(temperature: object) -> None:
+    if (isinstance(temperature, bool) or not isinstance(temperature, int | float)
+            or not math.isfinite(temperature) or temperature <= 0):
+        raise ValueError(f"temperature must be a finite number > 0, got {temperature!r}")
+
+
+def _check_labels(name: str, labels: object, rows: int) -> None:
+    """Raise unless ``labels`` is a 1-D integer tensor of ``rows`` non-negative entries."""
+    if not isinstance(labels, torch.Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor ({rows},) of integers, got {type(labels).__name__}")
+    if labels.dtype.is_floating_point or labels.dtype.is_complex or labels.dtype == torch.bool:
+        raise TypeError(f"{name} must be an integer tensor ({rows},), got {labels.dtype}")
+    if labels.dim() != 1 or labels.shape[0] != rows:
+        raise ValueError(f"{name} must have shape ({rows},), got {tuple(labels.shape)}")
+    if rows and int(labels.min()) < 0:
+        raise ValueError(f"{name} must be >= 0 (-1 marks an unknown entry in MoCoQueue), got min "
+                         f"{int(labels.min())}")
+
+
+def _normalize(x: torch.Tensor, like: torch.Tensor | None = None) -> torch.Tensor:
+    """L2-normalise the rows, in float32 at least (float16 / bfloat16 are upcast, float64 stays).
+
+    With ``like`` (an already normalised tensor), match its dtype and device, so that a float32 queue
+    combines with float64 queries.
+    """
+    if like is not None:
+        return F.normalize(x.to(like), dim=1)
+    return F.normalize(x.to(torch.promote_types(x.dtype, torch.float32)), dim=1)
+
+
+# ----------------------------------------------------------------------------- losses
+
+def _stack_keys(k: torch.Tensor, queue: torch.Tensor) -> torch.Tensor:
+    """``[k; queue]`` ``(B + K, D)`` on ``k``'s device, in the wider of the two dtypes (not normalised)."""
+    dtype = torch.promote_types(k.dtype, queue.dtype)
+    return torch.cat([k.to(dtype), queue.to(device=k.device, dtype=dtype)])
+
+
+def multi_positive_nce(q: torch.Tensor, keys: torch.Tensor, pos_mask: torch.Tensor,
+                       temperature: float = 0.07) -> torch.Tensor:
+    """NCE with several positives per query (CoCLR's eq. 2), averaged over the batch.
+
+    ``q`` ``(B, D)`` queries, ``keys`` ``(N, D)``, ``pos_mask`` ``(B, N)`` bool: ``pos_mask[i, n]`` says
+    key ``n`` is a positive of query ``i`` (at least one per row). With ``s_in = q_i . k_n / tau`` on
+    L2-normalised rows::
+
+        L_i = -log( sum_{p in P(i)} exp(s_ip) / sum_{n=1..N} exp(s_in) )
+            = logsumexp_{n} s_in - logsumexp_{p in P(i)} s_ip
+        L   = 1/B sum_i L_i
+
+    Every key that is not a positive is a negative. With exactly one positive per row this is
+    InfoNCE (:func:`info_nce`). Computed with ``logsumexp`` so tiny temperatures do not overflow.
+    """
+    _check_embeddings("q", q)
+    _check_embeddings("keys", keys, dim=q.shape[1])
+    b, n = q.shape[0], keys.shape[0]
+    if not isinstance(pos_mask, torch.Tensor) or pos_mask.dtype != torch.bool:
+        got = pos_mask.dtype if isinstance(pos_mask, torch.Tensor) else type(pos_mask).__name__
+        raise TypeError(f"pos_mask must be a bool tensor (B, N) = ({b}, {n}), got {got}")
+    if tuple(pos_mask.shape) != (b, n):
+        raise ValueError(f"pos_mask must have shape (B, N) = ({b}, {n}), got {tuple(pos_mask.shape)}")
+    empty = (~pos_mask.any(dim=1)).nonzero().flatten().tolist()
+    if empty:
+        raise ValueError(f"every row of pos_mask needs at least one positive; rows without one: {empty[:10]}")
+    _check_temperature(temperature)
+    qn = _normalize(q)
+    logits = qn @ _normalize(keys, like=qn).T / temperature                  # (B, N)
+    log_all = torch.logsumexp(logits, dim=1)                                  # log sum_n exp(s_in)
+    log_pos = torch.logsumexp(logits.masked_fill(~pos_mask, -math.inf), dim=1)  # log sum_p exp(s_ip)
+    return (log_all - log_pos).mean()
+
+
+def info_nce(q: torch.Tensor, k: torch.Tensor, temperature: float = 0.07,
+             queue: torch.Tensor | None = None) -> torch.Tensor:
+    """InfoNCE (van den Oord et al. 2018) with in-batch negatives and an optional MoCo queue.
+
+    ``q``, ``k`` ``(B, D)``: the positive of query ``q_i`` is key ``k_i``; its negatives are the other
+    ``B - 1`` keys of the batch and, if given, the ``K`` rows of ``queue`` ``(K, D)`` (``K = 0`` is
+    allowed: an empty queue). All rows are L2-normalised. With ``keys = [k_1 .. k_B, queue_1 .. queue_K]``::
+
+        logits_ij = q_i . keys_j / tau                        (B, B + K)
+        L_i = -log( exp(logits_ii) / sum_j exp(logits_ij) )   (cross-entropy with target i)
+        L   = 1/B sum_i L_i
+
+    A random guess scores ``log(B + K)``. Note: MoCo's paper uses only ``q_i . k_i`` and the queue;
+    here the other batch keys are extra negatives (as in SimCLR), which only adds negatives.
+    """
+    _check_embeddings("q", q)
+    _check_embeddings("k", k, rows=q.shape[0], dim=q.shape[1])
+    _check_temperature(temperature)
+    qn = _normalize(q)
+    keys = _normalize(k, like=qn)
+    if queue is not None:
+        _check_embeddings("queue", queue, dim=q.shape[1], allow_empty=True)
+        keys = torch.cat([keys, _normalize(queue, like=qn)])
+    logits = qn @ keys.T / temperature                                        # (B, B + K)
+    target = torch.arange(q.shape[0], device=q.device)
+    return F.cross_entropy(logits, target)
+
+
+def nt_xent(z1: torch.Tensor, z2: torch.Tensor, temperature: float = 0.1) -> torch.Tensor:
+    """SimCLR's NT-Xent (normalised temperature-scaled cross-entropy), symmetric over both views.
+
+    ``z1``, ``z2`` ``(B, D)``: row ``i`` of each is a view of the same clip. Stack them into the 2B
+    views ``z = [z1; z2]`` (L2-normalised) and let ``pair(a) = a + B mod 2B``. For every anchor ``a``::
+
+        s_ab = z_a . z_b / tau
+        L_a  = -log( exp(s_a,pair(a)) / sum_{b != a} exp(s_ab) )   (2B - 1 terms: the pair + 2B - 2 negatives)
+        L    = 1/(2B) sum_a L_a
+
+    The anchor itself is excluded from the denominator (its similarity to itself is always 1).
+    """
+    _check_embeddings("z1", z1)
+    _check_embeddings("z2", z2, rows=z1.shape[0], dim=z1.shape[1])
+    _check_temperature(temperature)
+    b = z1.shape[0]
+    z1n = _normalize(z1)
+    z = torch.cat([z1n, _normalize(z2, like=z1n)])                           # (2B, D)
+    logits = z @ z.T / temperature                                            # (2B, 2B)
+    self_mask = torch.eye(2 * b, dtype=torch.bool, device=z.device)
+    logits = logits.masked_fill(self_mask, -math.inf)                         # drop b == a
+    target = (torch.arange(2 * b, device=z.device) + b) % (2 * b)
+    return F.cross_entropy(logits, target)
+
+
+def uber_nce(q: torch.Tensor, k: torch.Tensor, labels: torch.Tensor, temperature: float = 0.07,
+             queue: torch.Tensor | None = None, queue_labels: torch.Tensor | None = None) -> torch.Tensor:
+    """UberNCE, CoCLR's supervised oracle: every key with the query's class label is a positive.
+
+    ``q``, ``k`` ``(B, D)`` with ``labels`` ``(B,)`` (integers >= 0, the class of clip ``i``, shared by
+    ``q_i`` and ``k_i``); optional ``queue`` ``(K, D)`` with ``queue_labels`` ``(K,)`` (both or neither).
+    With ``keys = [k; queue]`` and ``key_labels = [labels; queue_labels]``::
+
+        P(i) = { n : key_labels_n == labels_i }            (always contains k_i)
+        L    = multi_positive_nce(q, keys, P, tau)
+
+    With all labels distinct this is :func:`info_nce`. A :class:`MoCoQueue` filled without labels
+    holds -1, which is rejected here: enqueue the labels with every batch.
+    """
+    _check_embeddings("q", q)
+    _check_embeddings("k", k, rows=q.shape[0], dim=q.shape[1])
+    _check_labels("labels", labels, q.shape[0])
+    keys, key_labels = k, labels
+    if (queue is None) != (queue_labels is None):
+        raise ValueError("uber_nce: pass queue and queue_labels together (or neither)")
+    if queue is not None:
+        _check_embeddings("queue", queue, dim=q.shape[1], allow_empty=True)
+        _check_labels("queue_labels", queue_labels, queue.shape[0])
+        keys = _stack_keys(k, queue)
+        key_labels = torch.cat([labels, queue_labels.to(labels)])
+    pos_mask = labels[:, None].to(q.device) == key_labels[None, :].to(q.device)  # (B, B + K)
+    return multi_positive_nce(q, keys, pos_mask, temperature)
+
+
+def coclr_loss(q: torch.Tensor, k: torch.Tensor, queue: torch.Tensor, pos_mask_queue: torch.Tensor,
+               temperature: float = 0.07) -> torch.Tensor:
+    """CoCLR's loss for the view being trained, with positives mined in the other view.
+
+    ``q`` ``(B, D)`` queries of this view (e.g. RGB), ``k`` ``(B, D)`` their momentum keys (the positive
+    of ``q_i`` is ``k_i``), ``queue`` ``(K, D)`` past keys of the SAME view, and ``pos_mask_queue``
+    ``(B, K)`` bool: the queue entries mined as positives in the OTHER view (e.g. flow), from
+    :func:`mine_topk_positives` on a bank aligned row by row with ``queue``::
+
+        keys = [k; queue]                                  (B + K, D)
+        P(i) = { k_i } + { queue_m : pos_mask_queue[i, m] }
+        L    = multi_positive_nce(q, keys, P, tau)
+
+    With an all-False ``pos_mask_queue`` this is :func:`info_nce` with the queue. Two details of
+    CoCLR's code: it mines only once the queue is full (plain InfoNCE before), and it also counts
+    queue clips of the same *source video* as positives: OR ``video[:, None] == queue_video[None, :]``
+    into the mask to do the same. Unlike MoCo/CoCLR, the other batch keys ``k_j`` (j != i) are
+    extra negatives here, as in :func:`info_nce`.
+    """
+    _check_embeddings("q", q)
+    _check_embeddings("k", k, rows=q.shape[0], dim=q.shape[1])
+    _check_embeddings("queue", queue, dim=q.shape[1], allow_empty=True)
+    b, n = q.shape[0], queue.shape[0]
+    if not isinstance(pos_mask_queue, torch.Tensor) or pos_mask_queue.dtype != torch.bool:
+        got = pos_mask_queue.dtype if isinstance(pos_mask_queue, torch.Tensor) else type(pos_mask_queue).__name__
+        raise TypeError(f"pos_mask_queue must be a bool tensor (B, K) = ({b}, {n}), got {got}")
+    if tuple(pos_mask_queue.shape) != (b, n):
+        raise ValueError(f"pos_mask_queue must have shape (B, K) = ({b}, {n}), got {tuple(pos_mask_queue.shape)}")
+    keys = _stack_keys(k, queue)
+    diagonal = torch.eye(b, dtype=torch.bool, device=q.device)
+    pos_mask = torch.cat([diagonal, pos_mask_queue.to(q.device)], dim=1)    # (B, B + K)
+    return multi_positive_nce(q, keys, pos_mask, temperature)
+
+
+# ----------------------------------------------------------------------------- CoCLR mining
+
+@torch.no_grad()
+def mine_topk_positives(query_other: torch.Tensor, bank_other: torch.Tensor, k: int,
+                        query_index: torch.Tensor | None = None,
+                        bank_index: torch.Tensor | None = None) -> torch.Tensor:
+    """CoCLR's positive mining: each query's top-``k`` neighbours in the OTHER view, as a bool mask.
+
+    ``query_other`` ``(B, D)``: the batch's embeddings in the other view (CoCLR: the flow momentum keys);
+    ``bank_other`` ``(N, D)``: the bank to search in that view (e.g. the flow queue, aligned row by row
+    with the queue the mask is used on). With cosine similarity ``c_in`` (rows L2-normalised)::
+
+        c_in = query_other_i . bank_other_n
+        mask[i, n] = True  iff  n is among the k largest c_in over the allowed n
+
+    The clip itself is never picked: with ``query_index`` ``(B,)`` and ``bank_index`` ``(N,)``
+    (integer sample ids, e.g. :attr:`MoCoQueue.indices`), bank entries whose id equals the query's
+    are excluded (-1, "unknown", never equals a real id). ``k`` must be between 1 and the smallest
+    number of allowed entries of any query. Ties are broken by bank position, lower first (a
+    stable sort), so the result is deterministic. Returns a ``(B, N)`` bool tensor with exactly
+    ``k`` True per row. No gradient flows through mining.
+    """
+    _check_embeddings("query_other", query_other)
+    _check_embeddings("bank_other", bank_other, dim=query_other.shape[1])
+    b, n = query_other.shape[0], bank_other.shape[0]
+    qn = _normalize(query_other)
+    sim = qn @ _normalize(bank_other, like=qn).T                             # (B, N) cosine similarities
+    if (query_index is None) != (bank_index is None):
+        raise ValueError("mine_topk_positives: pass query_index and bank_index together (or neither)")
+    allowed = n
+    if query_index is not None:
+        for name, idx, rows in (("query_index", query_index, b), ("bank_index", bank_index, n)):
+            if not isinstance(idx, torch.Tensor) or idx.dtype.is_floating_point or idx.dtype == torch.bool:
+                got = idx.dtype if isinstance(idx, torch.Tensor) else type(idx).__name__
+                raise TypeError(f"{name} must be an integer tensor ({rows},), got {got}")
+            if tuple(idx.shape) != (rows,):
+                raise ValueError(f"{name} must have shape ({rows},), got {tuple(idx.shape)}")
+        same_clip = query_index.to(sim.device)[:, None] == bank_index.to(sim.device)[None, :]  # (B, N)
+        sim = sim.masked_fill(same_clip, -math.inf)
+        allowed = n - int(same_clip.sum(dim=1).max())
+    if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= allowed:
+        raise ValueError(f"k must be an int in 1..{allowed} (bank entries available to every query, the "
+                         f"clip itself excluded), got {k!r}")
+    order = torch.sort(sim, dim=1, descending=True, stable=True).indices    # ties: lower position first
+    mask = torch.zeros(b, n, dtype=torch.bool, device=sim.device)
+    return mask.scatter_(1, order[:, :k], True)
+
+
+# ----------------------------------------------------------------------------- MoCo
+
+class MoCoQueue(nn.Module):
+    """A FIFO ring buffer of the ``size`` most recent keys ``(size, dim)``, with their labels and ids.
+
+    :meth:`enqueue` writes a batch of keys (L2-normalised on the way in, detached) over the oldest
+    entries. Each key may carry an integer class ``label`` (for :func:`uber_nce`) and a sample
+    ``index`` (for :func:`mine_topk_positives` to skip the clip itself); -1 marks "not given".
+
+    The queue starts EMPTY (MoCo's code starts from random keys instead): until ``size`` keys have
+    been enqueued, :attr:`keys`, :attr:`labels` and :attr:`indices` return only the filled part, so
+    early losses see fewer negatives. All three are ordered oldest first and aligned row by row.
+    A batch larger than the queue is allowed: it behaves as if enqueued one key at a time, so only
+    its last ``size`` keys remain. Everything lives in buffers, so the queue moves with ``.to()``
+    and is saved and restored by ``state_dict()`` (a resumed run continues with the same queue).
+
+    The MoCo order is: compute the loss against the current queue, THEN enqueue the batch's keys.
+    """
+
+    def __init__(self, size: int, dim: int, dtype: torch.dtype = torch.float32):
+        super().__init__()
+        for name, value in (("size", size), ("dim", dim)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"MoCoQueue: {name} must be a positive int, got {value!r}")
+        if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
+            raise TypeError(f"MoCoQueue: dtype must be a floating torch.dtype, got {dtype!r}")
+        self.size, self.dim = size, dim
+        self.register_buffer("_keys", torch.zeros(size, dim, dtype=dtype))
+        self.register_buffer("_labels", torch.full((size,), -1, dtype=torch.long))
+        self.register_buffer("_indices", torch.full((size,), -1, dtype=torch.long))
+        self.register_buffer("ptr", torch.zeros((), dtype=torch.long))     # next slot to write
+        self.register_buffer("count", torch.zeros((), dtype=torch.long))   # filled slots, <= size
+
+    def __len__(self) -> int:
+        return int(self.count)
+
+    @property
+    def is_full(self) -> bool:
+        return int(self.count) == self.size
+
+    def _order(self) -> torch.Tensor:
+        """Slot numbers of the filled entries, oldest first."""
+        count, ptr = int(self.count), int(self.ptr)
+        return (ptr - count + torch.arange(count, device=self._keys.device)) % self.size
+
+    @property
+    def keys(self) -> torch.Tensor:
+        """The filled keys ``(len(self), dim)``, oldest first, L2-normalised."""
+        return self._keys[self._order()]
+
+    @property
+    def labels(self) -> torch.Tensor:
+        """Their labels ``(len(self),)`` (long, -1 where none was given)."""
+        return self._labels[self._order()]
+
+    @property
+    def indices(self) -> torch.Tensor:
+        """Their sample indices ``(len(self),)`` (long, -1 where none was given)."""
+        return self._indices[self._order()]
+
+    @torch.no_grad()
+    def enqueue(self, keys: torch.Tensor, labels: torch.Tensor | None = None,
+                indices: torch.Tensor | None = None) -> None:
+        """Append ``keys`` ``(n, dim)`` (and ``labels`` / ``indices`` ``(n,)`` integers >= 0), replacing
+        the oldest entries once the queue is full. ``n > size`` keeps the last ``size`` rows."""
+        _check_embeddings("keys", keys, dim=self.dim)
+        n = keys.shape[0]
+        for name, values in (("labels", labels), ("indices", indices)):
+            if values is not None:
+                _check_labels(name, values, n)
+        m = min(n, self.size)                                    # rows that survive this call
+        start = int(self.ptr) + n - m                            # slot of the first survivor
+        slots = (start + torch.arange(m, device=self._keys.device)) % self.size
+        self._keys[slots] = _normalize(keys[n - m:]).to(self._keys)
+        self._labels[slots] = -1 if labels is None else labels[n - m:].to(self._labels)
+        self._indices[slots] = -1 if indices is None else indices[n - m:].to(self._indices)
+        self.ptr.fill_((int(self.ptr) + n) % self.size)
+        self.count.fill_(min(int(self.count) + n, self.size))
+
+    def extra_repr(self) -> str:
+        return f"size={self.size}, dim={self.dim}, filled={len(self)}"
+
+
+@torch.no_grad()
+def momentum_update(online: nn.Module, target: nn.Module, m: float = 0.99) -> None:
+    """MoCo's momentum (EMA) update of ``target`` from ``online``, in place, without gradients::
+
+        theta_target <- m * theta_target + (1 - m) * theta_online     for every parameter
+        buffer_target <- buffer_online                                 for every buffer (e.g. BN statistics)
+
+    ``m = 0`` copies the online model, ``m = 1`` leaves the target unchanged; MoCo uses 0.999, short
+    runs 0.99. Both models must have the same parameter and buffer names and shapes (typically
+    ``target = copy.deepcopy(online)`` with ``requires_grad_(False)``). Everything is checked before
+    anything is written.
+    """
+    for name, module in (("online", online), ("target", target)):
+        if not isinstance(module, nn.Module):
+            raise TypeError(f"{name} must be an nn.Module, got {type(module).__name__}")
+    if isinstance(m, bool) or not isinstance(m, int | float) or not 0 <= m <= 1:
+        raise ValueError(f"momentum m must be a number in [0, 1], got {m!r}")
+    pairs = []
+    for kind, src, dst in (("parameters", dict(online.named_parameters()), dict(target.named_parameters())),
+                           ("buffers", dict(online.named_buffers()), dict(target.named_buffers()))):
+        if src.keys() != dst.keys():
+            diff = sorted(set(src) ^ set(dst))
+            raise ValueError(f"online and target must have the same {kind}; differing names: {diff[:10]}")
+        for name, value in src.items():
+            if value.shape != dst[name].shape:
+                raise ValueError(f"{kind[:-1]} {name!r}: online shape {tuple(value.shape)} != target shape "
+                                 f"{tuple(dst[name].shape)}")
+        pairs.append([(value, dst[name]) for name, value in src.items()])
+    params, buffers = pairs
+    for src, dst in params:
+        # lerp: dst + (1 - m) * (src - dst) = m * dst + (1 - m) * src, exact at m = 0 and m = 1
+        dst.lerp_(src.to(dst), 1 - m)
+    for src, dst in buffers:
+        dst.copy_(src)
