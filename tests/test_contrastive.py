@@ -1,0 +1,102 @@
+"""Pretraining methods (vidkit.contrastive): a tiny InfoNCE run learns, CoCLR mines aligned positives,
+batches, label subsets and fine-tuning."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from vidkit.contrastive import (
+    CoCLRPair,
+    MoCo,
+    clip_batches,
+    coclr_loss_fn,
+    finetune,
+    infonce_loss,
+    label_subset,
+    srivastava_pretrain_loss,
+    ubernce_loss,
+)
+from vidkit.data.actions import generate_actions
+from vidkit.models import Conv3dEncoder, SrivastavaLSTM
+from vidkit.train import TrainConfig, train
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+
+@pytest.fixture(scope="module")
+def clips():
+    c = generate_actions(64, split="train", seed=0, num_frames=8, size=32)
+    return c.tensors(), torch.from_numpy(c.flow()), {"action": c.action, "digit": c.digit}
+
+
+def test_infonce_lowers_its_loss(clips):
+    rgb, flow, labels = clips
+    torch.manual_seed(0)
+    # in-batch negatives (a 1-key queue) and an instantly updated key encoder: the setting that learns
+    # fastest at this tiny scale (a long queue with momentum 0.99 needs far more steps, see notebook 02)
+    model = MoCo(Conv3dEncoder(1, width=8, dim=32), "rgb", queue_size=1, temperature=0.1, momentum=0.0)
+    res = train(model, lambda m, b: infonce_loss(m, b, length=6), clip_batches(rgb, labels, 16, flow),
+                TrainConfig(steps=80, lr=3e-3, log_every=10), progress=False)
+    losses = [h["loss"] for h in res.history]
+    assert np.mean(losses[-2:]) < losses[0] - 0.15, losses
+
+
+def test_ubernce_and_coclr_run_and_coclr_mines_aligned_positives(clips):
+    rgb, flow, labels = clips
+    batches = clip_batches(rgb, labels, 16, flow)
+    uber = MoCo(Conv3dEncoder(1, width=4, dim=32), "rgb", queue_size=32)
+    loss, _ = ubernce_loss(uber, next(batches), length=6)
+    assert torch.isfinite(loss)
+    rgb_model = MoCo(Conv3dEncoder(1, width=4, dim=32), "rgb", queue_size=32)
+    flow_model = MoCo(Conv3dEncoder(2, width=4, dim=32), "flow", queue_size=32)
+    pair = CoCLRPair(rgb_model, flow_model, topk=3)
+    assert not any(p.requires_grad for p in flow_model.parameters())
+    logs = [coclr_loss_fn(pair, next(batches), length=6)[1] for _ in range(3)]
+    assert logs[0]["mined_same_action"] == 0.0  # nothing mined before the queues are full
+    assert 0.0 <= logs[2]["mined_same_action"] <= 1.0
+    torch.testing.assert_close(pair.model.queue.indices, pair.other_queue.indices)  # the queues stay aligned
+    with pytest.raises(ValueError, match="two different views"):
+        CoCLRPair(rgb_model, MoCo(Conv3dEncoder(1, width=4, dim=32), "rgb"))
+
+
+def test_srivastava_pretrain_loss_is_finite(clips):
+    rgb, flow, labels = clips
+    model = SrivastavaLSTM("composite", hidden=16, frame_shape=(1, 32, 32))
+    loss, logs = srivastava_pretrain_loss(model, next(clip_batches(rgb, labels, 8)))
+    assert torch.isfinite(loss) and set(logs) == {"loss", "reconstruction", "future"}
+
+
+def test_clip_batches_cover_an_epoch_and_validate(clips):
+    rgb, flow, labels = clips
+    it = clip_batches(rgb, labels, 16, flow, seed=1)
+    seen = torch.cat([next(it)["index"] for _ in range(4)])
+    assert sorted(seen.tolist()) == list(range(64))
+    b = next(it)
+    assert b["rgb"].shape == (16, 8, 1, 32, 32) and b["flow"].shape == (16, 7, 2, 32, 32)
+    assert torch.equal(b["action"], torch.as_tensor(labels["action"])[b["index"]])
+    with pytest.raises(ValueError, match="batch_size"):
+        next(clip_batches(rgb, labels, 0))
+    with pytest.raises(ValueError, match="labels"):
+        next(clip_batches(rgb, {"action": labels["action"][:3]}, 4))
+
+
+def test_label_subset_is_balanced():
+    y = np.repeat(np.arange(4), 25)
+    idx = label_subset(y, 0.1, seed=0)
+    assert np.bincount(y[idx]).tolist() == [2, 2, 2, 2] or np.bincount(y[idx]).tolist() == [3, 3, 3, 3]
+    assert len(label_subset(y, 0.001)) == 4  # at least one per class
+    with pytest.raises(ValueError, match="fraction"):
+        label_subset(y, 0)
+
+
+def test_finetune_learns_a_motion_label():
+    torch.manual_seed(0)
+    x = torch.zeros(32, 6, 1, 16, 16)
+    for t in range(6):
+        x[:, t, 0, 6:10, 2 * t:2 * t + 4] = 1.0
+    y = torch.arange(32) % 2
+    x[y == 1] = x[y == 1].flip(1)
+    out = finetune(Conv3dEncoder(1, width=4, dim=16), x, y, x, y, steps=60, lr=1e-2, progress=False)
+    assert out["accuracy"] == 1.0 and out["train_clips"] == 32

@@ -1,0 +1,240 @@
+"""Self-supervised pretraining on the actions suite: InfoNCE (MoCo), UberNCE, CoCLR, Srivastava, fine-tuning.
+
+Every method is a *loss function for one batch*, trained by the kit's one loop
+(:func:`vidkit.train.train`); read them top to bottom:
+
+* :func:`infonce_loss`: two augmented views of a clip are a positive pair; the momentum encoder's
+  keys of other clips (the batch and a queue) are negatives (MoCo, He et al. 2020).
+* :func:`ubernce_loss`: the oracle: every clip with the same *label* is a positive (CoCLR's UberNCE).
+* :func:`coclr_loss_fn`: CoCLR (Han et al. 2020): train one view (e.g. RGB) while the other view's
+  encoder (e.g. flow), frozen, mines the top-K nearest clips of the queue as extra positives.
+* :func:`srivastava_pretrain_loss`: the composite LSTM's reconstruction + future loss (issue 3).
+
+The model trained by the contrastive losses is a :class:`MoCo`: an encoder, its projection head,
+momentum copies of both, and a queue of keys. Data comes from :func:`clip_batches`, an endless,
+seeded, shuffled stream of ``{"rgb", "flow", "action", "digit", "index"}`` batches.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from vidkit.augment import augment_clips
+from vidkit.losses import MoCoQueue, coclr_loss, info_nce, mine_topk_positives, momentum_update, uber_nce
+from vidkit.models.encoders import ProjectionHead
+
+__all__ = ["MoCo", "clip_batches", "infonce_loss", "ubernce_loss", "coclr_loss_fn", "srivastava_pretrain_loss",
+           "finetune", "label_subset"]
+
+
+class MoCo(nn.Module):
+    """Encoder + projection head, their momentum copies, and a queue of keys (He et al. 2020).
+
+    ``encoder`` has ``embed(clip (B, T, C, H, W)) -> (B, encoder.dim)``. :meth:`embed` is the
+    representation we evaluate; :meth:`query` (online, with gradients) and :meth:`key` (momentum copy,
+    no gradients) give ``(B, proj_dim)`` projections for the loss. ``view`` names the batch entry the
+    model reads (``"rgb"`` or ``"flow"``).
+    """
+
+    def __init__(self, encoder: nn.Module, view: str = "rgb", proj_dim: int = 64, queue_size: int = 1024,
+                 momentum: float = 0.99, temperature: float = 0.1):
+        super().__init__()
+        if view not in ("rgb", "flow"):
+            raise ValueError(f"view must be 'rgb' or 'flow', got {view!r}")
+        if not hasattr(encoder, "embed") or not isinstance(getattr(encoder, "dim", None), int):
+            raise TypeError("encoder must be an nn.Module with embed() and an int attribute dim")
+        if not 0.0 <= momentum <= 1.0 or not temperature > 0:
+            raise ValueError(f"need momentum in [0, 1] and temperature > 0, got {momentum}, {temperature}")
+        self.view, self.momentum, self.temperature, self.proj_dim = view, momentum, temperature, proj_dim
+        self.encoder = encoder
+        self.head = ProjectionHead(encoder.dim, encoder.dim, proj_dim)
+        self.key_encoder, self.key_head = copy.deepcopy(encoder), copy.deepcopy(self.head)
+        for p in [*self.key_encoder.parameters(), *self.key_head.parameters()]:
+            p.requires_grad_(False)
+        self.queue = MoCoQueue(queue_size, proj_dim)
+
+    def embed(self, x: torch.Tensor) -> torch.Tensor:
+        """The representation, before the head: ``(B, T, C, H, W) -> (B, encoder.dim)``."""
+        return self.encoder.embed(x)
+
+    def query(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.encoder.embed(x))
+
+    @torch.no_grad()
+    def key(self, x: torch.Tensor) -> torch.Tensor:
+        """Momentum-update the key encoder, then project ``x`` with it (as MoCo does every step)."""
+        momentum_update(self.encoder, self.key_encoder, self.momentum)
+        momentum_update(self.head, self.key_head, self.momentum)
+        return self.key_head(self.key_encoder.embed(x))
+
+
+def _views(model: MoCo, batch: Mapping[str, torch.Tensor], length: int) -> tuple[torch.Tensor, torch.Tensor]:
+    x = batch[model.view]
+    flow = model.view == "flow"
+    return augment_clips(x, length, flow=flow), augment_clips(x, length, flow=flow)
+
+
+def infonce_loss(model: MoCo, batch: Mapping[str, torch.Tensor], length: int = 12) -> tuple[torch.Tensor, dict]:
+    """InfoNCE with a queue. Two augmented views ``v1, v2`` of each clip; ``q = g(f(v1))`` online,
+    ``k = g'(f'(v2))`` momentum copies::
+
+        L = -mean_i log  exp(q_i . k_i / tau) / ( sum_j exp(q_i . k_j / tau) + sum_m exp(q_i . queue_m / tau) )
+
+    (cosine similarities), then the keys join the queue. ``length`` is the temporal crop (frames).
+    """
+    v1, v2 = _views(model, batch, length)
+    q, k = model.query(v1), model.key(v2)
+    loss = info_nce(q, k, model.temperature, model.queue.keys)
+    model.queue.enqueue(k, labels=batch["action"], indices=batch["index"])
+    return loss, {"queue": float(len(model.queue))}
+
+
+def ubernce_loss(model: MoCo, batch: Mapping[str, torch.Tensor], length: int = 12,
+                 label: str = "action") -> tuple[torch.Tensor, dict]:
+    """UberNCE, the supervised oracle: as :func:`infonce_loss`, but every key (batch or queue) whose
+    ``label`` equals the query's is a positive (multi-positive NCE, see :func:`vidkit.losses.uber_nce`)."""
+    v1, v2 = _views(model, batch, length)
+    q, k = model.query(v1), model.key(v2)
+    queue = (model.queue.keys, model.queue.labels) if len(model.queue) else (None, None)
+    loss = uber_nce(q, k, batch[label], model.temperature, *queue)
+    model.queue.enqueue(k, labels=batch[label], indices=batch["index"])
+    return loss, {}
+
+
+class CoCLRPair(nn.Module):
+    """CoCLR's second stage for one direction: ``model`` (trained) and ``other`` (frozen, other view),
+    plus a queue of the other view's embeddings aligned with ``model.queue`` (which starts empty)."""
+
+    def __init__(self, model: MoCo, other: MoCo, topk: int = 5):
+        super().__init__()
+        if model.view == other.view:
+            raise ValueError(f"CoCLR needs two different views, got {model.view!r} twice")
+        if isinstance(topk, bool) or not isinstance(topk, int) or topk < 1:
+            raise ValueError(f"topk must be a positive int, got {topk!r}")
+        self.model, self.other, self.topk = model, other, topk
+        for p in other.parameters():
+            p.requires_grad_(False)
+        # two queues filled together, row for row: mined positives (other view) index the keys (this view)
+        model.queue = MoCoQueue(model.queue.size, model.proj_dim)
+        self.other_queue = MoCoQueue(model.queue.size, other.proj_dim)
+
+    def embed(self, x: torch.Tensor) -> torch.Tensor:
+        return self.model.embed(x)
+
+
+def coclr_loss_fn(pair: CoCLRPair, batch: Mapping[str, torch.Tensor], length: int = 12) -> tuple[torch.Tensor, dict]:
+    """CoCLR (Han et al. 2020), one alternation step: train ``pair.model``'s view with positives mined
+    in the frozen ``pair.other`` view. For query ``i`` the positives are its own key ``k_i`` and the
+    ``topk`` queue entries whose OTHER-view embeddings are nearest to clip ``i``'s (never clip ``i``)::
+
+        L_i = -log  sum_{p in P(i)} exp(q_i . key_p / tau)  /  sum_n exp(q_i . key_n / tau)
+
+    Mining starts once the queue is full (as in CoCLR); before that it is plain InfoNCE.
+    """
+    model, other = pair.model, pair.other
+    v1, v2 = _views(model, batch, length)
+    q, k = model.query(v1), model.key(v2)
+    other.eval()
+    with torch.no_grad():
+        z_other = other.query(batch[other.view][:, :length])  # frozen: the other view's embedding of the clip
+    mined = 0.0
+    if pair.other_queue.is_full:
+        mask = mine_topk_positives(z_other, pair.other_queue.keys, pair.topk, batch["index"],
+                                   pair.other_queue.indices)
+        # how often a mined positive shares the clip's action: the quality of the mining, for the log
+        same = (model.queue.labels[None, :] == batch["action"][:, None]) & mask
+        mined = float(same.sum()) / float(mask.sum())
+    else:
+        mask = torch.zeros(len(q), len(model.queue), dtype=torch.bool)
+    loss = coclr_loss(q, k, model.queue.keys, mask, model.temperature)
+    model.queue.enqueue(k, labels=batch["action"], indices=batch["index"])
+    pair.other_queue.enqueue(z_other, labels=batch["action"], indices=batch["index"])
+    return loss, {"mined_same_action": mined}
+
+
+def srivastava_pretrain_loss(model: nn.Module, batch: Mapping[str, torch.Tensor]) -> tuple[torch.Tensor, dict]:
+    """Srivastava's composite objective on actions clips: the first half of the frames in, reconstruct
+    them (reversed) and predict the second half (per-frame Bernoulli cross-entropy, see
+    :func:`vidkit.models.srivastava_loss`)."""
+    from vidkit.models.srivastava import srivastava_loss
+
+    x = batch["rgb"]
+    half = x.shape[1] // 2
+    out = model(x[:, :half], steps=x.shape[1] - half, target=x[:, half:])
+    return srivastava_loss(out, x[:, :half], x[:, half:])
+
+
+def clip_batches(rgb: torch.Tensor, labels: Mapping[str, Any], batch_size: int, flow: torch.Tensor | None = None,
+                 seed: int = 0) -> Iterator[dict[str, torch.Tensor]]:
+    """Endless shuffled batches ``{"rgb": (B, T, 1, H, W), "flow"?: (B, T-1, 2, H, W), <label>: (B,),
+    "index": (B,)}`` from in-memory clips; a new permutation every epoch, seeded."""
+    n = len(rgb)
+    if flow is not None and len(flow) != n:
+        raise ValueError(f"flow must have one entry per clip ({n}), got {len(flow)}")
+    if not 1 <= batch_size <= n:
+        raise ValueError(f"batch_size must be in 1..{n}, got {batch_size}")
+    tensors = {k: torch.as_tensor(np.asarray(v), dtype=torch.long) for k, v in labels.items()}
+    for k, v in tensors.items():
+        if v.shape != (n,):
+            raise ValueError(f"labels[{k!r}] must be ({n},), got {tuple(v.shape)}")
+    gen = torch.Generator().manual_seed(seed)
+    while True:
+        order = torch.randperm(n, generator=gen)
+        for lo in range(0, n - batch_size + 1, batch_size):
+            idx = order[lo:lo + batch_size]
+            batch = {"rgb": rgb[idx], "index": idx, **{k: v[idx] for k, v in tensors.items()}}
+            if flow is not None:
+                batch["flow"] = flow[idx]
+            yield batch
+
+
+def label_subset(labels: Any, fraction: float, seed: int = 0) -> np.ndarray:
+    """Indices of a class-balanced ``fraction`` of the clips (at least one per class), seeded."""
+    y = np.asarray(labels)
+    if not 0 < fraction <= 1:
+        raise ValueError(f"fraction must be in (0, 1], got {fraction}")
+    rng = np.random.default_rng(seed)
+    picks = []
+    for c in np.unique(y):
+        idx = np.flatnonzero(y == c)
+        picks.append(rng.permutation(idx)[:max(1, round(fraction * len(idx)))])
+    return np.sort(np.concatenate(picks))
+
+
+def finetune(encoder: nn.Module, train_x: torch.Tensor, train_y: Any, test_x: torch.Tensor, test_y: Any,
+             steps: int = 200, batch_size: int = 32, lr: float = 1e-3, seed: int = 0,
+             progress: bool = True) -> dict[str, float]:
+    """Fine-tune ``encoder`` (all of it) + a new linear classifier on ``(train_x, train_y)``; return the test
+    accuracy. The encoder is modified in place: pass a copy to keep the original."""
+    from tqdm.auto import tqdm
+
+    y_train = torch.as_tensor(np.asarray(train_y), dtype=torch.long)
+    y_test = torch.as_tensor(np.asarray(test_y), dtype=torch.long)
+    if len(train_x) != len(y_train) or len(test_x) != len(y_test):
+        raise ValueError("need one label per clip in train and test")
+    classes = int(max(y_train.max(), y_test.max())) + 1
+    torch.manual_seed(seed)
+    head = nn.Linear(encoder.dim, classes)
+    params = [*encoder.parameters(), *head.parameters()]
+    opt = torch.optim.AdamW([p for p in params if p.requires_grad], lr=lr, weight_decay=1e-4)
+    gen = torch.Generator().manual_seed(seed)
+    encoder.train()
+    for _ in tqdm(range(steps), desc="fine-tune", disable=not progress, leave=False):
+        idx = torch.randint(0, len(train_x), (min(batch_size, len(train_x)),), generator=gen)
+        loss = F.cross_entropy(head(encoder.embed(train_x[idx])), y_train[idx])
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+    encoder.eval()
+    correct = 0
+    with torch.no_grad():
+        for lo in range(0, len(test_x), 256):
+            correct += int((head(encoder.embed(test_x[lo:lo + 256])).argmax(1) == y_test[lo:lo + 256]).sum())
+    return {"accuracy": correct / len(test_x), "train_clips": len(train_x)}
