@@ -30,8 +30,17 @@ from vidkit.augment import augment_clips
 from vidkit.losses import MoCoQueue, coclr_loss, info_nce, mine_topk_positives, momentum_update, uber_nce
 from vidkit.models.encoders import ProjectionHead
 
-__all__ = ["MoCo", "clip_batches", "infonce_loss", "ubernce_loss", "coclr_loss_fn", "srivastava_pretrain_loss",
+__all__ = ["BUDGETS", "MoCo", "clip_batches", "infonce_loss", "ubernce_loss", "coclr_loss_fn", "srivastava_pretrain_loss",
            "finetune", "label_subset"]
+
+
+#: Per-profile budgets for notebook 02: pretraining steps / seconds per method, batch size, fine-tuning
+#: steps, and how many training clips get Farneback flow (it is the slowest data step: ~120 clips/s).
+BUDGETS: dict[str, dict[str, Any]] = {
+    "smoke": {"steps": 8, "time_s": 10, "batch": 32, "finetune_steps": 8, "farneback_clips": 128},
+    "laptop": {"steps": 300, "time_s": 40, "batch": 64, "finetune_steps": 120, "farneback_clips": 2000},
+    "full": {"steps": 20000, "time_s": 3600, "batch": 256, "finetune_steps": 3000, "farneback_clips": None},
+}
 
 
 class MoCo(nn.Module):

@@ -242,6 +242,11 @@ class SrivastavaLSTM(nn.Module):
         logits = self.predictor(state, steps, x.reshape(b, t, self.pixels)[:, -1])
         return torch.sigmoid(logits).reshape(b, steps, *self.frame_shape)
 
+    @property
+    def dim(self) -> int:
+        """Size of the representation :meth:`embed` returns: ``layers * hidden``."""
+        return self.layers * self.hidden
+
     @torch.no_grad()
     def predict_from_state(self, state: State, steps: int = 10, last_frame: torch.Tensor | None = None) -> torch.Tensor:
         """Run the future decoder from any representation ``state`` (one ``(h, c)`` ``(B, hidden)`` pair per
