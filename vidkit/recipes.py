@@ -114,15 +114,19 @@ RECIPES: dict[str, dict[str, Any]] = {
     },
     "mmnist_simvp": {
         "description": "SimVP-style non-recurrent predictor: frames stacked on channels, conv encoder, "
-                       "gated translator, conv decoder; all 10 future frames at once.",
-        "model": {"name": "simvp", "hidden_s": 16, "hidden_t": 64, "n_translator": 2},
+                       "gated translator, conv decoder; all 10 future frames at once. 4x4 space-to-depth "
+                       "patches make it fast on a CPU. The laptop recipe is the kit's 10-minute result.",
+        "model": {"name": "simvp", "hidden_s": 32, "hidden_t": 128, "n_translator": 4, "patch": 4},
         "loss": {"kind": "bce"},
         "data": _DATA,
-        "train": {**_TRAIN, "lr": 3e-3},
+        "train": {**_TRAIN, "lr": 5e-3, "warmup_frac": 200 / 4200, "min_lr_ratio": 0.01},
         "eval_sequences": 1000,
         "profiles": {
             "smoke": {"model": {"hidden_s": 4, "hidden_t": 8, "n_translator": 1}, "eval_sequences": 64},
-            "full": {"model": {"hidden_s": 64, "hidden_t": 256, "n_translator": 8}, "eval_sequences": None},
+            # 4,200 steps of batch 16 fit in 10 minutes on 2 CPU cores (8.4 steps/s quiet, 15 % margin)
+            "laptop": {"batch_size": 16, "steps": 4200, "time_budget_s": 600},
+            "full": {"model": {"hidden_s": 64, "hidden_t": 256, "n_translator": 8, "patch": 2},
+                     "eval_sequences": None},
         },
     },
 }
@@ -177,10 +181,12 @@ def recipe_config(name: str, profile: str | Profile | None = None,
     if overrides is not None and not isinstance(overrides, dict):
         raise TypeError(f"overrides must be a dict, got {type(overrides).__name__}")
     prof = _resolve_profile(profile)
-    base = {k: v for k, v in RECIPES[name].items() if k != "profiles"}
-    cfg = _merge(base, RECIPES[name].get("profiles", {}).get(prof.name, {}))
-    cfg.update(recipe=name, profile=prof.name, batch_size=prof.batch_size, eval_batch_size=prof.eval_batch,
-               steps=prof.train_steps, time_budget_s=prof.time_budget_s)
+    # the profile's budgets first; a recipe (or its per-profile section) may set its own
+    cfg = {"batch_size": prof.batch_size, "eval_batch_size": prof.eval_batch, "steps": prof.train_steps,
+           "time_budget_s": prof.time_budget_s}
+    cfg = _merge(cfg, {k: v for k, v in RECIPES[name].items() if k != "profiles"})
+    cfg = _merge(cfg, RECIPES[name].get("profiles", {}).get(prof.name, {}))
+    cfg.update(recipe=name, profile=prof.name)
     unknown = set(overrides or {}) - set(cfg)
     if unknown:
         raise ValueError(f"unknown config keys {sorted(unknown)}; the config has {sorted(cfg)}")
@@ -368,7 +374,7 @@ def run_recipe(name: str, *, profile: str | Profile | None = None, workdir: str 
         t = dict(cfg["train"])
         n = cfg["steps"]
         config = TrainConfig(steps=n, time_budget_s=cfg["time_budget_s"], lr=t["lr"], weight_decay=t["weight_decay"],
-                             warmup_steps=int(t["warmup_frac"] * n), min_lr_ratio=t["min_lr_ratio"],
+                             warmup_steps=round(t["warmup_frac"] * n), min_lr_ratio=t["min_lr_ratio"],
                              grad_clip=t["grad_clip"], amp=t["amp"], compile=t["compile"], seed=t["seed"],
                              ckpt_every=min(500, max(10, n // 10)), log_every=max(1, min(50, n // 100)))
         seed_everything(t["seed"])  # same initial weights on every rank and every run

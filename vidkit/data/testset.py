@@ -29,9 +29,11 @@ TEST_SEED = 20150101  # Srivastava et al. 2015
 BLOCK = 256
 OFFICIAL_SHAPE = (20, 10000, 64, 64)
 # sha256 of the uint8 frames (C order) of the default test set (2 digits, 20 frames, 64x64), by size.
+# Recorded with the whole-blocks-then-truncate build below (the 10,000 value was re-recorded on 2026-11-22:
+# the first recording predates that rule and differed in the last 16 sequences only).
 KNOWN_SHA256: dict[int, str] = {
     256: "ba7d5fd1e6b38561259acb6040474f3cfbea6503ab4ea66ca70add7d6b76e079",
-    10_000: "e48ea1a8accfd73fea9ad359dbefa0fd232d835f7acc53a3a113cddfbbf651ba",
+    10_000: "59e74ea7ccc9db815e2e66886b9f0593b802501471d51043ed497cce436c0cf2",
 }
 
 
