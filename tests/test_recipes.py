@@ -118,8 +118,10 @@ def test_run_eval_publish_and_load_by_name(tmp_path, monkeypatch, capsys):
     assert main(["eval", str(wd), "--write"]) == 0
     out = capsys.readouterr().out
     assert "mse" in out and "wrote" in out
-    again = json.loads((wd / "metrics.json").read_text())["eval"]["mean"]
+    written = json.loads((wd / "metrics.json").read_text())
+    again = written["eval"]["mean"]
     assert again["mse"] == pytest.approx(saved["mse"], rel=1e-5)  # the same weights, the same test prefix
+    assert written["steps"] == 3 and written["elapsed_s"] > 0  # how far the scored checkpoint was trained
 
     assert main(["eval", "zeros", "--sequences", "16"]) == 0
     assert "zeros: future on 16 test sequences" in capsys.readouterr().out

@@ -66,6 +66,8 @@ def test_autocorrelation_finds_the_period_of_a_loop():
     assert dominant_period(r) == (7, pytest.approx(1.0, abs=1e-9))
     noise = temporal_autocorrelation(rng.random((60, 8, 8)))
     assert dominant_period(noise)[1] < 0.3  # no repetition
+    lag, r = dominant_period(np.linspace(1, 0, 10))  # only falls: no peak, no period
+    assert lag is None and np.isnan(r)
     with pytest.raises(ValueError, match="T >= 3"):
         temporal_autocorrelation(np.zeros((2, 4)))
     with pytest.raises(ValueError, match="max_lag"):

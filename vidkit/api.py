@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from torch import nn
 
-__all__ = ["load", "predict", "show", "publish", "run_config", "reference_checkpoints"]
+__all__ = ["load", "predict", "show", "publish", "run_config", "checkpoint_path", "reference_checkpoints"]
 
 
 def _as_clips(clip: Any) -> tuple[torch.Tensor, bool]:
@@ -86,6 +86,11 @@ def _locate(path_or_name: str | os.PathLike) -> tuple[Path, Path]:
     if not (workdir / "config.json").is_file() or not ckpt_path.is_file():
         raise FileNotFoundError(f"{path}: expected a work dir with config.json and checkpoints/last.pt")
     return ckpt_path, workdir
+
+
+def checkpoint_path(path_or_name: str | os.PathLike) -> Path:
+    """The checkpoint file of a work dir, a checkpoint in one, or a reference name."""
+    return _locate(path_or_name)[0]
 
 
 def run_config(path_or_name: str | os.PathLike) -> tuple[dict[str, Any], Path]:

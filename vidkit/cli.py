@@ -108,9 +108,15 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     scores = recipes.evaluate_run(model, cfg, "config" if args.sequences is None else args.sequences)
     print(_format_scores(str(args.run), scores))
     if args.write:
+        from vidkit.api import checkpoint_path
+        from vidkit.checkpoint import load_checkpoint
+
         metrics_path = workdir / "metrics.json"
         metrics = json.loads(metrics_path.read_text()) if metrics_path.exists() else {}
-        metrics["eval"] = scores
+        ckpt = load_checkpoint(checkpoint_path(args.run))
+        # the scores belong to this checkpoint: record how far it was trained (also for a run in progress)
+        metrics.update(eval=scores, steps=ckpt.get("step", metrics.get("steps")),
+                       elapsed_s=ckpt.get("elapsed_s", metrics.get("elapsed_s")))
         write_json_atomic(metrics, metrics_path)
         print(f"wrote {metrics_path}")
     if args.samples:

@@ -35,11 +35,15 @@ __all__ = ["BUDGETS", "MoCo", "clip_batches", "infonce_loss", "ubernce_loss", "c
 
 
 #: Per-profile budgets for notebook 02: pretraining steps / seconds per method, batch size, fine-tuning
-#: steps, and how many training clips get Farneback flow (it is the slowest data step: ~120 clips/s).
+#: steps, how many training clips get Farneback flow (the slowest data step: ~120 clips/s) and how many
+#: training clips the frozen-feature evaluation uses (probe training set and retrieval gallery).
 BUDGETS: dict[str, dict[str, Any]] = {
-    "smoke": {"steps": 8, "time_s": 10, "batch": 32, "finetune_steps": 8, "farneback_clips": 128},
-    "laptop": {"steps": 300, "time_s": 40, "batch": 64, "finetune_steps": 120, "farneback_clips": 2000},
-    "full": {"steps": 20000, "time_s": 3600, "batch": 256, "finetune_steps": 3000, "farneback_clips": None},
+    "smoke": {"steps": 8, "time_s": 10, "batch": 32, "finetune_steps": 8, "farneback_clips": 128,
+              "eval_train_clips": 512},
+    "laptop": {"steps": 150, "time_s": 35, "batch": 64, "finetune_steps": 100, "farneback_clips": 2000,
+               "eval_train_clips": 2000},
+    "full": {"steps": 20000, "time_s": 3600, "batch": 256, "finetune_steps": 3000, "farneback_clips": None,
+             "eval_train_clips": None},
 }
 
 

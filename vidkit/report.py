@@ -126,14 +126,15 @@ def temporal_autocorrelation(frames: Any, max_lag: int | None = None) -> np.ndar
     return np.array([float((x[: len(x) - lag] * x[lag:]).sum(1).mean()) for lag in range(max_lag + 1)])
 
 
-def dominant_period(autocorr: np.ndarray, min_lag: int = 2) -> tuple[int, float]:
-    """``(lag, r)`` of the highest autocorrelation peak at ``lag >= min_lag``: the clip's most likely period
-    and how strongly it repeats (``r`` near 1: an exact loop; near 0: no repetition)."""
+def dominant_period(autocorr: np.ndarray, min_lag: int = 2) -> tuple[int | None, float]:
+    """``(lag, r)`` of the highest autocorrelation peak (a local maximum) at ``lag >= min_lag``: the clip's
+    most likely period and how strongly it repeats (``r`` near 1: an exact loop; near 0: no repetition).
+    ``(None, nan)`` when the curve has no interior peak at all (it only falls or only rises)."""
     r = np.asarray(autocorr, dtype=np.float64)
     if r.ndim != 1 or len(r) <= min_lag + 1:
         raise ValueError(f"autocorr must be 1-D and longer than min_lag + 1 = {min_lag + 1}, got shape {r.shape}")
     peaks = [i for i in range(max(min_lag, 1), len(r) - 1) if r[i] >= r[i - 1] and r[i] >= r[i + 1]]
     if not peaks:
-        return int(len(r) - 1), float(r[-1])
+        return None, float("nan")
     best = max(peaks, key=lambda i: r[i])
     return int(best), float(r[best])
