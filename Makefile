@@ -39,9 +39,11 @@ notebooks: install
 # tests/test_browser.py alone: JupyterLab in headless Chromium (needs /usr/bin/chromium: apt-get install
 # chromium; `make test` runs it too). Screenshot and server log go to test-artifacts/browser/.
 browser: install
+	@tools/install-chromium
 	CI=true VIDKIT_PROFILE=smoke $(VPY) -m pytest -q -m browser tests
 
 test: install
+	@tools/install-chromium
 	@start=$$(date +%s); \
 	$(VENV)/bin/ruff check vidkit tests benchmarks notebooks tools && \
 	CI=true VIDKIT_PROFILE=smoke $(VPY) -m pytest -q tests && \
