@@ -100,3 +100,30 @@ def test_finetune_learns_a_motion_label():
     x[y == 1] = x[y == 1].flip(1)
     out = finetune(Conv3dEncoder(1, width=4, dim=16), x, y, x, y, steps=60, lr=1e-2, progress=False)
     assert out["accuracy"] == 1.0 and out["train_clips"] == 32
+
+
+class _LabelEncoder(torch.nn.Module):
+    """A stand-in "flow" encoder whose embedding is the one-hot action stored in the flow tensor."""
+
+    dim = 2
+
+    def __init__(self):
+        super().__init__()
+        self.unused = torch.nn.Parameter(torch.zeros(1))
+
+    def embed(self, x):
+        return torch.nn.functional.one_hot(x[:, 0, 0, 0, 0].long(), 2).float()
+
+
+def test_coclr_mines_same_label_positives_from_the_other_view():
+    torch.manual_seed(0)
+    n = 64
+    action = torch.arange(n) % 2
+    rgb = torch.rand(n, 6, 1, 16, 16)
+    flow = action.float().view(n, 1, 1, 1, 1).expand(n, 5, 2, 16, 16).contiguous()
+    other = MoCo(_LabelEncoder(), "flow", queue_size=32, proj_dim=8)
+    other.head.net[-1].bias.data.zero_()
+    pair = CoCLRPair(MoCo(Conv3dEncoder(1, width=4, dim=16), "rgb", queue_size=32), other, topk=3)
+    batches = clip_batches(rgb, {"action": action.numpy()}, 16, flow)
+    logs = [coclr_loss_fn(pair, next(batches), length=4)[1] for _ in range(4)]
+    assert logs[-1]["mined_same_action"] == 1.0  # the "flow" view knows the label: every mined positive shares it

@@ -68,6 +68,9 @@ def test_autocorrelation_finds_the_period_of_a_loop():
     assert dominant_period(noise)[1] < 0.3  # no repetition
     lag, r = dominant_period(np.linspace(1, 0, 10))  # only falls: no peak, no period
     assert lag is None and np.isnan(r)
+    assert dominant_period(np.array([1, .5, .5, .3, .2]))[0] is None  # a plateau is not a peak
+    still = temporal_autocorrelation(np.ones((10, 4, 4)))
+    assert np.isnan(still).all() and dominant_period(still)[0] is None
     with pytest.raises(ValueError, match="T >= 3"):
         temporal_autocorrelation(np.zeros((2, 4)))
     with pytest.raises(ValueError, match="max_lag"):

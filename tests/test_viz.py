@@ -358,3 +358,22 @@ def test_gif_html_is_animated_gif():
     im = Image.open(io.BytesIO(base64.b64decode(m.group(1))))
     assert im.format == "GIF" and im.size == (24, 24) and im.n_frames == 6
     assert im.info.get("loop") == 0 and im.info.get("duration") == 250
+
+
+def test_rollout_panels_align_time_and_validate():
+    from vidkit.viz import OBSERVED_RGB, PREDICTED_RGB, ClipFormatError, rollout_panels
+
+    x, y = np.random.rand(4, 8, 8), np.random.rand(3, 8, 8)
+    panels = rollout_panels(x, y, {"m": np.random.rand(6, 8, 8)})  # a rollout longer than the truth
+    assert list(panels) == ["truth", "m", "error m"]
+    assert {p.shape for p in panels.values()} == {(10, 8, 8, 3)}
+    assert tuple(panels["m"][0, 0, 0]) == OBSERVED_RGB and tuple(panels["m"][5, 0, 0]) == PREDICTED_RGB
+    assert (panels["truth"][7:, 4, 4] == 128).all()  # past the truth: mid-gray, no data
+    recon = rollout_panels(x, None, {"ae": x})
+    assert list(recon) == ["input", "ae", "error ae"] and recon["error ae"][:, 2:].max() == 0
+    with pytest.raises(ClipFormatError, match="truth frames"):
+        rollout_panels(x, np.random.rand(3, 6, 6), {"m": y})
+    with pytest.raises(ClipFormatError, match="one frame per input"):
+        rollout_panels(x, None, {"ae": x[:2]})
+    with pytest.raises(TypeError, match="non-empty dict"):
+        rollout_panels(x, y, {})

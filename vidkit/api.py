@@ -168,6 +168,11 @@ def publish(run: str | os.PathLike, name: str, half: bool = False) -> Path:
     (folder / "checkpoints").mkdir(parents=True, exist_ok=True)
     save_checkpoint({"step": ckpt.get("step"), "model": state, "source": str(workdir)},
                     folder / "checkpoints" / "last.pt")
+    metrics_path = workdir / "metrics.json"
+    scored = json.loads(metrics_path.read_text()).get("steps") if metrics_path.is_file() else None
+    if scored != ckpt.get("step"):
+        raise ValueError(f"{ckpt_path} is at step {ckpt.get('step')} but {metrics_path} describes step {scored}: "
+                         f"score this checkpoint first (`vidkit eval {workdir} --write`)")
     readme = _reference_readme(name, workdir, half)
     atomic_write(folder / "README.md", lambda f: f.write(readme.encode()))
     extras = ["config.json", "metrics.json", "log.txt", "samples/rollouts.gif", "samples/rollouts.mp4"]

@@ -36,8 +36,11 @@ def _check(x: torch.Tensor, name: str = "clips") -> None:
         raise ValueError(f"{name} must be a float tensor (B, T, C, H, W), got {got}")
 
 
-def _uniform(n: int, lo: float, hi: float, generator: torch.Generator | None) -> torch.Tensor:
-    return lo + (hi - lo) * torch.rand(n, generator=generator)
+def _uniform(n: int, lo: float, hi: float, generator: torch.Generator | None,
+             like: torch.Tensor | None = None) -> torch.Tensor:
+    """``n`` draws from U(lo, hi) on the CPU generator, moved to ``like``'s device and dtype."""
+    u = lo + (hi - lo) * torch.rand(n, generator=generator)
+    return u if like is None else u.to(device=like.device, dtype=like.dtype)
 
 
 def temporal_crop(clips: torch.Tensor, length: int, generator: torch.Generator | None = None,
@@ -56,10 +59,10 @@ def temporal_crop(clips: torch.Tensor, length: int, generator: torch.Generator |
             raise ValueError(f"others must be (B={b}, >= {length}, ...), got {tuple(o.shape)}")
     starts = [torch.randint(0, min([t] + [o.shape[1] for o in others]) - length + 1, (1,), generator=generator)
               .item() for _ in range(b)]
-    idx = torch.tensor(starts).view(b, 1) + torch.arange(length).view(1, length)  # (B, length)
+    idx = (torch.tensor(starts).view(b, 1) + torch.arange(length).view(1, length)).to(clips.device)  # (B, length)
 
     def take(x: torch.Tensor) -> torch.Tensor:
-        return x[torch.arange(b).view(b, 1), idx]
+        return x[torch.arange(b, device=x.device).view(b, 1), idx.to(x.device)]
 
     return (take(clips), *map(take, others)) if others else take(clips)
 
@@ -78,12 +81,12 @@ def spatial_crop(clips: torch.Tensor, scale: tuple[float, float] = (0.6, 1.0), f
     if flow and clips.shape[2] != 2:
         raise ValueError(f"flow clips must have 2 channels (dx, dy), got {tuple(clips.shape)}")
     b, t, c, h, w = clips.shape
-    s = _uniform(b, lo, hi, generator)  # crop side as a fraction of the frame
-    cx = _uniform(b, -1.0, 1.0, generator) * (1 - s)  # crop centre, in [-1, 1] coordinates, inside the frame
-    cy = _uniform(b, -1.0, 1.0, generator) * (1 - s)
-    theta = torch.zeros(b, 2, 3)
+    s = _uniform(b, lo, hi, generator, clips)  # crop side as a fraction of the frame
+    cx = _uniform(b, -1.0, 1.0, generator, clips) * (1 - s)  # crop centre in [-1, 1] coordinates, inside the frame
+    cy = _uniform(b, -1.0, 1.0, generator, clips) * (1 - s)
+    theta = torch.zeros(b, 2, 3, device=clips.device, dtype=clips.dtype)
     theta[:, 0, 0], theta[:, 1, 1], theta[:, 0, 2], theta[:, 1, 2] = s, s, cx, cy
-    grid = F.affine_grid(theta.to(clips.dtype), [b, c, h, w], align_corners=False)  # (B, H, W, 2)
+    grid = F.affine_grid(theta, [b, c, h, w], align_corners=False)  # (B, H, W, 2)
     grid = grid.repeat_interleave(t, dim=0)
     out = F.grid_sample(clips.reshape(b * t, c, h, w), grid, mode="bilinear", padding_mode="border",
                         align_corners=False).view(b, t, c, h, w)
@@ -98,8 +101,8 @@ def intensity_jitter(clips: torch.Tensor, brightness: float = 0.2, contrast: flo
     if brightness < 0 or not 0 <= contrast < 1:
         raise ValueError(f"need brightness >= 0 and 0 <= contrast < 1, got {brightness}, {contrast}")
     b = clips.shape[0]
-    c = _uniform(b, 1 - contrast, 1 + contrast, generator).view(b, 1, 1, 1, 1)
-    shift = _uniform(b, -brightness, brightness, generator).view(b, 1, 1, 1, 1)
+    c = _uniform(b, 1 - contrast, 1 + contrast, generator, clips).view(b, 1, 1, 1, 1)
+    shift = _uniform(b, -brightness, brightness, generator, clips).view(b, 1, 1, 1, 1)
     mean = clips.mean(dim=(1, 2, 3, 4), keepdim=True)
     return ((clips - mean) * c + mean + shift).clamp(0, 1)
 

@@ -98,10 +98,13 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     from vidkit.metrics import evaluate_predictor
     from vidkit.models import BASELINES
 
-    if args.run in BASELINES:  # a trivial baseline, scored the same way
+    if args.run in BASELINES:  # a trivial baseline, scored the same way as the recipes' runs
         from vidkit.data import load_test_set
 
-        scores = evaluate_predictor(BASELINES[args.run](), load_test_set(), max_sequences=args.sequences)
+        if args.write or args.samples:
+            raise ValueError("--write and --samples need a run; a baseline has no work dir")
+        n = args.sequences if args.sequences is not None else recipes.RECIPES["mmnist_simvp"]["eval_sequences"]
+        scores = evaluate_predictor(BASELINES[args.run](), load_test_set(), max_sequences=n)
         print(_format_scores(args.run, scores))
         return 0
     model, cfg, workdir = load(args.run), *run_config(args.run)

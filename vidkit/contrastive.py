@@ -228,20 +228,28 @@ def finetune(encoder: nn.Module, train_x: torch.Tensor, train_y: Any, test_x: to
     accuracy. The encoder is modified in place: pass a copy to keep the original."""
     from tqdm.auto import tqdm
 
+    if not isinstance(getattr(encoder, "dim", None), int) or not hasattr(encoder, "embed"):
+        raise TypeError("encoder must have embed() and an int attribute dim")
+    for name, v in {"steps": steps, "batch_size": batch_size}.items():
+        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+            raise ValueError(f"{name} must be a positive int, got {v!r}")
+    if not lr > 0:
+        raise ValueError(f"lr must be > 0, got {lr!r}")
     y_train = torch.as_tensor(np.asarray(train_y), dtype=torch.long)
     y_test = torch.as_tensor(np.asarray(test_y), dtype=torch.long)
     if len(train_x) != len(y_train) or len(test_x) != len(y_test):
         raise ValueError("need one label per clip in train and test")
     classes = int(max(y_train.max(), y_test.max())) + 1
+    device = next(encoder.parameters()).device
     torch.manual_seed(seed)
-    head = nn.Linear(encoder.dim, classes)
+    head = nn.Linear(encoder.dim, classes).to(device)
     params = [*encoder.parameters(), *head.parameters()]
     opt = torch.optim.AdamW([p for p in params if p.requires_grad], lr=lr, weight_decay=1e-4)
     gen = torch.Generator().manual_seed(seed)
     encoder.train()
     for _ in tqdm(range(steps), desc="fine-tune", disable=not progress, leave=False):
         idx = torch.randint(0, len(train_x), (min(batch_size, len(train_x)),), generator=gen)
-        loss = F.cross_entropy(head(encoder.embed(train_x[idx])), y_train[idx])
+        loss = F.cross_entropy(head(encoder.embed(train_x[idx].to(device))), y_train[idx].to(device))
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -249,5 +257,6 @@ def finetune(encoder: nn.Module, train_x: torch.Tensor, train_y: Any, test_x: to
     correct = 0
     with torch.no_grad():
         for lo in range(0, len(test_x), 256):
-            correct += int((head(encoder.embed(test_x[lo:lo + 256])).argmax(1) == y_test[lo:lo + 256]).sum())
+            pred = head(encoder.embed(test_x[lo:lo + 256].to(device))).argmax(1).cpu()
+            correct += int((pred == y_test[lo:lo + 256]).sum())
     return {"accuracy": correct / len(test_x), "train_clips": len(train_x)}

@@ -123,7 +123,8 @@ RECIPES: dict[str, dict[str, Any]] = {
         "eval_sequences": 1000,
         "profiles": {
             "smoke": {"model": {"hidden_s": 4, "hidden_t": 8, "n_translator": 1}, "eval_sequences": 64},
-            # 4,200 steps of batch 16 fit in 10 minutes on 2 CPU cores (8.4 steps/s quiet, 15 % margin)
+            # 4,200 steps of batch 16: 8.4 steps/s measured quiet => 15 % margin in 10 minutes; the recorded
+            # 10-minute run went 6.4-8.2 steps/s and stopped on time at step 4,158 (docs/benchmarks.md)
             "laptop": {"batch_size": 16, "steps": 4200, "time_budget_s": 600},
             "full": {"model": {"hidden_s": 64, "hidden_t": 256, "n_translator": 8, "patch": 2},
                      "eval_sequences": None},
@@ -349,10 +350,16 @@ def run_recipe(name: str, *, profile: str | Profile | None = None, workdir: str 
     saved = Path(workdir) / "config.json" if workdir is not None else None
     if resume and saved is not None and saved.is_file():
         old = json.loads(saved.read_text()).get("config", {})
-        if old.get("model") and overrides and _merge(old, overrides) != old:
+        if "model" not in old or "train" not in old:
+            raise ValueError(f"{saved} was not written by a vidkit recipe; use a new work dir")
+        if old.get("recipe") != name:
+            raise ValueError(f"{workdir} is a run of recipe {old.get('recipe')!r}, not {name!r}")
+        if profile is not None and _resolve_profile(profile).name != old.get("profile"):
+            raise ValueError(f"{workdir} was trained in the {old.get('profile')!r} profile; resuming keeps it")
+        if overrides and _merge(old, overrides) != old:
             raise ValueError(f"{workdir} was made with a different config; resuming keeps it. Drop the "
-                             "overrides or use a new work dir.")
-        cfg = old or cfg
+                             "overrides (use --steps / --time for the budgets) or use a new work dir.")
+        cfg = old
     if steps is not None:
         if not isinstance(steps, int) or isinstance(steps, bool) or steps <= 0:
             raise ValueError(f"steps must be a positive int, got {steps!r}")
@@ -369,7 +376,8 @@ def run_recipe(name: str, *, profile: str | Profile | None = None, workdir: str 
         if D.is_main():  # keep the budgets of the latest call in config.json
             path = workdir / "config.json"
             record = json.loads(path.read_text()) if path.is_file() else {}
-            commands = record.get("commands", []) + ([command] if command else [])
+            # a fresh start (resume=False) discards the old weights, so also the commands that trained them
+            commands = (record.get("commands", []) if resume else []) + ([command] if command else [])
             write_json_atomic({**record, "name": name, "config": cfg, "commands": commands}, path)
         t = dict(cfg["train"])
         n = cfg["steps"]

@@ -112,13 +112,16 @@ def temporal_autocorrelation(frames: Any, max_lag: int | None = None) -> np.ndar
 
     ``frames`` ``(T, ...)`` (numpy or torch). Each frame is flattened and mean-centred over the clip;
     ``r[lag]`` is the mean cosine similarity of frame ``t`` and frame ``t + lag``. A periodic rollout
-    shows peaks at multiples of its period (used for Srivastava's long-rollout observation).
+    shows peaks at multiples of its period (used for Srivastava's long-rollout observation). A clip whose
+    frames never change gives NaN (no similarity is defined, and :func:`dominant_period` finds no peak).
     """
     x = np.asarray(frames.detach().cpu() if hasattr(frames, "detach") else frames, dtype=np.float64)
     if x.ndim < 2 or len(x) < 3:
         raise ValueError(f"frames must be (T, ...) with T >= 3, got shape {x.shape}")
     x = x.reshape(len(x), -1)
     x = x - x.mean(0, keepdims=True)
+    if not np.any(x):  # a still clip: the autocorrelation is undefined (NaN), and it has no period
+        return np.full(min(len(x) // 2 if max_lag is None else int(max_lag), len(x) - 1) + 1, np.nan)
     x = x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
     max_lag = len(x) // 2 if max_lag is None else int(max_lag)
     if not 1 <= max_lag < len(x):
@@ -133,7 +136,8 @@ def dominant_period(autocorr: np.ndarray, min_lag: int = 2) -> tuple[int | None,
     r = np.asarray(autocorr, dtype=np.float64)
     if r.ndim != 1 or len(r) <= min_lag + 1:
         raise ValueError(f"autocorr must be 1-D and longer than min_lag + 1 = {min_lag + 1}, got shape {r.shape}")
-    peaks = [i for i in range(max(min_lag, 1), len(r) - 1) if r[i] >= r[i - 1] and r[i] >= r[i + 1]]
+    # a peak rises from the left and does not rise to the right (a flat plateau is not a peak)
+    peaks = [i for i in range(max(min_lag, 1), len(r) - 1) if r[i] > r[i - 1] and r[i] >= r[i + 1]]
     if not peaks:
         return None, float("nan")
     best = max(peaks, key=lambda i: r[i])

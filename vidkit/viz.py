@@ -582,10 +582,15 @@ def rollout_panels(inputs: Any, truth: Any | None, predictions: Mapping[str, Any
              for k, v in predictions.items()}
     recon = truth is None
     y = x if recon else _to_uint8_frames(truth, "truth")[..., :1].astype(np.float32) / 255
+    if y.shape[1:] != x.shape[1:]:
+        raise ClipFormatError(f"rollout_panels: truth frames {y.shape[1:3]} differ from the inputs' {x.shape[1:3]}")
     for k, v in preds.items():
         if v.shape[1:] != x.shape[1:]:
             raise ClipFormatError(f"rollout_panels: prediction {k!r} frames {v.shape[1:3]} differ from the "
                                   f"inputs' {x.shape[1:3]}")
+        if recon and len(v) != len(x):
+            raise ClipFormatError(f"rollout_panels: reconstruction {k!r} has {len(v)} frames, the inputs "
+                                  f"{len(x)}; a reconstruction has one frame per input frame")
     t_future = max([y.shape[0]] + [v.shape[0] for v in preds.values()])
 
     def rgb(frames: np.ndarray) -> np.ndarray:
