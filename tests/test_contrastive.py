@@ -77,9 +77,13 @@ def test_clip_batches_cover_an_epoch_and_validate(clips):
     assert b["rgb"].shape == (16, 8, 1, 32, 32) and b["flow"].shape == (16, 7, 2, 32, 32)
     assert torch.equal(b["action"], torch.as_tensor(labels["action"])[b["index"]])
     with pytest.raises(ValueError, match="batch_size"):
-        next(clip_batches(rgb, labels, 0))
+        clip_batches(rgb, labels, 0)  # checked at the call, not at the first batch
     with pytest.raises(ValueError, match="labels"):
-        next(clip_batches(rgb, {"action": labels["action"][:3]}, 4))
+        clip_batches(rgb, {"action": labels["action"][:3]}, 4)
+    with pytest.raises(ValueError, match=r"rgb must be a float tensor \(N, T, C, H, W\)"):
+        clip_batches(rgb[0], labels, 4)
+    with pytest.raises(ValueError, match="flow must be"):
+        clip_batches(rgb, labels, 4, flow=flow[:3])
 
 
 def test_label_subset_is_balanced():

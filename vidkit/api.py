@@ -72,6 +72,9 @@ def _locate(path_or_name: str | os.PathLike) -> tuple[Path, Path]:
         raise TypeError(f"path_or_name must be a str or os.PathLike, got {type(path_or_name).__name__}")
     path = Path(path_or_name)
     if not path.exists():
+        if any(sep in str(path_or_name) for sep in "/\\") or str(path_or_name).startswith("."):
+            raise FileNotFoundError(f"{path_or_name!r}: no such path (a reference name is a plain folder name "
+                                    "under data/checkpoints/)")
         named = data_dir() / "checkpoints" / str(path_or_name)
         if not named.exists():
             folder = data_dir() / "checkpoints"
