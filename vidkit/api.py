@@ -144,8 +144,14 @@ def _reference_readme(name: str, workdir: Path, half: bool) -> str:
     commands = record.get("commands") or ["(not recorded: trained from Python, see config.json)"]
     lines += ["```", *commands, f"vidkit publish {workdir} {name}{' --half' if half else ''}", "```", ""]
     if metrics:
-        lines += [f"{metrics.get('steps')} steps, {metrics.get('elapsed_s', 0) / 60:.1f} min of training in total "
-                  f"(all resumes) on `{metrics.get('device')}`.", ""]
+        device = f" on `{metrics['device']}`" if metrics.get("device") else ""
+        lines += [f"{metrics.get('steps')} steps, {metrics.get('elapsed_s', 0) / 60:.1f} min of training{device} "
+                  "(wall-clock time of the training processes over all resumes, including any pauses).", ""]
+        planned = cfg.get("steps")
+        if isinstance(planned, int) and isinstance(metrics.get("steps"), int) and metrics["steps"] < planned:
+            lines += [f"**In progress**: {metrics['steps']} of {planned} planned steps. Run the `vidkit train` "
+                      "command above again to resume (it continues from the run's last checkpoint), then "
+                      "`vidkit eval RUN --write` and publish again.", ""]
     if scores:
         lines += [f"## Test metrics ({scores.get('task', 'future')}, first {scores.get('sequences')} sequences of "
                   "the fixed cached test set)", "", "| " + " | ".join(scores["mean"]) + " |",
