@@ -18,3 +18,16 @@ def one_torch_thread() -> Iterator[None]:
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
+
+
+def moving_square_clips(n: int, frames: int = 6, size: int = 16):
+    """``(n, frames, 1, size, size)`` clips of a square moving right (even rows) or left (odd rows, the same
+    frames reversed) and the labels ``arange(n) % 2``: a label carried by motion alone."""
+    import torch
+
+    clips = torch.zeros(n, frames, 1, size, size)
+    for t in range(frames):
+        clips[:, t, 0, 6:10, 2 * t:2 * t + 4] = 1.0
+    labels = torch.arange(n) % 2
+    clips[labels == 1] = clips[labels == 1].flip(1)
+    return clips, labels

@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from conftest import moving_square_clips
 
 from vidkit.contrastive import (
     CoCLRPair,
@@ -97,11 +98,7 @@ def test_label_subset_is_balanced():
 
 def test_finetune_learns_a_motion_label():
     torch.manual_seed(0)
-    x = torch.zeros(32, 6, 1, 16, 16)
-    for t in range(6):
-        x[:, t, 0, 6:10, 2 * t:2 * t + 4] = 1.0
-    y = torch.arange(32) % 2
-    x[y == 1] = x[y == 1].flip(1)
+    x, y = moving_square_clips(32)
     out = finetune(Conv3dEncoder(1, width=4, dim=16), x, y, x, y, steps=60, lr=1e-2, progress=False)
     assert out["accuracy"] == 1.0 and out["train_clips"] == 32
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+from conftest import moving_square_clips
 
 from vidkit.models.encoders import LRCN, Conv3dEncoder, ProjectionHead
 
@@ -53,11 +54,7 @@ def test_mean_pooling_is_blind_to_frame_order_and_the_lstm_is_not():
 def test_learns_direction_of_motion(name):
     """A bright square moving left or right: the label is in the motion only (same frames, reversed)."""
     torch.manual_seed(0)
-    clips = torch.zeros(16, 6, 1, 16, 16)
-    for t in range(6):
-        clips[:, t, 0, 6:10, 2 * t:2 * t + 4] = 1.0
-    labels = torch.arange(16) % 2
-    clips[labels == 1] = clips[labels == 1].flip(1)
+    clips, labels = moving_square_clips(16)
     model, head = ENCODERS[name](), torch.nn.Linear(16, 2)
     opt = torch.optim.Adam([*model.parameters(), *head.parameters()], lr=1e-2)
     for _ in range(60):

@@ -103,7 +103,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
 
         if args.write or args.samples:
             raise ValueError("--write and --samples need a run; a baseline has no work dir")
-        n = args.sequences if args.sequences is not None else recipes.RECIPES["mmnist_simvp"]["eval_sequences"]
+        n = args.sequences if args.sequences is not None else recipes.EVAL_SEQUENCES
         scores = evaluate_predictor(BASELINES[args.run](), load_test_set(), max_sequences=n)
         print(_format_scores(args.run, scores))
         return 0

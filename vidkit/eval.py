@@ -313,6 +313,23 @@ def knn_accuracy(train_x: ArrayLike, train_y: ArrayLike, test_x: ArrayLike, test
 # ------------------------------------------------------------------------------------------- retrieval
 
 
+def nearest_neighbours(query_x: ArrayLike, gallery_x: ArrayLike, k: int = 5, center: bool = True,
+                       exclude_self: bool = False) -> np.ndarray:
+    """Indices ``(M, k)`` of each query's ``k`` nearest gallery rows, most similar first: cosine similarity
+    after subtracting the gallery mean from both sets (``center=True``), as :func:`retrieval_recall` ranks."""
+    qx, gx = _features(query_x, "query_x"), _features(gallery_x, "gallery_x")
+    if qx.shape[1] != gx.shape[1]:
+        raise ValueError(f"query_x and gallery_x need the same D, got {qx.shape} and {gx.shape}")
+    if exclude_self and len(qx) != len(gx):
+        raise ValueError(f"exclude_self=True needs the query set to be the gallery set, "
+                         f"got {len(qx)} queries and {len(gx)} gallery items")
+    k = _positive_int(k, "k", upper=len(gx) - int(bool(exclude_self)), upper_text=" (the gallery size)")
+    if center:
+        mu = gx.mean(axis=0, keepdims=True)
+        qx, gx = qx - mu, gx - mu
+    return _nearest(_l2_normalise(qx), _l2_normalise(gx), k, exclude_self=bool(exclude_self))[0]
+
+
 def retrieval_recall(query_x: ArrayLike, query_y: ArrayLike, gallery_x: ArrayLike, gallery_y: ArrayLike,
                      ks: Sequence[int] = (1, 5, 10, 20), exclude_self: bool = False,
                      center: bool = True) -> dict[str, float]:
@@ -344,10 +361,7 @@ def retrieval_recall(query_x: ArrayLike, query_y: ArrayLike, gallery_x: ArrayLik
     n = len(gx) - int(bool(exclude_self))
     bound = " (the gallery size minus 1 with exclude_self)" if exclude_self else " (the gallery size)"
     ks = [_positive_int(k, "each k in ks", upper=n, upper_text=bound) for k in ks]
-    if center:
-        mu = gx.mean(axis=0, keepdims=True)
-        qx, gx = qx - mu, gx - mu
-    idx, _ = _nearest(_l2_normalise(qx), _l2_normalise(gx), max(ks), exclude_self=bool(exclude_self))
+    idx = nearest_neighbours(qx, gx, max(ks), center=center, exclude_self=exclude_self)
     same = gy[idx] == qy[:, None]  # (M, max k): is the j-th neighbour of query i of its class?
     first_hit = np.where(same.any(axis=1), same.argmax(axis=1), np.inf)  # rank (0-based) of the first hit
     return {f"R@{k}": float(np.mean(first_hit < k)) for k in ks}

@@ -59,6 +59,24 @@ MODELS: dict[str, Callable[[dict[str, Any], dict[str, Any]], nn.Module]] = {
 _TRAIN = {"lr": 2e-3, "weight_decay": 0.01, "warmup_frac": 0.05, "min_lr_ratio": 0.1, "grad_clip": 1.0,
           "amp": False, "compile": False, "seed": 0}
 _DATA = {"num_digits": 2, "seq_len": 20, "in_frames": 10, "size": 64}
+#: Test sequences every recipe (and `vidkit eval` for a baseline) scores: a prefix of the cached test set.
+EVAL_SEQUENCES = 1000
+
+
+def _convrnn_recipe(cell: str, description: str) -> dict[str, Any]:
+    """The ConvLSTM and ConvGRU recipes differ only in the cell."""
+    return {
+        "description": description,
+        "model": {"name": "convrnn", "cell": cell, "hidden": [32, 32], "kernel": 3, "patch": 4},
+        "loss": {"kind": "bce", "teacher_forcing": [1.0, 0.0]},
+        "data": _DATA,
+        "train": {**_TRAIN, "lr": 1e-3},
+        "eval_sequences": EVAL_SEQUENCES,
+        "profiles": {
+            "smoke": {"model": {"hidden": [8, 8], "kernel": 3}, "eval_sequences": 64},
+            "full": {"model": {"hidden": [128, 128, 128, 128], "kernel": 5}, "eval_sequences": None},
+        },
+    }
 
 RECIPES: dict[str, dict[str, Any]] = {
     "mmnist_tiny": {
@@ -67,7 +85,7 @@ RECIPES: dict[str, dict[str, Any]] = {
         "loss": {"kind": "bce"},
         "data": _DATA,
         "train": _TRAIN,
-        "eval_sequences": 1000,  # a prefix of the cached test set; None: all of it
+        "eval_sequences": EVAL_SEQUENCES,  # a prefix of the cached test set; None: all of it
         "profiles": {
             "smoke": {"model": {"hidden": 16}, "eval_sequences": 64},
             "laptop": {"model": {"hidden": 48}},
@@ -81,37 +99,15 @@ RECIPES: dict[str, dict[str, Any]] = {
         "loss": {"kind": "bce"},
         "data": _DATA,
         "train": {**_TRAIN, "lr": 1e-3, "weight_decay": 0.0},
-        "eval_sequences": 1000,
+        "eval_sequences": EVAL_SEQUENCES,
         "profiles": {
             "smoke": {"model": {"hidden": 32}, "eval_sequences": 64},
             "full": {"model": {"hidden": 2048}, "eval_sequences": None},
         },
     },
-    "mmnist_convlstm": {
-        "description": "ConvLSTM encoder-forecaster (Shi et al. 2015), 4x4 space-to-depth patches, "
-                       "scheduled sampling from teacher forcing to free running.",
-        "model": {"name": "convrnn", "cell": "lstm", "hidden": [32, 32], "kernel": 3, "patch": 4},
-        "loss": {"kind": "bce", "teacher_forcing": [1.0, 0.0]},
-        "data": _DATA,
-        "train": {**_TRAIN, "lr": 1e-3},
-        "eval_sequences": 1000,
-        "profiles": {
-            "smoke": {"model": {"hidden": [8, 8], "kernel": 3}, "eval_sequences": 64},
-            "full": {"model": {"hidden": [128, 128, 128, 128], "kernel": 5}, "eval_sequences": None},
-        },
-    },
-    "mmnist_convgru": {
-        "description": "ConvGRU encoder-forecaster, otherwise as mmnist_convlstm.",
-        "model": {"name": "convrnn", "cell": "gru", "hidden": [32, 32], "kernel": 3, "patch": 4},
-        "loss": {"kind": "bce", "teacher_forcing": [1.0, 0.0]},
-        "data": _DATA,
-        "train": {**_TRAIN, "lr": 1e-3},
-        "eval_sequences": 1000,
-        "profiles": {
-            "smoke": {"model": {"hidden": [8, 8], "kernel": 3}, "eval_sequences": 64},
-            "full": {"model": {"hidden": [128, 128, 128, 128], "kernel": 5}, "eval_sequences": None},
-        },
-    },
+    "mmnist_convlstm": _convrnn_recipe("lstm", "ConvLSTM encoder-forecaster (Shi et al. 2015), 4x4 space-to-depth "
+                                              "patches, scheduled sampling from teacher forcing to free running."),
+    "mmnist_convgru": _convrnn_recipe("gru", "ConvGRU encoder-forecaster, otherwise as mmnist_convlstm."),
     "mmnist_simvp": {
         "description": "SimVP-style non-recurrent predictor: frames stacked on channels, conv encoder, "
                        "gated translator, conv decoder; all 10 future frames at once. 4x4 space-to-depth "
@@ -120,11 +116,11 @@ RECIPES: dict[str, dict[str, Any]] = {
         "loss": {"kind": "bce"},
         "data": _DATA,
         "train": {**_TRAIN, "lr": 5e-3, "warmup_frac": 200 / 4200, "min_lr_ratio": 0.01},
-        "eval_sequences": 1000,
+        "eval_sequences": EVAL_SEQUENCES,
         "profiles": {
             "smoke": {"model": {"hidden_s": 4, "hidden_t": 8, "n_translator": 1}, "eval_sequences": 64},
-            # 4,200 steps of batch 16: 8.4 steps/s measured quiet => 15 % margin in 10 minutes; the recorded
-            # 10-minute run went 6.4-8.2 steps/s and stopped on time at step 4,158 (docs/benchmarks.md)
+            # 4,200 steps of batch 16 in 10 minutes: the recorded run (docs/benchmarks.md) went 6.4-8.2 steps/s
+            # and stopped on its time budget at step 4,158
             "laptop": {"batch_size": 16, "steps": 4200, "time_budget_s": 600},
             "full": {"model": {"hidden_s": 64, "hidden_t": 256, "n_translator": 8, "patch": 2},
                      "eval_sequences": None},
