@@ -46,7 +46,8 @@ import torch.nn.functional as F
 from torch import nn
 
 __all__ = ["info_nce", "nt_xent", "multi_positive_nce", "uber_nce", "coclr_loss", "mine_topk_positives",
-           "MoCoQueue", "momentum_update"]
+           "MoCoQueue", "momentum_update", "attention_regulariser",
+           "max_margin_ranking", "text_video_nce", "mil_nce"]
 
 
 # ----------------------------------------------------------------------------- input checks
@@ -418,3 +419,152 @@ def momentum_update(online: nn.Module, target: nn.Module, m: float = 0.99) -> No
         dst.lerp_(src.to(dst), 1 - m)
     for src, dst in buffers:
         dst.copy_(src)
+
+
+# ----------------------------------------------------------------------------- attention
+
+def attention_regulariser(spatial: torch.Tensor) -> torch.Tensor:
+    """Sharma et al.'s doubly stochastic attention penalty, averaged over the batch (a 0-dim tensor).
+
+    ``spatial`` ``(B, T, K, K)``: attention weights ``a_{t,i}`` over the ``L = K*K`` locations ``i`` of
+    each frame (each frame's map sums to 1, e.g. :attr:`vidkit.models.AttentionOutput.spatial`)::
+
+        R_b = sum_i ( 1 - sum_t a_{t,i} )^2        (i over the L locations, t over the T frames)
+        R   = 1/B sum_b R_b
+
+    Each frame's map already sums to 1 over the locations; the penalty asks that each *location*
+    also receives a total of about 1 over time, i.e. that the model does not look at the same place in
+    every frame (Sharma, Kiros & Salakhutdinov 2015, eq. 9; Xu et al. 2015's "doubly stochastic
+    attention"). Since the total mass is T, R cannot reach 0 unless ``T == L``: its minimum,
+    ``L (1 - T/L)^2``, is at equal totals ``T / L`` per location (36 for T = 16 frames on an 8 x 8 grid).
+    Computed in float32 at least.
+    """
+    if not isinstance(spatial, torch.Tensor):
+        raise TypeError(f"spatial must be a torch.Tensor (B, T, K, K), got {type(spatial).__name__}")
+    if not spatial.is_floating_point():
+        raise TypeError(f"spatial must be a float tensor (B, T, K, K) of attention weights, got {spatial.dtype}")
+    if spatial.dim() != 4 or min(spatial.shape) < 1:
+        raise ValueError(f"spatial must have shape (B, T, K, K), got {tuple(spatial.shape)}")
+    a = spatial.to(torch.promote_types(spatial.dtype, torch.float32)).flatten(2)   # (B, T, L)
+    return (1 - a.sum(dim=1)).pow(2).sum(dim=1).mean()
+
+
+# ----------------------------------------------------------------------------- text-video retrieval
+#
+# The three losses below train a joint video-text space (vidkit.text.VideoTextModel). The first two take
+# the batch's similarity matrix ``sim (B, B)``: ``s_ij`` = similarity of video ``i`` and text ``j``
+# (rows videos, columns texts, the matching pairs on the diagonal), e.g. cosine similarities from
+# ``VideoTextModel(...)(clips, tokens, lengths)``. MIL-NCE takes the embeddings, since each clip has a
+# bag of captions.
+
+def _check_similarity(sim: object, min_size: int = 1) -> None:
+    """Raise unless ``sim`` is a square float tensor ``(B, B)`` with ``B >= min_size``."""
+    if not isinstance(sim, torch.Tensor):
+        raise TypeError(f"sim must be a torch.Tensor (B, B) of video-text similarities, got {type(sim).__name__}")
+    if not sim.is_floating_point():
+        raise TypeError(f"sim must be a float tensor (B, B) of video-text similarities, got {sim.dtype}")
+    if sim.dim() != 2 or sim.shape[0] != sim.shape[1] or sim.shape[0] < min_size:
+        raise ValueError(f"sim must be a square (B, B) matrix (video i x text j, matches on the diagonal) with "
+                         f"B >= {min_size}, got {tuple(sim.shape)}")
+
+
+def max_margin_ranking(sim: torch.Tensor, margin: float = 0.1) -> torch.Tensor:
+    """HowTo100M's bidirectional max-margin ranking loss (Miech et al. 2019, eq. 1), a 0-dim tensor.
+
+    ``sim`` ``(B, B)`` with ``B >= 2``, matching video-text pairs on the diagonal; margin ``m >= 0``::
+
+        L = 1 / (B (B - 1)) * sum_i sum_{j != i} [ max(0, m + s_ij - s_ii)      (video i: own text beats text j)
+                                                 + max(0, m + s_ji - s_ii) ]    (text i: own video beats video j)
+
+    A **mean** over the ``B (B - 1)`` ordered pairs ``(i, j != i)``, each contributing both hinges, so
+    ``L = 2m`` when all similarities are equal and ``L = 0`` once every match beats every mismatch by
+    ``m``. The reference code (``MaxMarginRankingLoss`` of HowTo100M / Mixture-of-Embedding-Experts)
+    also averages, but over all ``2 B^2`` single hinges *including* the ``2B`` diagonal ones (each the
+    constant ``m``): its value is ``(B - 1) / (2B) * L + m / B`` - the same minimiser, gradients
+    ``(B - 1) / (2B)`` times ours. Computed in float32 at least; ``sim`` is used as given (cosines
+    in [-1, 1] suit ``m`` around 0.1-0.2).
+    """
+    _check_similarity(sim, min_size=2)
+    if (isinstance(margin, bool) or not isinstance(margin, int | float) or not math.isfinite(margin)
+            or margin < 0):
+        raise ValueError(f"margin must be a finite number >= 0, got {margin!r}")
+    s = sim.to(torch.promote_types(sim.dtype, torch.float32))
+    b = s.shape[0]
+    d = s.diagonal()
+    video_side = F.relu(margin + s - d[:, None])        # (i, j): max(0, m + s_ij - s_ii)
+    text_side = F.relu(margin + s - d[None, :])         # (j, i): max(0, m + s_ji - s_ii)
+    off = ~torch.eye(b, dtype=torch.bool, device=s.device)
+    return (video_side[off].sum() + text_side[off].sum()) / (b * (b - 1))
+
+
+def text_video_nce(sim: torch.Tensor, temperature: float = 0.05) -> torch.Tensor:
+    """Symmetric InfoNCE over the diagonal positives of a video-text similarity matrix (as CLIP), 0-dim.
+
+    ``sim`` ``(B, B)`` (cosine similarities, NOT yet divided by the temperature ``tau``)::
+
+        L_v2t = 1/B sum_i -log( exp(s_ii / tau) / sum_j exp(s_ij / tau) )   (video i picks its text in row i)
+        L_t2v = 1/B sum_i -log( exp(s_ii / tau) / sum_j exp(s_ji / tau) )   (text i picks its video in column i)
+        L     = (L_v2t + L_t2v) / 2
+
+    A random guess scores ``log B``. Computed in float32 at least.
+    """
+    _check_similarity(sim)
+    _check_temperature(temperature)
+    logits = sim.to(torch.promote_types(sim.dtype, torch.float32)) / temperature
+    target = torch.arange(logits.shape[0], device=logits.device)
+    return (F.cross_entropy(logits, target) + F.cross_entropy(logits.T, target)) / 2
+
+
+def mil_nce(video: torch.Tensor, text: torch.Tensor, temperature: float = 0.05,
+            mask: torch.Tensor | None = None, symmetric: bool = True) -> torch.Tensor:
+    """MIL-NCE (Miech et al. 2020, "End-to-End Learning of Visual Representations from Uncurated
+    Instructional Videos"): every clip has a *bag* of captions, any of which may be the right one.
+
+    ``video`` ``(B, D)``, ``text`` ``(B, P, D)``: ``text[i]`` is the bag ``P(i)`` of clip ``i`` (``P``
+    captions), optional ``mask`` ``(B, P)`` bool (False = no caption in that slot: bags of different
+    sizes; at least one True per row). All rows are L2-normalised; ``s_ijp = v_i . t_jp / tau``::
+
+        L_i  = -log( sum_p exp(s_iip) / ( sum_p exp(s_iip) + sum_{j != i} sum_p exp(s_ijp) ) )
+               (video -> text: clip i against every caption of the batch)
+        L'_i = -log( sum_p exp(s_iip) / ( sum_p exp(s_iip) + sum_{j != i} sum_p exp(s_jip) ) )
+               (text -> video: the bag of clip i against every clip of the batch)
+        L    = 1/(2B) sum_i (L_i + L'_i)          (symmetric=True, the default)
+        L    = 1/B sum_i L_i                      (symmetric=False: the formula of the paper's eq. 1, one side)
+
+    Sums over ``p`` skip masked-out captions. The numerator sums the *probability* of the whole bag, so
+    the model may put its mass on whichever caption fits (multiple-instance learning). With ``P = 1``
+    and ``symmetric=True`` this is :func:`text_video_nce` on ``v @ t.T``. The authors' code uses one
+    denominator holding both sides' negatives, ``sum_{j,p} exp(s_ijp) + sum_{j,p} exp(s_jip)`` (which
+    counts the positives twice); here each direction is a softmax of its own, averaged as in
+    :func:`text_video_nce`. Computed with ``logsumexp`` in float32 at least.
+    """
+    _check_embeddings("video", video)
+    b, d = video.shape
+    if not isinstance(text, torch.Tensor) or not text.is_floating_point():
+        got = text.dtype if isinstance(text, torch.Tensor) else type(text).__name__
+        raise TypeError(f"text must be a float tensor (B, P, D) = ({b}, P, {d}), got {got}")
+    if text.dim() != 3 or text.shape[0] != b or text.shape[2] != d or text.shape[1] < 1:
+        raise ValueError(f"text must have shape (B, P, D) = ({b}, P, {d}) with P >= 1 (a bag of P captions "
+                         f"per clip), got {tuple(text.shape)}")
+    p = text.shape[1]
+    if mask is not None:
+        if not isinstance(mask, torch.Tensor) or mask.dtype != torch.bool:
+            got = mask.dtype if isinstance(mask, torch.Tensor) else type(mask).__name__
+            raise TypeError(f"mask must be a bool tensor (B, P) = ({b}, {p}), got {got}")
+        if tuple(mask.shape) != (b, p):
+            raise ValueError(f"mask must have shape (B, P) = ({b}, {p}), got {tuple(mask.shape)}")
+        empty = (~mask.any(dim=1)).nonzero().flatten().tolist()
+        if empty:
+            raise ValueError(f"every bag needs at least one caption (a True in mask); empty bags: {empty[:10]}")
+    _check_temperature(temperature)
+    v = _normalize(video)
+    t = _normalize(text.reshape(b * p, d), like=v).view(b, p, d)
+    logits = torch.einsum("id,jpd->ijp", v, t) / temperature             # (B videos, B bags, P)
+    if mask is not None:
+        logits = logits.masked_fill(~mask.to(logits.device)[None], -math.inf)
+    log_pos = torch.logsumexp(logits.diagonal(dim1=0, dim2=1).T, dim=1)  # (B,) log sum_p exp(s_iip)
+    v2t = torch.logsumexp(logits.flatten(1), dim=1) - log_pos                  # over all (j, p) for video i
+    if not symmetric:
+        return v2t.mean()
+    t2v = torch.logsumexp(logits.transpose(0, 1).flatten(1), dim=1) - log_pos  # over all (video j, p) for bag i
+    return (v2t.mean() + t2v.mean()) / 2

@@ -734,3 +734,208 @@ def gif_html(frames: Any, fps: float = 5, scale: int = 2, alt: str = "animated c
         f'<img src="data:image/gif;base64,{data}" width="{w}" height="{h}" '
         f'alt="{html.escape(alt, quote=True)}" style="image-rendering: pixelated"/>'
     )
+
+
+# --------------------------------------------------------------------------------------------------
+# attention maps and boxes (used by vidkit.widgets.AttentionExplorer)
+# --------------------------------------------------------------------------------------------------
+__all__ += ["colormap_lut", "upsample_attention", "overlay_heatmap", "draw_boxes"]
+
+
+def _float_array(x: Any, name: str, what: str) -> np.ndarray:
+    """A finite float64 numpy array from a numpy array / torch tensor / nested list; ``what`` names the shape."""
+    try:
+        arr = _as_numpy(x, name) if not isinstance(x, (list, tuple)) else np.asarray(x)
+    except TypeError:
+        raise TypeError(f"{name}: expected a numpy array or torch tensor of shape {what}; got {type(x).__name__}") from None
+    if not (np.issubdtype(arr.dtype, np.number) or arr.dtype == np.bool_) or np.issubdtype(arr.dtype, np.complexfloating):
+        raise TypeError(f"{name}: expected a real numeric array of shape {what}; got dtype {arr.dtype}")
+    arr = arr.astype(np.float64)
+    if not np.isfinite(arr).all():
+        raise ValueError(f"{name}: contains NaN or inf; expected finite values, shape {what}")
+    return arr
+
+
+def colormap_lut(cmap: str = "inferno") -> np.ndarray:
+    """The 256 colours of a matplotlib colour map (e.g. ``"inferno"``, ``"jet"``, ``"viridis"``) as ``(256, 3)`` uint8.
+
+    Raises:
+        ValueError: unknown colour map name (the message lists a few valid ones).
+    """
+    import matplotlib
+
+    try:
+        cm = matplotlib.colormaps[cmap]
+    except (KeyError, TypeError):
+        raise ValueError(
+            f"unknown matplotlib colour map {cmap!r}; try 'inferno', 'magma', 'viridis', 'jet' or 'turbo'"
+        ) from None
+    rgba = cm(np.linspace(0.0, 1.0, 256))
+    return np.rint(rgba[:, :3] * 255).astype(np.uint8)
+
+
+def _interp_matrix(n_out: int, n_in: int, interpolation: str) -> np.ndarray:
+    """``(n_out, n_in)`` resampling weights, pixel-centre aligned (``align_corners=False``), edges clamped."""
+    centres = (np.arange(n_out) + 0.5) * n_in / n_out - 0.5  # output pixel centres in input cell units
+    m = np.zeros((n_out, n_in))
+    if interpolation == "nearest":
+        m[np.arange(n_out), np.clip(np.floor(centres + 0.5), 0, n_in - 1).astype(int)] = 1.0
+        return m
+    c = np.clip(centres, 0, n_in - 1)
+    lo = np.floor(c).astype(int)
+    hi = np.minimum(lo + 1, n_in - 1)
+    frac = c - lo
+    np.add.at(m, (np.arange(n_out), lo), 1.0 - frac)
+    np.add.at(m, (np.arange(n_out), hi), frac)
+    return m
+
+
+def upsample_attention(heat: Any, size: tuple[int, int], interpolation: str = "bilinear") -> np.ndarray:
+    """Upsample per-frame attention grids ``(T, Kh, Kw)`` (e.g. 8x8) to frame size ``(T, H, W)``.
+
+    Args:
+        heat: ``(T, Kh, Kw)`` real array (numpy or torch); a ``(T, K*K)`` flat softmax must be reshaped first.
+        size: ``(H, W)`` of the frames.
+        interpolation: ``"bilinear"`` (smooth; pixel-centre aligned, like ``F.interpolate(...,
+            align_corners=False)``: a one-hot cell peaks at the cell's centre) or ``"nearest"`` (every cell
+            becomes a block of about ``H/Kh x W/Kw`` pixels).
+
+    Returns:
+        ``(T, H, W)`` float32; values stay within the range of ``heat`` (both modes are convex combinations).
+    """
+    a = _float_array(heat, "heat", "(T, Kh, Kw)")
+    if a.ndim != 3 or 0 in a.shape:
+        raise ValueError(
+            f"heat: expected attention of shape (T, Kh, Kw), e.g. (T, 8, 8); got shape {tuple(a.shape)}"
+            + (" (a flat (T, K*K) map: reshape it to (T, K, K) first)" if a.ndim == 2 else "")
+        )
+    if interpolation not in ("bilinear", "nearest"):
+        raise ValueError(f"interpolation must be 'bilinear' or 'nearest'; got {interpolation!r}")
+    if len(size) != 2 or any(isinstance(s, bool) or not isinstance(s, (int, np.integer)) or s < 1 for s in size):
+        raise ValueError(f"size must be (H, W) with positive integers; got {size!r}")
+    my = _interp_matrix(int(size[0]), a.shape[1], interpolation)
+    mx = _interp_matrix(int(size[1]), a.shape[2], interpolation)
+    return np.einsum("hk,tkl,wl->thw", my, a, mx).astype(np.float32)
+
+
+def overlay_heatmap(
+    frames: Any,
+    heat: Any,
+    alpha: float = 0.5,
+    cmap: str = "inferno",
+    normalize: str | None = "frame",
+    interpolation: str = "bilinear",
+) -> np.ndarray:
+    """Alpha-blend per-frame spatial attention maps, colour-mapped, over a clip.
+
+    Each ``Kh x Kw`` map is normalised, upsampled to the frame (:func:`upscale` the clip first for a sharper
+    picture: the heat is always resampled to the frames' own size), coloured with ``cmap`` and blended:
+    ``out = (1 - alpha) * frame + alpha * cmap(heat)``.
+
+    Args:
+        frames: clip ``(T, H, W)``, ``(T, 1|3, H, W)`` or ``(T, H, W, 1|3)``, uint8 or float in ``[0, 1]``.
+        heat: ``(T, Kh, Kw)`` non-negative attention (e.g. ``(T, 8, 8)`` softmax weights), numpy or torch.
+        alpha: heat-map opacity in ``[0, 1]``.
+        cmap: matplotlib colour map name; ``"inferno"`` (default) maps the peak to its brightest colour.
+        normalize: ``"frame"`` - divide each map by its own maximum (shows *where* each frame attends);
+            ``"clip"`` - divide by the clip's maximum (also shows how peaked each frame is);
+            ``None`` - use the values as they are (they must lie in ``[0, 1]``). An all-zero map stays 0.
+        interpolation: ``"bilinear"`` or ``"nearest"`` (see :func:`upsample_attention`).
+
+    Returns:
+        ``(T, H, W, 3)`` uint8.
+
+    Raises:
+        ClipFormatError: bad clip. ValueError: ``heat`` not ``(T, Kh, Kw)``, a different ``T`` than the clip,
+        negative / NaN / inf values, values above 1 with ``normalize=None``, bad ``alpha``, ``cmap`` or
+        ``normalize``.
+    """
+    rgb = to_rgb_uint8(frames)
+    a = _float_array(heat, "heat", "(T, Kh, Kw)")
+    if a.ndim != 3:
+        raise ValueError(
+            f"heat: expected attention of shape (T, Kh, Kw), e.g. (T, 8, 8); got shape {tuple(a.shape)}"
+            + (" (a flat (T, K*K) map: reshape it to (T, K, K) first)" if a.ndim == 2 else "")
+        )
+    if a.shape[0] != rgb.shape[0]:
+        raise ValueError(f"heat has T={a.shape[0]} maps but the clip has T={rgb.shape[0]} frames; need one map per frame")
+    if (a < 0).any():
+        raise ValueError(f"heat: attention must be non-negative; got minimum {a.min():.4g}")
+    if isinstance(alpha, bool) or not isinstance(alpha, (int, float, np.integer, np.floating)) or not 0 <= alpha <= 1:
+        raise ValueError(f"alpha must be a number in [0, 1]; got {alpha!r}")
+    if normalize == "frame":
+        peak = a.reshape(len(a), -1).max(axis=1)[:, None, None]
+        a = np.divide(a, peak, out=np.zeros_like(a), where=peak > 0)
+    elif normalize == "clip":
+        a = a / a.max() if a.max() > 0 else a
+    elif normalize is None:
+        if a.max() > 1 + FLOAT_TOLERANCE:
+            raise ValueError(f"heat: with normalize=None values must lie in [0, 1]; got maximum {a.max():.4g}")
+    else:
+        raise ValueError(f"normalize must be 'frame', 'clip' or None; got {normalize!r}")
+    lut = colormap_lut(cmap)
+    up = upsample_attention(a, rgb.shape[1:3], interpolation)
+    colour = lut[np.rint(np.clip(up, 0, 1) * 255).astype(np.intp)]
+    out = (1.0 - alpha) * rgb.astype(np.float32) + alpha * colour.astype(np.float32)
+    return np.rint(out).astype(np.uint8)
+
+
+def draw_boxes(
+    frames: Any, boxes: Any, colour: tuple[int, int, int] = (0, 255, 0), width: int = 1
+) -> np.ndarray:
+    """Draw one rectangle outline per frame, e.g. the actor's bounding box.
+
+    Args:
+        frames: clip ``(T, H, W)``, ``(T, 1|3, H, W)`` or ``(T, H, W, 1|3)``, uint8 or float in ``[0, 1]``.
+        boxes: ``(T, 4)`` ``(x0, y0, x1, y1)`` in pixels of ``frames`` (multiply by the factor if the clip was
+            upscaled), ``x1``/``y1`` exclusive (``frame[y0:y1, x0:x1]`` is the box), numpy or torch. An empty
+            box (``x1 == x0`` or ``y1 == y0``, e.g. the all-zero box of an invisible actor) or an all-NaN row
+            draws nothing. Parts outside the frame are clipped.
+        colour: outline RGB, three integers 0..255.
+        width: outline thickness in pixels (drawn inside the box).
+
+    Returns:
+        ``(T, H, W, 3)`` uint8 copy of the clip with the outlines.
+
+    Raises:
+        ValueError: ``boxes`` not ``(T, 4)`` with the clip's ``T``; ``x1 < x0`` or ``y1 < y0`` (perhaps
+        ``(x, y, w, h)`` boxes); inf or partly-NaN rows; bad ``colour`` / ``width``.
+    """
+    from PIL import Image, ImageDraw
+
+    rgb = to_rgb_uint8(frames)
+    b = _as_numpy(boxes, "boxes") if not isinstance(boxes, (list, tuple)) else np.asarray(boxes)
+    if not np.issubdtype(b.dtype, np.number):
+        raise TypeError(f"boxes: expected a real numeric (T, 4) array; got dtype {b.dtype}")
+    b = b.astype(np.float64)
+    if b.ndim != 2 or b.shape[1] != 4:
+        raise ValueError(f"boxes: expected shape (T, 4) with (x0, y0, x1, y1) per frame; got shape {tuple(b.shape)}")
+    if b.shape[0] != rgb.shape[0]:
+        raise ValueError(f"boxes has T={b.shape[0]} rows but the clip has T={rgb.shape[0]} frames; need one box per frame")
+    nan_rows = np.isnan(b).all(axis=1)
+    good = b[~nan_rows]
+    if not np.isfinite(good).all():
+        raise ValueError("boxes: rows must be finite, or all-NaN for 'no box in this frame'; got inf or a partly-NaN row")
+    bad = (good[:, 2] < good[:, 0]) | (good[:, 3] < good[:, 1])
+    if bad.any():
+        raise ValueError(
+            f"boxes: need x1 >= x0 and y1 >= y0 (corners (x0, y0, x1, y1), x1/y1 exclusive); got {good[bad][0].tolist()} "
+            "- are these (x, y, w, h) boxes? Convert with x1 = x + w, y1 = y + h."
+        )
+    if (
+        len(colour) != 3
+        or any(isinstance(c, bool) or not isinstance(c, (int, np.integer)) or not 0 <= c <= 255 for c in colour)
+    ):
+        raise ValueError(f"colour must be three integers in 0..255 (RGB); got {colour!r}")
+    if isinstance(width, bool) or not isinstance(width, (int, np.integer)) or width < 1:
+        raise ValueError(f"width must be an integer >= 1; got {width!r}")
+    out = np.empty_like(rgb)
+    for t, frame in enumerate(rgb):
+        x0, y0, x1, y1 = (int(round(v)) if np.isfinite(v) else 0 for v in b[t])
+        if nan_rows[t] or x1 <= x0 or y1 <= y0:
+            out[t] = frame
+            continue
+        img = Image.fromarray(frame)
+        ImageDraw.Draw(img).rectangle([x0, y0, x1 - 1, y1 - 1], outline=tuple(int(c) for c in colour), width=int(width))
+        out[t] = np.asarray(img)
+    return out

@@ -13,6 +13,12 @@ Example::
 
     from vidkit.widgets import ClipPlayer
     ClipPlayer({"input": x, "truth": y, "prediction": y_hat, "error": (y - y_hat).abs()}, fps=5, scale=3)
+
+:class:`AttentionExplorer` is a ClipPlayer whose frames show what an attention model looks at: per frame the
+clip with its spatial attention heat map (and the actor's box), the class probabilities and the temporal
+attention weights::
+
+    AttentionExplorer(frames, probs, ACTIONS, spatial=alpha, temporal=beta, boxes=boxes, true_label=label)
 """
 
 from __future__ import annotations
@@ -29,7 +35,7 @@ import numpy as np
 
 from vidkit import viz
 
-__all__ = ["ClipPlayer"]
+__all__ = ["ClipPlayer", "AttentionExplorer"]
 
 _WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
 #: Warn when the precomputed PNG frames of one player exceed this many bytes (they live in the notebook).
@@ -199,3 +205,335 @@ class ClipPlayer:
     def save_mp4(self, path: str | os.PathLike, fps: float | None = None, scale: int = 1) -> Path:
         """Save the composite frames (already upscaled by ``self.scale``) as an MP4 via :func:`vidkit.viz.save_mp4`."""
         return viz.save_mp4(self.frames, path, fps=self.fps if fps is None else fps, scale=scale)
+
+
+# --------------------------------------------------------------------------------------------------
+# AttentionExplorer
+# --------------------------------------------------------------------------------------------------
+def _fit(draw: Any, text: str, font: Any, width: float) -> str:
+    """``text``, truncated with a trailing ``.`` until it fits ``width`` pixels."""
+    while len(text) > 1 and draw.textlength(text, font=font) > width:
+        text = text[:-2] + "." if len(text) > 2 else text[:1]
+    return text
+
+
+def _explorer_array(x: Any, name: str, shape: str, ndims: tuple[int, ...]) -> np.ndarray:
+    """Finite float64 array of one of the ranks ``ndims``, with ``AttentionExplorer`` in the messages."""
+    try:
+        a = viz._float_array(x, name, shape)
+    except (TypeError, ValueError) as e:
+        raise type(e)(f"AttentionExplorer {e}") from e
+    if a.ndim not in ndims or 0 in a.shape:
+        raise ValueError(f"AttentionExplorer {name}: expected shape {shape}; got shape {tuple(a.shape)}")
+    return a
+
+
+class AttentionExplorer(ClipPlayer):
+    """Scrub or play through what an attention model sees and predicts, frame by frame.
+
+    Each composite frame shows (left) the frame with its spatial attention heat map blended over it and the
+    actor's box outlined, (right) the class probabilities at that frame as horizontal bars - the predicted
+    class (argmax) coloured green if it is the true class and red otherwise, the true class marked by a green
+    triangle and a green name - and (below, with ``temporal``) the temporal attention weights as one bar per
+    frame, the current frame's bar in orange. The composite frames are handed to :class:`ClipPlayer`, so the
+    explorer plays in the browser (``Play`` + slider, no kernel round-trip) and has the same static
+    animated-GIF fallback, :meth:`to_html`, :meth:`save_gif` and :meth:`save_mp4`.
+
+    Args:
+        frames: the clip, ``(T, H, W)``, ``(T, 1|3, H, W)`` or ``(T, H, W, 1|3)``, uint8 or float in ``[0, 1]``,
+            numpy or torch.
+        probs: ``(T, C)`` per-frame class probabilities (each row sums to 1, e.g. ``softmax(logits, -1)``) or
+            ``(C,)`` clip-level probabilities (shown at every frame).
+        class_names: ``C`` class names, in label order.
+        spatial: ``(T, K, K)`` (or ``(T, Kh, Kw)``) non-negative spatial attention per frame, e.g. the 8x8
+            softmax of a soft-attention LSTM over a 32x32 clip; ``None`` for a model without it. Each map is
+            normalised by its maximum, upsampled (bilinear) to the frame and coloured with ``cmap``.
+        temporal: non-negative temporal attention, ``None`` for a model without it; either ``(T,)`` - one
+            weight per frame (e.g. attention pooling over the clip), or ``(T, N)`` - at step ``t`` the weights
+            of the ``N`` most recent frames, column ``j`` belonging to frame ``t - N + 1 + j`` (the last column
+            is frame ``t``; columns before frame 0 are ignored). Bars share one scale (the array's maximum).
+        boxes: ``(T, 4)`` actor boxes ``(x0, y0, x1, y1)`` in pixels of ``frames`` (x1/y1 exclusive), as in
+            :class:`vidkit.data.actions.ActionClips`; empty (all-zero) or all-NaN rows draw nothing.
+        true_label: the true class, an index into ``class_names`` or a class name; ``None`` if unknown.
+        title: optional title above the explorer (and in the static fallback).
+        fps: playback speed in frames per second.
+        scale: integer nearest-neighbour upscaling of the frame (the heat map is upsampled to the upscaled
+            frame, so it stays smooth).
+        alpha: heat-map opacity in ``[0, 1]``.
+        cmap: matplotlib colour map of the heat map (``"inferno"``: the peak is its brightest colour; ``"jet"``).
+
+    Attributes:
+        frames: ``(T, H_out, W_out, 3)`` uint8 composite frames (and everything else of :class:`ClipPlayer`).
+        panels: ``{"frame" | "probs" | "temporal": (x0, y0, x1, y1)}``, the pixel box of each part in
+            ``frames`` (no ``"temporal"`` without temporal attention).
+        probs: ``(T, C)`` float64; ``predicted``: ``(T,)`` argmax class per frame; ``true_label``: int or None.
+        spatial, temporal, boxes: the validated float64 inputs (or ``None``).
+
+    Raises:
+        ValueError / TypeError: with the expected shape in the message - a ``T`` that differs from the clip's,
+        a wrong rank, ``C != len(class_names)``, negative / NaN attention, probabilities outside ``[0, 1]`` or
+        rows not summing to 1, an unknown ``true_label``, bad ``fps`` / ``scale`` / ``alpha`` / ``cmap``.
+    """
+
+    #: bar colours of the charts (RGB)
+    BAR_RGB = (185, 185, 185)
+    CORRECT_RGB = (44, 160, 44)  # predicted class == true class; also the true-class marker
+    WRONG_RGB = (214, 39, 40)  # predicted class, wrong (or the true class is unknown)
+    TEMPORAL_RGB = (31, 119, 180)
+    CURRENT_RGB = (255, 127, 14)  # the current frame's temporal bar and marker
+    BOX_RGB = (0, 255, 0)
+    FONT_SIZE = 11
+    PROB_SUM_TOLERANCE = 1e-2
+
+    def __init__(
+        self,
+        frames: Any,
+        probs: Any,
+        class_names: Sequence[str],
+        spatial: Any | None = None,
+        temporal: Any | None = None,
+        boxes: Any | None = None,
+        true_label: int | str | None = None,
+        title: str | None = None,
+        fps: float = 4,
+        scale: int = 6,
+        alpha: float = 0.5,
+        cmap: str = "inferno",
+    ) -> None:
+        scale = viz._check_scale(scale)
+        try:
+            rgb = viz.to_rgb_uint8(frames)
+        except (ValueError, TypeError) as e:
+            raise type(e)(f"AttentionExplorer frames: {e}") from e
+        n, h, w = rgb.shape[:3]
+        self.class_names = self._check_names(class_names)
+        self.probs = self._check_probs(probs, n, len(self.class_names))
+        self.predicted = self.probs.argmax(axis=1)
+        self.true_label = self._check_label(true_label)
+        self.spatial = self.temporal = self.boxes = None
+        if spatial is not None:
+            a = _explorer_array(spatial, "spatial", "(T, K, K), e.g. (T, 8, 8)", (3,))
+            self._check_t(a, n, "spatial", "attention maps")
+            self._check_nonneg(a, "spatial")
+            self.spatial = a
+        if temporal is not None:
+            a = _explorer_array(temporal, "temporal", "(T,) or (T, N)", (1, 2))
+            self._check_t(a, n, "temporal", "rows of weights")
+            self._check_nonneg(a, "temporal")
+            self.temporal = a
+        self.boxes = None if boxes is None else self._check_boxes(boxes, n)
+
+        # --- the frame panel: upscale, heat map, box
+        panel = viz.upscale(rgb, scale)
+        try:
+            if self.spatial is not None:
+                panel = viz.overlay_heatmap(panel, self.spatial, alpha=alpha, cmap=cmap)
+            if self.boxes is not None:
+                panel = viz.draw_boxes(panel, self.boxes * scale, colour=self.BOX_RGB, width=max(1, scale // 3))
+        except (ValueError, TypeError) as e:
+            raise type(e)(f"AttentionExplorer: {e}") from e
+        # --- the probability panel, as tall as the frame panel (or taller for many classes)
+        chart = np.stack([self._prob_chart(i, panel.shape[1]) for i in range(n)])
+        height = max(panel.shape[1], chart.shape[1])
+        gap = 8
+        top = viz.side_by_side(
+            [self._pad_height(panel, height), self._pad_height(chart, height)],
+            labels=["spatial attention" if self.spatial is not None else "frame", "class probabilities"],
+            pad=gap,
+        )
+        band = top.shape[1] - height
+        fw, cw = panel.shape[2], chart.shape[2]
+        self.panels: dict[str, tuple[int, int, int, int]] = {
+            "frame": (0, band, fw, band + panel.shape[1]),
+            "probs": (fw + gap, band, fw + gap + cw, band + chart.shape[1]),
+        }
+        if self.temporal is not None:
+            width = top.shape[2]
+            strip = np.stack([self._temporal_chart(i, width) for i in range(n)])
+            y0 = top.shape[1] + gap // 2
+            spacer = np.full((n, gap // 2, width, 3), 255, np.uint8)
+            top = np.concatenate([top, spacer, strip], axis=1)
+            self.panels["temporal"] = (0, y0, width, y0 + strip.shape[1])
+        super().__init__(top, fps=fps, scale=1, title=title)
+        self.scale = scale
+        self.widget.add_class("vidkit-attentionexplorer")
+
+    # ----------------------------------------------------------------------------------------------
+    # validation
+    @staticmethod
+    def _check_names(class_names: Any) -> list[str]:
+        if isinstance(class_names, str) or not isinstance(class_names, Sequence) or len(class_names) == 0:
+            raise TypeError(
+                "AttentionExplorer class_names: expected a non-empty list of C class names; "
+                f"got {type(class_names).__name__}"
+            )
+        return [str(c) for c in class_names]
+
+    @classmethod
+    def _check_probs(cls, probs: Any, n: int, c: int) -> np.ndarray:
+        p = _explorer_array(probs, "probs", f"(T, C) = ({n}, {c}) or (C,) = ({c},)", (1, 2))
+        if p.ndim == 1:
+            p = np.broadcast_to(p, (n, p.shape[0]))
+        cls._check_t(p, n, "probs", "rows")
+        if p.shape[1] != c:
+            raise ValueError(
+                f"AttentionExplorer probs: has C={p.shape[1]} classes but class_names has {c}; expected shape ({n}, {c})"
+            )
+        lo, hi = float(p.min()), float(p.max())
+        sums = p.sum(axis=1)
+        worst = float(np.abs(sums - 1).max())
+        if lo < 0 or hi > 1 + viz.FLOAT_TOLERANCE or worst > cls.PROB_SUM_TOLERANCE:
+            raise ValueError(
+                f"AttentionExplorer probs: expected probabilities in [0, 1] with rows summing to 1; got range "
+                f"[{lo:.4g}, {hi:.4g}] and a row sum of {sums[np.abs(sums - 1).argmax()]:.4g}. "
+                "Logits? Apply softmax(logits, dim=-1) first."
+            )
+        return np.array(p)
+
+    def _check_label(self, label: Any) -> int | None:
+        if label is None:
+            return None
+        if hasattr(label, "item") and getattr(label, "ndim", 0) == 0:
+            label = label.item()
+        if isinstance(label, str):
+            if label not in self.class_names:
+                raise ValueError(f"AttentionExplorer true_label: {label!r} is not one of the class names {self.class_names}")
+            return self.class_names.index(label)
+        if isinstance(label, bool) or not isinstance(label, (int, np.integer)) or not 0 <= label < len(self.class_names):
+            raise ValueError(
+                f"AttentionExplorer true_label: expected a class index in 0..{len(self.class_names) - 1} or a "
+                f"class name; got {label!r}"
+            )
+        return int(label)
+
+    @staticmethod
+    def _check_t(a: np.ndarray, n: int, name: str, what: str) -> None:
+        if a.shape[0] != n:
+            raise ValueError(
+                f"AttentionExplorer {name}: has T={a.shape[0]} {what} but frames has T={n} frames "
+                f"(shape {tuple(a.shape)}); need one per frame"
+            )
+
+    @staticmethod
+    def _check_nonneg(a: np.ndarray, name: str) -> None:
+        if (a < 0).any():
+            raise ValueError(
+                f"AttentionExplorer {name}: attention weights must be non-negative (e.g. softmax outputs); "
+                f"got minimum {a.min():.4g}"
+            )
+
+    @classmethod
+    def _check_boxes(cls, boxes: Any, n: int) -> np.ndarray:
+        b = viz._as_numpy(boxes, "boxes") if not isinstance(boxes, (list, tuple)) else np.asarray(boxes)
+        if not np.issubdtype(b.dtype, np.number):
+            raise TypeError(f"AttentionExplorer boxes: expected a real numeric (T, 4) array; got dtype {b.dtype}")
+        b = b.astype(np.float64)
+        if b.ndim != 2 or b.shape[1] != 4:
+            raise ValueError(
+                f"AttentionExplorer boxes: expected shape (T, 4) = ({n}, 4), (x0, y0, x1, y1) per frame; "
+                f"got shape {tuple(b.shape)}"
+            )
+        cls._check_t(b, n, "boxes", "boxes")
+        return b
+
+    # ----------------------------------------------------------------------------------------------
+    # drawing
+    @staticmethod
+    def _pad_height(frames: np.ndarray, height: int) -> np.ndarray:
+        extra = height - frames.shape[1]
+        if extra <= 0:
+            return frames
+        return np.pad(frames, ((0, 0), (0, extra), (0, 0), (0, 0)), constant_values=255)
+
+    def _prob_chart(self, t: int, height: int) -> np.ndarray:
+        """Bar chart of ``probs[t]``: ``(h, w, 3)`` uint8, ``h = max(height, what C rows need)``."""
+        from PIL import Image, ImageDraw
+
+        fs = self.FONT_SIZE
+        font = viz._font(fs)
+        ascent, descent = font.getmetrics()
+        c = len(self.class_names)
+        pad, header = 4, ascent + descent + 6
+        row = int(np.clip((height - header - pad) // c, ascent + descent + 3, 2 * fs))
+        marker, bar_w = fs, 120
+        measure = ImageDraw.Draw(Image.new("RGB", (1, 1)))
+        name_w = min(max(measure.textlength(s, font=font) for s in self.class_names) + 6, 150)
+        val_w = measure.textlength("0.00", font=font) + 6
+        width = int(pad + marker + name_w + bar_w + val_w + pad)
+        img = Image.new("RGB", (width, max(height, header + c * row + pad)), (255, 255, 255))
+        draw = ImageDraw.Draw(img)
+        pred, true = int(self.predicted[t]), self.true_label
+        pred_rgb = self.CORRECT_RGB if pred == true else self.WRONG_RGB
+        verdict = "" if true is None else (" (correct)" if pred == true else " (wrong)")
+        text = _fit(draw, f"pred: {self.class_names[pred]}{verdict}", font, width - 2 * pad)
+        draw.text((pad, 3), text, fill=pred_rgb, font=font)
+        bx = pad + marker + name_w
+        for i, (name, p) in enumerate(zip(self.class_names, self.probs[t])):
+            y = header + i * row
+            ty = y + (row - ascent - descent) // 2
+            if i == true:
+                cy = y + row // 2
+                draw.polygon([(pad, cy - 4), (pad, cy + 4), (pad + 7, cy)], fill=self.CORRECT_RGB)
+            draw.text((pad + marker, ty), _fit(draw, name, font, name_w - 4), font=font,
+                      fill=self.CORRECT_RGB if i == true else (0, 0, 0))
+            draw.rectangle([bx, y + 2, bx + bar_w - 1, y + row - 3], fill=(242, 242, 242))  # track = 1.0
+            length = int(round(p * bar_w))
+            if length > 0:
+                draw.rectangle([bx, y + 2, bx + length - 1, y + row - 3], fill=pred_rgb if i == pred else self.BAR_RGB)
+            draw.text((bx + bar_w + 4, ty), f"{p:.2f}", font=font, fill=(0, 0, 0))
+        return np.asarray(img, dtype=np.uint8)
+
+    def _temporal_chart(self, t: int, width: int) -> np.ndarray:
+        """Temporal attention at step ``t`` as one bar slot per frame: ``(h, width, 3)`` uint8."""
+        from PIL import Image, ImageDraw
+
+        assert self.temporal is not None
+        fs = self.FONT_SIZE
+        font = viz._font(fs)
+        ascent, descent = font.getmetrics()
+        n = len(self.temporal)
+        pad, label_h, bar_h, tick_h = 6, ascent + descent + 6, 40, ascent + descent + 10
+        img = Image.new("RGB", (width, label_h + bar_h + tick_h), (255, 255, 255))
+        draw = ImageDraw.Draw(img)
+        wmax = float(self.temporal.max()) or 1.0
+        if self.temporal.ndim == 1:
+            frames_, weights = np.arange(n), self.temporal
+            label = f"temporal attention over the clip: frame {t} has weight {self.temporal[t]:.2f}"
+        else:
+            k = self.temporal.shape[1]
+            frames_ = t - k + 1 + np.arange(k)
+            weights = self.temporal[t]
+            keep = frames_ >= 0
+            frames_, weights = frames_[keep], weights[keep]
+            label = f"temporal attention at step {t} over the last {k} frames"
+        draw.text((pad, 3), _fit(draw, label, font, width - 2 * pad), font=font, fill=(0, 0, 0))
+        slot = (width - 2 * pad) / n
+        bar = min(max(1.0, 0.7 * slot), 28.0)
+        base = label_h + bar_h
+
+        def x_of(f: int) -> float:
+            return pad + (f + 0.5) * slot
+
+        if self.temporal.ndim == 2 and len(frames_):  # shade the window
+            draw.rectangle([round(x_of(frames_[0]) - slot / 2), label_h, round(x_of(frames_[-1]) + slot / 2) - 1,
+                            base - 1], fill=(232, 240, 250))
+        for f, wt in zip(frames_, weights):
+            hgt = int(round(wt / wmax * (bar_h - 2)))
+            if hgt > 0:
+                x = x_of(int(f))
+                draw.rectangle([round(x - bar / 2), base - hgt, round(x + bar / 2) - 1, base - 1],
+                               fill=self.CURRENT_RGB if f == t else self.TEMPORAL_RGB)
+        draw.line([(pad, base), (width - pad - 1, base)], fill=(0, 0, 0), width=1)
+        x = x_of(t)  # current-frame marker under the axis
+        draw.polygon([(x - 4, base + 8), (x + 4, base + 8), (x, base + 2)], fill=self.CURRENT_RGB)
+        every = max(1, int(np.ceil((draw.textlength(str(n - 1), font=font) + 6) / slot)))
+        for f in range(0, n, every):
+            s = str(f)
+            draw.text((x_of(f) - draw.textlength(s, font=font) / 2, base + 9), s, font=font, fill=(90, 90, 90))
+        return np.asarray(img, dtype=np.uint8)
+
+    def __repr__(self) -> str:
+        h, w = self.frames.shape[1:3]
+        parts = [f"T={self.num_frames}", f"C={len(self.class_names)}"]
+        parts += [k for k in ("spatial", "temporal", "boxes") if getattr(self, k) is not None]
+        return f"AttentionExplorer({', '.join(parts)}, size={w}x{h}, fps={self.fps:g})"

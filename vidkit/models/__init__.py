@@ -1,5 +1,17 @@
 """Models: plain ``nn.Module``s whose docstrings give tensor shapes."""
 
+from vidkit.models.attention import (
+    DEFAULT_HEADS,
+    AttentionOutput,
+    FrameCNN,
+    LRCNClassifier,
+    MultiLSTM,
+    PoolingClassifier,
+    SoftAttentionLSTM,
+    TemporalAttentionLSTM,
+    attention_loss,
+    dot_product_attention,
+)
 from vidkit.models.baselines import BASELINES, CopyLastBaseline, MeanFrameBaseline, ZerosBaseline
 from vidkit.models.convrnn import ConvGRUCell, ConvLSTMCell, ConvRNNPredictor, scheduled_sampling
 from vidkit.models.encoders import LRCN, Conv3dEncoder, ProjectionHead
@@ -9,4 +21,6 @@ from vidkit.models.tiny import TinyFramePredictor
 
 __all__ = ["BASELINES", "LRCN", "Conv3dEncoder", "ProjectionHead", "ConvGRUCell", "ConvLSTMCell", "ConvRNNPredictor", "CopyLastBaseline", "MeanFrameBaseline",
            "SimVP", "SrivastavaLSTM", "TinyFramePredictor", "ZerosBaseline", "scheduled_sampling",
-           "srivastava_loss"]
+           "srivastava_loss",
+           "DEFAULT_HEADS", "AttentionOutput", "FrameCNN", "LRCNClassifier", "MultiLSTM", "PoolingClassifier",
+           "SoftAttentionLSTM", "TemporalAttentionLSTM", "attention_loss", "dot_product_attention"]
