@@ -75,6 +75,7 @@ __all__ = [
     "all_captions",
     "captions_for",
     "generate_actions",
+    "instance_captions",
 ]
 
 ACTIONS: tuple[str, ...] = (
@@ -714,3 +715,122 @@ class ActionsDataset(Dataset):
         if self.with_flow:
             item["flow"] = torch.from_numpy(c.flow([i])[0])
         return item
+
+
+# ----------------------------------------------------------------------------------------------- instance captions
+
+_REGION_BAND = 1 / 16  # the middle row/column of the 3 x 3 region grid spans S/2 +- S/16
+_REGION_NAMES = (("top-left", "top", "top-right"), ("left", "centre", "right"),
+                 ("bottom-left", "bottom", "bottom-right"))
+_SPEED_WORDS = (("slowly", "gently", "at a slow pace"), ("steadily", "at a moderate pace", "at a medium speed"),
+                ("quickly", "fast", "rapidly"))
+_COUNT_WORDS = ("no", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
+
+
+def _region(x: float, y: float, size: int) -> str:
+    """Name of the cell of a 3 x 3 grid holding canvas point ``(x, y)``; the middle band is ``S/2 +- S/16``."""
+    lo, hi = size * (0.5 - _REGION_BAND), size * (0.5 + _REGION_BAND)
+    col = 0 if x < lo else (2 if x >= hi else 1)
+    row = 0 if y < lo else (2 if y >= hi else 1)
+    return _REGION_NAMES[row][col]
+
+
+_REGION_PREPOSITION = {"top": "at", "bottom": "at", "left": "on", "right": "on"}  # "in" for the others
+
+
+def _at(region: str) -> str:
+    return f"{_REGION_PREPOSITION.get(region, 'in')} the {region}"
+
+
+def _listing(digits: Sequence[int]) -> str:
+    """``[7, 1, 1]`` -> "a 7 and two 1s" (first-appearance order; "an 8")."""
+    counts: dict[int, int] = {}
+    for d in digits:
+        counts[int(d)] = counts.get(int(d), 0) + 1
+    items = [_AN.sub(r"an \1", f"a {d}") if c == 1 else f"{_COUNT_WORDS[c] if c < 10 else c} {d}s"
+             for d, c in counts.items()]
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def instance_captions(clips: ActionClips, rng: np.random.Generator | int | None = None) -> list[str]:
+    """One rich caption per clip, saying as much as the ground truth allows to single the clip out.
+
+    Each caption is ``"{semantic} {speed} {where}, {distractors}"``:
+
+    * **semantic**: digit and action, from :func:`all_captions` (with ``rng=None``: the clip's own
+      ``clips.captions[i]``; otherwise a variant drawn with ``rng``);
+    * **speed**: the clip's sweep size ``info["speed_rel"]`` (0 = the smallest sweep of its action's range,
+      1 = the largest; for a fixed clip length, a bigger sweep is a faster motion) in three bins,
+      ``[0, 1/3)`` "slowly", ``[1/3, 2/3)`` "steadily", ``[2/3, 1]`` "quickly" (or synonyms);
+    * **where**: the actor's centre on a 3 x 3 grid of regions (top-left, top, top-right, left, centre,
+      right, bottom-left, bottom, bottom-right; the middle row and column span ``S/2 +- S/16``, which puts
+      about a third of the clips in each). Moves say where they start and end ("from the top-right to
+      the top-left"; "staying on the left" if both are in one region); rotations and zooms, which stay
+      put, say where they are ("in the centre", "at the top");
+    * **distractors**: "on its own" without distractors; otherwise the distractor digits and whether
+      they stay still or move ("while a 3 and an 8 stay still", "while a 5 and two 1s drift around").
+
+    Example: "a 7 moves left quickly from the top-right to the top-left, while a 3 and a 5 stay still".
+    ``rng`` (a Generator or an int seed) picks the semantic variant and the synonyms; ``rng=None``
+    uses the clip's own caption and the first synonym of each part. The result is deterministic given
+    ``rng`` (an int seed or a Generator in a given state). Facts the clips lack (a custom ``info``
+    without ``speed_rel`` or ``distractor_digit``) are left out of the caption.
+    """
+    if not isinstance(clips, ActionClips):
+        raise TypeError(f"clips must be an ActionClips (from generate_actions), got {type(clips).__name__}")
+    if rng is None:
+        gen = None
+    elif isinstance(rng, np.random.Generator):
+        gen = rng
+    elif isinstance(rng, int | np.integer) and not isinstance(rng, bool) and rng >= 0:
+        gen = np.random.default_rng(int(rng))
+    else:
+        raise TypeError(f"rng must be None, a non-negative int seed or a numpy Generator, got {rng!r}")
+
+    def pick(options: Sequence[str]) -> str:
+        return options[0] if gen is None else options[int(gen.integers(len(options)))]
+
+    n, s = len(clips), clips.size
+    info = clips.info
+    start, end = clips.centers[:, 0], clips.centers[:, -1]             # (N, L, 2), layer 0 = actor
+    speed_rel = info.get("speed_rel")
+    d_digit = info.get("distractor_digit")
+    out = []
+    for i in range(n):
+        name = clips.action_names[int(clips.action[i])]
+        if gen is None:
+            semantic = clips.captions[i]
+        else:
+            pool = _all_captions(int(clips.digit[i]), name)
+            semantic = pool[int(gen.integers(len(pool)))]
+        parts = [semantic]
+        if speed_rel is not None:
+            u = float(speed_rel[i])
+            parts.append(pick(_SPEED_WORDS[0 if u < 1 / 3 else (1 if u < 2 / 3 else 2)]))
+        a, b = _region(*start[i, 0], s), _region(*end[i, 0], s)
+        if _MOTION[name][0] in (0, 1):                                 # a translation: from -> to
+            where = (pick((f"from the {a} to the {b}", f"from the {a} towards the {b}")) if a != b
+                     else pick((f"staying {_at(a)}", f"but staying {_at(a)}")))
+        else:
+            mid = (start[i, 0] + end[i, 0]) / 2
+            c = _region(*mid, s)
+            where = pick((_at(c), f"{_at(c)} of the frame"))
+        parts.append(where)
+        k = clips.centers.shape[2] - 1
+        if k == 0:
+            tail = pick(("on its own", "with no other digits around", "alone"))
+        else:
+            moving = bool(np.abs(clips.centers[i, :, 1:] - clips.centers[i, :1, 1:]).max() > 1e-3)
+            if d_digit is not None and np.shape(d_digit)[1:] == (k,):
+                who = _listing(d_digit[i])
+            else:
+                who = "another digit" if k == 1 else f"{_COUNT_WORDS[k] if k < 10 else k} other digits"
+            sg = k == 1
+            if moving:
+                tail = pick((f"while {who} {'drifts' if sg else 'drift'} around",
+                             f"as {who} {'moves' if sg else 'move'} around"))
+            else:
+                tail = pick((f"while {who} {'stays' if sg else 'stay'} still",
+                             f"next to {who} that {'does' if sg else 'do'} not move"))
+        out.append(" ".join(parts) + ", " + tail)
+    return out

@@ -1,0 +1,209 @@
+"""vidkit.retrieval: first-hit ranks with ties counted against the query, R@k / MedR / chance levels,
+batched top-k search, relevance matrices and compositional (held-out pair) splits."""
+
+import itertools
+import math
+import time
+
+import numpy as np
+import pytest
+import torch
+
+from vidkit.retrieval import (
+    first_hit_ranks,
+    heldout_pairs,
+    instance_relevance,
+    retrieval_metrics,
+    search,
+    semantic_relevance,
+    split_by_pairs,
+)
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+
+# ----------------------------------------------------------------------------- ranks and ties
+
+def loop_rank(scores, relevant):
+    """Brute force: the worst position the best relevant item can take when ties are ordered against it."""
+    best = max(s for s, r in zip(scores, relevant) if r)
+    return 1 + sum(1 for s, r in zip(scores, relevant) if not r and s >= best)
+
+
+def test_a_tie_does_not_help():
+    scores = torch.tensor([[0.5, 0.5, 0.5, 0.5, 0.1, 0.9],
+                           [0.3, 0.3, 0.3, 0.3, 0.3, 0.3],
+                           [0.2, 0.9, 0.1, 0.0, 0.0, 0.0]])
+    relevant = torch.zeros(3, 6, dtype=torch.bool)
+    relevant[0, 0] = relevant[1, 2] = relevant[2, 1] = True
+    # query 0: one clip above and 3 tied with the true one -> rank 5; the tie alone would give 4
+    assert first_hit_ranks(scores, relevant).tolist() == [5, 6, 1]
+    tied = torch.tensor([[0.5, 0.5, 0.5, 0.5, 0.1]])
+    assert first_hit_ranks(tied, torch.tensor([[True, False, False, False, False]])).tolist() == [4]
+    g = 9
+    assert first_hit_ranks(torch.zeros(1, g), torch.eye(g, dtype=torch.bool)[:1]).tolist() == [g]
+
+
+def test_first_hit_ranks_matches_loop_with_many_ties_and_several_relevant():
+    rng = np.random.default_rng(0)
+    scores = rng.integers(0, 4, size=(50, 12)).astype(np.float32)     # coarse scores: ties everywhere
+    relevant = rng.random((50, 12)) < 0.2
+    relevant[np.arange(50), rng.integers(0, 12, 50)] = True
+    got = first_hit_ranks(scores, relevant)
+    assert got.dtype == torch.long and got.shape == (50,)
+    assert got.tolist() == [loop_rank(s, r) for s, r in zip(scores.tolist(), relevant.tolist())]
+
+
+def test_first_hit_ranks_validates():
+    with pytest.raises(ValueError, match=r"no relevant gallery item.*\[1\]"):
+        first_hit_ranks(torch.zeros(2, 3), torch.tensor([[True, False, False], [False, False, False]]))
+    with pytest.raises(TypeError, match="bool"):
+        first_hit_ranks(torch.zeros(2, 3), torch.ones(2, 3))
+    with pytest.raises(ValueError, match=r"shape of scores \(Q, G\) = \(2, 3\)"):
+        first_hit_ranks(torch.zeros(2, 3), torch.ones(2, 4, dtype=torch.bool))
+    with pytest.raises(ValueError, match="NaN"):
+        first_hit_ranks(torch.tensor([[float("nan"), 0.0]]), torch.tensor([[True, False]]))
+    with pytest.raises(ValueError, match=r"\(Q, G\)"):
+        first_hit_ranks(torch.zeros(3), torch.ones(3, dtype=torch.bool))
+
+
+# ----------------------------------------------------------------------------- metrics
+
+def test_retrieval_metrics_on_a_hand_computed_example():
+    # ranks: q0 -> 1, q1 -> 3 (two above), q2 -> 2 (one tie), q3 -> 6 (all equal, G = 6)
+    scores = torch.tensor([[0.9, 0.1, 0.2, 0.3, 0.0, 0.0],
+                           [0.1, 0.8, 0.7, 0.5, 0.2, 0.0],
+                           [0.4, 0.4, 0.1, 0.0, 0.0, 0.0],
+                           [0.5, 0.5, 0.5, 0.5, 0.5, 0.5]])
+    relevant = torch.zeros(4, 6, dtype=torch.bool)
+    relevant[0, 0] = relevant[1, 3] = relevant[2, 1] = relevant[3, 5] = True
+    assert first_hit_ranks(scores, relevant).tolist() == [1, 3, 2, 6]
+    m = retrieval_metrics(scores, relevant, ks=(1, 2, 5))
+    assert m["R@1"] == 0.25 and m["R@2"] == 0.5 and m["R@5"] == 0.75
+    assert m["MedR"] == 2.5 and m["MeanR"] == 3.0
+    assert m["chance@1"] == pytest.approx(1 / 6) and m["chance@5"] == pytest.approx(5 / 6)
+    assert m["chance_MeanR"] == pytest.approx(3.5)
+    assert list(m) == ["R@1", "R@2", "R@5", "MedR", "MeanR", "chance@1", "chance@2", "chance@5", "chance_MeanR"]
+
+
+@pytest.mark.parametrize("g,n,k", [(5, 1, 2), (5, 2, 2), (6, 3, 1), (6, 2, 4), (5, 4, 2)])
+def test_chance_levels_are_the_exact_expectation_over_random_orders(g, n, k):
+    """Average R@k and first-hit rank over ALL g! orders of the scores = chance@k and chance_MeanR."""
+    relevant = torch.zeros(1, g, dtype=torch.bool)
+    relevant[0, :n] = True
+    hits, ranks, count = 0.0, 0.0, 0
+    for order in itertools.permutations(range(g)):
+        scores = torch.tensor([order], dtype=torch.float64)
+        rank = int(first_hit_ranks(scores, relevant)[0])
+        hits += rank <= k
+        ranks += rank
+        count += 1
+    m = retrieval_metrics(torch.zeros(1, g), relevant, ks=(k,))
+    assert m[f"chance@{k}"] == pytest.approx(hits / count, rel=1e-12)
+    assert m["chance_MeanR"] == pytest.approx(ranks / count, rel=1e-12)
+    assert m[f"chance@{k}"] == pytest.approx(1 - math.comb(g - n, k) / math.comb(g, k))
+
+
+def test_retrieval_metrics_validates_ks():
+    scores, relevant = torch.zeros(2, 4), torch.eye(2, 4, dtype=torch.bool)
+    with pytest.raises(ValueError, match=r"1\.\.4"):
+        retrieval_metrics(scores, relevant, ks=(1, 5))
+    with pytest.raises(TypeError, match="ks"):
+        retrieval_metrics(scores, relevant, ks=())
+    m = retrieval_metrics(scores.numpy(), relevant.numpy(), ks=(1, 4))     # numpy works too
+    assert m["R@1"] == 0.0 and m["R@4"] == 1.0 and m["MedR"] == 4.0
+
+
+# ----------------------------------------------------------------------------- search
+
+@pytest.mark.parametrize("center", [False, True])
+def test_search_equals_a_full_sort(center):
+    gen = torch.Generator().manual_seed(0)
+    q, g = torch.randn(37, 16, generator=gen), torch.randn(500, 16, generator=gen) + 0.5
+    scores, idx = search(q, g, k=10, batch=8, center=center)
+    assert scores.shape == (37, 10) and idx.shape == (37, 10) and idx.dtype == torch.long
+    if center:
+        mu = g.mean(dim=0, keepdim=True)
+        q, g = q - mu, g - mu
+    full = torch.nn.functional.normalize(q, dim=1) @ torch.nn.functional.normalize(g, dim=1).T
+    order = torch.argsort(full, dim=1, descending=True)[:, :10]
+    assert torch.equal(idx, order)
+    torch.testing.assert_close(scores, torch.gather(full, 1, order))
+
+
+def test_search_is_fast_enough_for_interactive_use():
+    gen = torch.Generator().manual_seed(1)
+    q, g = torch.randn(100, 64, generator=gen), torch.randn(10_000, 64, generator=gen)
+    search(q, g, k=10)                                                     # warm-up
+    start = time.perf_counter()
+    scores, idx = search(q, g, k=10)
+    assert time.perf_counter() - start < 1.0
+    assert idx.shape == (100, 10)
+
+
+def test_search_validates():
+    with pytest.raises(ValueError, match="same D"):
+        search(torch.zeros(2, 3), torch.zeros(5, 4))
+    with pytest.raises(ValueError, match=r"k must be in 1\.\.5"):
+        search(torch.zeros(2, 3), torch.zeros(5, 3), k=6)
+    with pytest.raises(ValueError, match=r"\(N, D\)"):
+        search(torch.zeros(3), torch.zeros(5, 3))
+    with pytest.raises(TypeError, match="float"):
+        search(torch.zeros(2, 3, dtype=torch.long), torch.zeros(5, 3))
+
+
+# ----------------------------------------------------------------------------- relevance
+
+def test_semantic_and_instance_relevance():
+    gd, ga = np.array([7, 7, 3, 3, 7]), np.array([0, 4, 0, 0, 0])
+    rel = semantic_relevance([7, 3, -1, 7], [0, 0, 0, -1], gd, ga)
+    assert rel.dtype == torch.bool
+    assert rel.tolist() == [[True, False, False, False, True],        # "a 7 moves left"
+                            [False, False, True, True, False],        # "a 3 moves left"
+                            [True, False, True, True, True],          # "something moves left"
+                            [True, True, False, False, True]]         # "a 7 does something"
+    inst = instance_relevance(torch.tensor([4, 0]), 5)
+    assert inst.tolist() == [[False, False, False, False, True], [True, False, False, False, False]]
+    with pytest.raises(ValueError, match=r"0\.\.4"):
+        instance_relevance([5], 5)
+    with pytest.raises(ValueError, match=r"\(Q,\)"):
+        semantic_relevance([1, 2], [0], gd, ga)
+
+
+# ----------------------------------------------------------------------------- held-out compositions
+
+@pytest.mark.parametrize("num_digits,actions,n", [(10, 8, 8), (10, 8, 20), (10, 8, 70), (3, 5, 10), (4, 4, 12)])
+def test_heldout_pairs_leave_every_digit_and_action_in_training(num_digits, actions, n):
+    pairs = heldout_pairs(num_digits, actions, n, seed=3)
+    assert len(pairs) == len(set(pairs)) == n
+    assert all(0 <= d < num_digits and 0 <= a < actions for d, a in pairs)
+    seen = {(d, a) for d in range(num_digits) for a in range(actions)} - set(pairs)
+    assert {d for d, _ in seen} == set(range(num_digits))
+    assert {a for _, a in seen} == set(range(actions))
+    assert max(sum(a == x for _, a in pairs) for x in range(actions)) <= math.ceil(n / actions)
+
+
+def test_heldout_pairs_is_seeded_and_bounded():
+    assert heldout_pairs(seed=0) == heldout_pairs(seed=0) != heldout_pairs(seed=1)
+    default = heldout_pairs()
+    assert sorted(a for _, a in default) == list(range(8)) and len({d for d, _ in default}) == 8
+    with pytest.raises(ValueError, match=r"0\.\.70"):
+        heldout_pairs(10, 8, 71)
+
+
+def test_split_by_pairs_is_disjoint_and_covers_every_clip():
+    rng = np.random.default_rng(0)
+    digits, actions = rng.integers(0, 10, 2000), rng.integers(0, 8, 2000)
+    pairs = heldout_pairs(n=8, seed=2)
+    seen, held = split_by_pairs(digits, actions, pairs)
+    assert seen.dtype == bool and held.dtype == bool and seen.shape == held.shape == (2000,)
+    assert not (seen & held).any() and (seen | held).all()
+    in_pairs = np.array([(d, a) in set(pairs) for d, a in zip(digits.tolist(), actions.tolist())])
+    assert np.array_equal(held, in_pairs)
+    seen_pairs = set(zip(digits[seen].tolist(), actions[seen].tolist()))
+    assert not seen_pairs & set(pairs)
+    assert {d for d, _ in seen_pairs} == set(range(10)) and {a for _, a in seen_pairs} == set(range(8))
+    with pytest.raises(ValueError, match="both be"):
+        split_by_pairs(digits, actions[:5], pairs)
+    with pytest.raises(ValueError, match="tuple"):
+        split_by_pairs(digits, actions, [(1, 2, 3)])
