@@ -3,7 +3,8 @@
 The kit knows the *exact* flow of its synthetic clips (``ActionClips.flow()``, ``MovingMNIST.flow()``).
 Real videos have no such ground truth: models like CoCLR train on flow *estimated* from pixels.
 :func:`farneback_flow` gives that estimate, so the notebooks can compare the two and measure the
-estimate's error (:func:`endpoint_error`).
+estimate's error (:func:`endpoint_error`). :func:`with_frame_differences` is the cheapest motion signal of
+all: each frame minus the previous one, stacked on the frame as a second channel.
 """
 
 from __future__ import annotations
@@ -11,8 +12,9 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import torch
 
-__all__ = ["farneback_flow", "endpoint_error", "FARNEBACK"]
+__all__ = ["farneback_flow", "endpoint_error", "with_frame_differences", "FARNEBACK"]
 
 #: Farneback parameters for small (32-64 px) frames: a 2-level pyramid, 7-px windows, 3 iterations.
 FARNEBACK = {"pyr_scale": 0.5, "levels": 2, "winsize": 7, "iterations": 3, "poly_n": 5, "poly_sigma": 1.1,
@@ -76,3 +78,18 @@ def endpoint_error(estimate: Any, exact: Any, mask: Any = None) -> float:
             raise ValueError("mask selects no pixel")
         return float(err[m].mean())
     return float(err.mean())
+
+
+def with_frame_differences(clips: torch.Tensor) -> torch.Tensor:
+    """Frames plus their temporal differences: ``(N, T, 1, H, W) -> (N, T, 2, H, W)``.
+
+    Channel 0 is the frame ``x_t``, channel 1 is ``x_t - x_{t-1}`` (zeros at ``t = 0``), in [-1, 1]. A
+    still object vanishes from channel 1; a moving one leaves a signed trace. It is a crude, free stand-in
+    for optical flow (two-stream networks feed flow to a second stream; here one CNN reads both).
+    """
+    if not isinstance(clips, torch.Tensor) or clips.dim() != 5 or clips.shape[2] != 1 \
+            or not clips.is_floating_point() or clips.shape[1] < 2:
+        got = (tuple(clips.shape), clips.dtype) if isinstance(clips, torch.Tensor) else type(clips).__name__
+        raise ValueError(f"clips must be a float tensor (N, T >= 2, 1, H, W) of frames in [0, 1], got {got}")
+    diff = torch.cat([torch.zeros_like(clips[:, :1]), clips[:, 1:] - clips[:, :-1]], dim=1)
+    return torch.cat([clips, diff], dim=2)

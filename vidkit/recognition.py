@@ -1,0 +1,174 @@
+"""Action recognition with attention on the actions suite (notebook 03): data, training, scoring.
+
+The task: clips of the actions suite with distractor digits; recognise what the *actor* does (and, on
+a second head, which digit it is). Every model of :mod:`vidkit.models.attention` trains with the same
+loss (:func:`vidkit.models.attention_loss`) in the kit's one training loop, reads the same input, and is
+scored the same way:
+
+* **input**: the frames plus their temporal differences, ``(N, T, 2, H, W)``
+  (:func:`vidkit.data.flow.with_frame_differences`): a free motion channel in which still things vanish;
+* **accuracy** on the action and the digit, and **within-pair accuracy**: each action has a mirror
+  image in time (left/right, up/down, clockwise/counter-clockwise, in/out); restricted to the true
+  pair's two classes, how often does the model pick the right one? Chance is 0.5, and a model that
+  ignores the order of the frames cannot beat it;
+* **pointing game** and **attention mass** (:mod:`vidkit.metrics`) against the actor's boxes, with
+  their chance level, the box-area fraction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from vidkit.contrastive import clip_batches
+from vidkit.data.actions import ACTIONS, ActionClips, generate_actions
+from vidkit.data.flow import with_frame_differences
+from vidkit.metrics import attention_mass, box_area_fraction, pointing_game
+from vidkit.models.attention import (
+    AttentionOutput,
+    LRCNClassifier,
+    MultiLSTM,
+    PoolingClassifier,
+    SoftAttentionLSTM,
+    TemporalAttentionLSTM,
+    attention_loss,
+)
+from vidkit.train import TrainConfig, TrainResult, train
+
+__all__ = ["BUDGETS", "HEADS", "MODELS", "REGULARISER", "MIRROR_PAIRS", "Predictions", "make_data", "train_classifier",
+           "predict", "evaluate", "pair_accuracy"]
+
+HEADS = {"action": len(ACTIONS), "digit": 10}
+
+#: Per-profile budgets for notebook 03: clips, distractors, and the training time per model (seconds;
+#: the soft-attention models get more, they are the subject). ``steps`` caps each run as well.
+BUDGETS: dict[str, dict[str, Any]] = {
+    "smoke": {"train": 256, "test": 128, "distractors": 2, "motion": "static", "batch": 32, "steps": 6,
+              "time_s": 10, "attention_time_s": 10},
+    "laptop": {"train": 6000, "test": 1000, "distractors": 2, "motion": "static", "batch": 32, "steps": 20000,
+               "time_s": 40, "attention_time_s": 90},
+    "full": {"train": 50000, "test": 5000, "distractors": 2, "motion": "moving", "batch": 64, "steps": 20000,
+             "time_s": 1800, "attention_time_s": 3600},
+}
+
+#: Every model of notebook 03, built for the 2-channel input (frames + differences) and both heads.
+MODELS: dict[str, Callable[[], nn.Module]] = {
+    "soft attention (Sharma)": lambda: SoftAttentionLSTM(HEADS, in_channels=2),
+    "soft attention + regulariser": lambda: SoftAttentionLSTM(HEADS, in_channels=2),
+    "temporal attention": lambda: TemporalAttentionLSTM(HEADS, in_channels=2),
+    "MultiLSTM (window 4)": lambda: MultiLSTM(HEADS, in_channels=2, window=4),
+    "LRCN (no attention)": lambda: LRCNClassifier(HEADS, in_channels=2),
+    "conv pooling": lambda: PoolingClassifier(HEADS, pool="conv", in_channels=2),
+    "late pooling": lambda: PoolingClassifier(HEADS, pool="late", in_channels=2),
+    "slow pooling": lambda: PoolingClassifier(HEADS, pool="slow", in_channels=2),
+}
+
+#: Sharma's attention-penalty weight per model (the paper uses 1); models not listed train without it.
+REGULARISER: dict[str, float] = {"soft attention + regulariser": 1.0}
+
+#: Actions that are each other's time reversal: only the order of the frames tells them apart.
+MIRROR_PAIRS = (("move_left", "move_right"), ("move_up", "move_down"), ("rotate_cw", "rotate_ccw"),
+                ("zoom_in", "zoom_out"))
+
+
+def make_data(n: int, split: str, seed: int, size: int = 32, num_frames: int = 16, distractors: int = 2,
+              motion: str = "static") -> tuple[ActionClips, torch.Tensor]:
+    """Actions clips with distractors and the model input: ``(clips, x (n, T, 2, size, size))``."""
+    clips = generate_actions(n, split=split, seed=seed, num_frames=num_frames, size=size,
+                             num_distractors=distractors, distractor_motion=motion)
+    return clips, with_frame_differences(clips.tensors())
+
+
+def _loss(reg: float) -> Callable[[nn.Module, Mapping[str, torch.Tensor]], tuple[torch.Tensor, dict]]:
+    def loss_fn(model: nn.Module, batch: Mapping[str, torch.Tensor]) -> tuple[torch.Tensor, dict]:
+        return attention_loss(model(batch["rgb"]), batch, reg=reg)
+    return loss_fn
+
+
+def train_classifier(model: nn.Module, x: torch.Tensor, clips: ActionClips, steps: int, time_s: float,
+                     batch: int = 32, lr: float = 3e-3, reg: float = 0.0, seed: int = 0,
+                     progress: bool = True) -> TrainResult:
+    """Train ``model`` on ``x (N, T, C, H, W)`` with the action and digit labels of ``clips``: the sum of
+    the heads' cross-entropies, plus ``reg`` times Sharma's attention penalty (models with spatial
+    attention). Stops after ``steps`` or ``time_s`` seconds, whichever comes first."""
+    if not isinstance(clips, ActionClips) or len(clips) != len(x):
+        raise ValueError(f"clips must be the ActionClips that x was made from ({len(x)} clips)")
+    torch.manual_seed(seed)
+    labels = {"action": clips.action, "digit": clips.digit}
+    batches = clip_batches(x, labels, min(batch, len(x)), seed=seed)
+    cfg = TrainConfig(steps=steps, time_budget_s=time_s, lr=lr, weight_decay=1e-4, warmup_steps=20,
+                      min_lr_ratio=0.1, log_every=25, seed=seed)
+    return train(model, _loss(reg), batches, cfg, progress=progress)
+
+
+@dataclass
+class Predictions:
+    """A model's outputs on a set of clips, as numpy arrays (``N`` clips, ``T`` frames).
+
+    ``probs[head]`` ``(N, C)``; ``frame_probs[head]`` ``(N, T, C)`` or None; ``spatial`` ``(N, T, K, K)`` or
+    None; ``temporal`` ``(N, T)`` / ``(N, T, W)`` or None; ``features`` ``(N, D)``.
+    """
+
+    probs: dict[str, np.ndarray]
+    features: np.ndarray
+    frame_probs: dict[str, np.ndarray] | None = None
+    spatial: np.ndarray | None = None
+    temporal: np.ndarray | None = None
+
+
+@torch.no_grad()
+def predict(model: nn.Module, x: torch.Tensor, batch_size: int = 250) -> Predictions:
+    """Run ``model`` (in eval mode) on ``x (N, T, C, H, W)`` in batches; softmax every head."""
+    if not isinstance(x, torch.Tensor) or x.dim() != 5 or not x.is_floating_point():
+        raise ValueError(f"x must be a float tensor (N, T, C, H, W), got {getattr(x, 'shape', type(x).__name__)}")
+    was_training = model.training
+    model.eval()
+    outs: list[AttentionOutput] = [model(x[i:i + batch_size]) for i in range(0, len(x), batch_size)]
+    model.train(was_training)
+
+    def cat(get: Callable[[AttentionOutput], torch.Tensor | None]) -> np.ndarray | None:
+        parts = [get(o) for o in outs]
+        return None if parts[0] is None else torch.cat(parts).float().numpy()
+
+    heads = list(outs[0].logits)
+    probs = {h: cat(lambda o, h=h: o.logits[h].softmax(-1)) for h in heads}
+    frame = None
+    if outs[0].frame_logits is not None:
+        frame = {h: cat(lambda o, h=h: o.frame_logits[h].softmax(-1)) for h in heads}
+    return Predictions(probs=probs, features=cat(lambda o: o.features), frame_probs=frame,
+                       spatial=cat(lambda o: o.spatial), temporal=cat(lambda o: o.temporal))
+
+
+def pair_accuracy(probs: np.ndarray, actions: np.ndarray) -> float:
+    """Within-pair accuracy: for each clip, compare only the probabilities of its true action and of that
+    action's time reversal (:data:`MIRROR_PAIRS`); the fraction where the true one wins. Chance 0.5."""
+    probs, actions = np.asarray(probs), np.asarray(actions)
+    if probs.ndim != 2 or probs.shape[1] != len(ACTIONS) or actions.shape != (len(probs),):
+        raise ValueError(f"need probs (N, {len(ACTIONS)}) and actions (N,), got {probs.shape} and {actions.shape}")
+    mirror = {}
+    for a, b in MIRROR_PAIRS:
+        mirror[ACTIONS.index(a)], mirror[ACTIONS.index(b)] = ACTIONS.index(b), ACTIONS.index(a)
+    other = np.array([mirror[int(a)] for a in actions])
+    rows = np.arange(len(actions))
+    return float(np.mean(probs[rows, actions] > probs[rows, other]))
+
+
+def evaluate(pred: Predictions, clips: ActionClips) -> dict[str, float]:
+    """Accuracy (action, digit), within-pair accuracy, and for spatial attention the pointing game and
+    attention mass with their chance level (the mean box-area fraction)."""
+    if len(clips) != len(pred.features):
+        raise ValueError(f"{len(pred.features)} predictions for {len(clips)} clips")
+    out = {"action acc": float(np.mean(pred.probs["action"].argmax(1) == clips.action)),
+           "digit acc": float(np.mean(pred.probs["digit"].argmax(1) == clips.digit)),
+           "within-pair acc": pair_accuracy(pred.probs["action"], clips.action)}
+    size = clips.size
+    if pred.spatial is not None:
+        out["pointing game"] = pointing_game(pred.spatial, clips.boxes, size)
+        out["attention mass"] = attention_mass(pred.spatial, clips.boxes, size)
+    out["chance (box area)"] = box_area_fraction(clips.boxes, size)
+    return out
