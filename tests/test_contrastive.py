@@ -128,3 +128,22 @@ def test_coclr_mines_same_label_positives_from_the_other_view():
     batches = clip_batches(rgb, {"action": action.numpy()}, 16, flow)
     logs = [coclr_loss_fn(pair, next(batches), length=4)[1] for _ in range(4)]
     assert logs[-1]["mined_same_action"] == 1.0  # the "flow" view knows the label: every mined positive shares it
+
+
+def test_save_and_load_notebook_encoders(tmp_path):
+    from vidkit.contrastive import load_encoders, notebook_moco, notebook_srivastava, save_encoders
+
+    torch.manual_seed(0)
+    encoders = {"InfoNCE RGB": notebook_moco("rgb"), "InfoNCE flow": notebook_moco("flow"),
+                "Srivastava composite": notebook_srivastava(16, hidden=256)}
+    path = save_encoders(encoders, tmp_path / "encoders.pt", size=16)
+    loaded = load_encoders(path)
+    assert list(loaded) == list(encoders)
+    rgb, flow = torch.rand(2, 8, 1, 16, 16), torch.rand(2, 7, 2, 16, 16)
+    for name, x in (("InfoNCE RGB", rgb), ("InfoNCE flow", flow), ("Srivastava composite", rgb)):
+        encoders[name].eval()
+        assert torch.allclose(loaded[name].embed(x), encoders[name].embed(x))
+    with pytest.raises(TypeError, match="MoCo or a SrivastavaLSTM"):
+        save_encoders({"x": torch.nn.Linear(2, 2)}, tmp_path / "bad.pt", size=16)
+    with pytest.raises(ValueError, match="view"):
+        notebook_moco("depth")

@@ -27,10 +27,11 @@ import torch.nn.functional as F
 from torch import nn
 
 from vidkit.augment import augment_clips
+from vidkit.checkpoint import load_checkpoint, save_checkpoint
 from vidkit.losses import MoCoQueue, coclr_loss, info_nce, mine_topk_positives, momentum_update, uber_nce
 from vidkit.models.encoders import ProjectionHead
 
-__all__ = ["BUDGETS", "MoCo", "clip_batches", "infonce_loss", "ubernce_loss", "coclr_loss_fn", "srivastava_pretrain_loss",
+__all__ = ["BUDGETS", "MoCo", "notebook_moco", "notebook_srivastava", "save_encoders", "load_encoders", "clip_batches", "infonce_loss", "ubernce_loss", "coclr_loss_fn", "srivastava_pretrain_loss",
            "finetune", "label_subset"]
 
 
@@ -88,21 +89,28 @@ class MoCo(nn.Module):
         return self.key_head(self.key_encoder.embed(x))
 
 
-def _views(model: MoCo, batch: Mapping[str, torch.Tensor], length: int) -> tuple[torch.Tensor, torch.Tensor]:
+CROP_SCALE = (0.6, 1.0)  # default spatial crop: a random square of 60-100 % of the frame side, resized back
+
+
+def _views(model: MoCo, batch: Mapping[str, torch.Tensor], length: int,
+           crop_scale: tuple[float, float] = CROP_SCALE) -> tuple[torch.Tensor, torch.Tensor]:
     x = batch[model.view]
     flow = model.view == "flow"
-    return augment_clips(x, length, flow=flow), augment_clips(x, length, flow=flow)
+    return (augment_clips(x, length, flow=flow, crop_scale=crop_scale),
+            augment_clips(x, length, flow=flow, crop_scale=crop_scale))
 
 
-def infonce_loss(model: MoCo, batch: Mapping[str, torch.Tensor], length: int = 12) -> tuple[torch.Tensor, dict]:
+def infonce_loss(model: MoCo, batch: Mapping[str, torch.Tensor], length: int = 12,
+                 crop_scale: tuple[float, float] = CROP_SCALE) -> tuple[torch.Tensor, dict]:
     """InfoNCE with a queue. Two augmented views ``v1, v2`` of each clip; ``q = g(f(v1))`` online,
     ``k = g'(f'(v2))`` momentum copies::
 
         L = -mean_i log  exp(q_i . k_i / tau) / ( sum_j exp(q_i . k_j / tau) + sum_m exp(q_i . queue_m / tau) )
 
-    (cosine similarities), then the keys join the queue. ``length`` is the temporal crop (frames).
+    (cosine similarities), then the keys join the queue. ``length`` is the temporal crop (frames),
+    ``crop_scale`` the range of the spatial crop's side (fraction of the frame; ``(1, 1)``: no crop).
     """
-    v1, v2 = _views(model, batch, length)
+    v1, v2 = _views(model, batch, length, crop_scale)
     q, k = model.query(v1), model.key(v2)
     loss = info_nce(q, k, model.temperature, model.queue.keys)
     model.queue.enqueue(k, labels=batch["action"], indices=batch["index"])
@@ -110,10 +118,12 @@ def infonce_loss(model: MoCo, batch: Mapping[str, torch.Tensor], length: int = 1
 
 
 def ubernce_loss(model: MoCo, batch: Mapping[str, torch.Tensor], length: int = 12,
-                 label: str = "action") -> tuple[torch.Tensor, dict]:
+                 label: str = "action", crop_scale: tuple[float, float] = CROP_SCALE) -> tuple[torch.Tensor, dict]:
     """UberNCE, the supervised oracle: as :func:`infonce_loss`, but every key (batch or queue) whose
     ``label`` equals the query's is a positive (multi-positive NCE, see :func:`vidkit.losses.uber_nce`)."""
-    v1, v2 = _views(model, batch, length)
+    if label not in batch:
+        raise KeyError(f"ubernce_loss: the batch has no label {label!r} (it has {sorted(batch)})")
+    v1, v2 = _views(model, batch, length, crop_scale)
     q, k = model.query(v1), model.key(v2)
     queue = (model.queue.keys, model.queue.labels) if len(model.queue) else (None, None)
     loss = uber_nce(q, k, batch[label], model.temperature, *queue)
@@ -271,3 +281,52 @@ def finetune(encoder: nn.Module, train_x: torch.Tensor, train_y: Any, test_x: to
             pred = head(encoder.embed(test_x[lo:lo + 256].to(device))).argmax(1).cpu()
             correct += int((pred == y_test[lo:lo + 256]).sum())
     return {"accuracy": correct / len(test_x), "train_clips": len(train_x)}
+
+
+# --------------------------------------------------------------------------- notebook 02's encoders, kept
+
+def notebook_moco(view: str, width: int = 16, dim: int = 128) -> MoCo:
+    """The MoCo model notebook 02 trains for ``view`` ("rgb" or "flow"): a (2+1)D ``Conv3dEncoder``, a queue
+    of 256 keys, momentum 0.9, temperature 0.1."""
+    from vidkit.models.encoders import Conv3dEncoder
+
+    if view not in ("rgb", "flow"):
+        raise ValueError(f"view must be 'rgb' or 'flow', got {view!r}")
+    return MoCo(Conv3dEncoder(1 if view == "rgb" else 2, width=width, dim=dim), view, queue_size=256, momentum=0.9,
+                temperature=0.1)
+
+
+def notebook_srivastava(size: int, hidden: int = 256) -> nn.Module:
+    """The composite LSTM notebook 02 pretrains on ``size x size`` actions clips."""
+    from vidkit.models.srivastava import SrivastavaLSTM
+
+    return SrivastavaLSTM("composite", hidden=hidden, frame_shape=(1, size, size))
+
+
+def save_encoders(encoders: Mapping[str, nn.Module], path: Any, size: int) -> Any:
+    """Save notebook 02's encoders (``{name: MoCo or SrivastavaLSTM}``, built by :func:`notebook_moco` /
+    :func:`notebook_srivastava`) in one checkpoint, so that notebook 04 can retrieve with them."""
+    from vidkit.models.srivastava import SrivastavaLSTM
+
+    entries = {}
+    for name, model in encoders.items():
+        if isinstance(model, MoCo):
+            spec = {"kind": "moco", "view": model.view}
+        elif isinstance(model, SrivastavaLSTM):
+            spec = {"kind": "srivastava"}
+        else:
+            raise TypeError(f"encoders[{name!r}] must be a MoCo or a SrivastavaLSTM, got {type(model).__name__}")
+        entries[name] = {**spec, "state": model.state_dict()}
+    return save_checkpoint({"size": int(size), "encoders": entries}, path)
+
+
+def load_encoders(path: Any) -> dict[str, nn.Module]:
+    """The encoders saved by :func:`save_encoders`, rebuilt and in eval mode (checkpoint loaded with
+    ``torch.load(weights_only=True)``)."""
+    state = load_checkpoint(path)
+    out: dict[str, nn.Module] = {}
+    for name, entry in state["encoders"].items():
+        model = notebook_moco(entry["view"]) if entry["kind"] == "moco" else notebook_srivastava(state["size"])
+        model.load_state_dict(entry["state"])
+        out[name] = model.eval()
+    return out

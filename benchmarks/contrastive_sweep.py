@@ -1,0 +1,247 @@
+"""Investigation for notebook 02: why do some of the papers' orderings not hold at laptop scale?
+
+Notebook 02 (laptop profile, 150 steps of batch 64 per method) found three claims that do not hold as
+stated: UberNCE (the oracle) only *ties* CoCLR-RGB; RGB-InfoNCE does not capture digit identity; and
+Srivastava-pretrained LSTMs fine-tune worse than random ones. This script varies what the issue names
+(training length, MoCo queue size, temperature, CoCLR's K, the augmentations, the fine-tuning learning
+rate) one at a time around the notebook's settings and records the frozen-feature probes.
+
+Every run uses the notebook's data (laptop profile: 8,000 training / 1,000 test clips, 16 frames of
+32 x 32, exact flow), the notebook's encoder and loss functions from ``vidkit.contrastive``, and the same
+read-out (logistic-regression probe fit on 2,000 training clips; action NN@1 with the training clips as
+gallery). Results are appended run by run to a JSON file (atomic writes), so an interrupted sweep
+resumes where it stopped; ``--fresh`` starts over.
+
+Run:  OMP_NUM_THREADS=2 .venv/bin/python benchmarks/contrastive_sweep.py [--groups budget,queue,...]
+The numbers quoted in notebook 02 and docs/benchmarks.md come from docs/results/contrastive_sweep.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import functools
+import json
+import platform
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+import vidkit
+from vidkit.contrastive import (
+    BUDGETS,
+    CoCLRPair,
+    MoCo,
+    clip_batches,
+    coclr_loss_fn,
+    finetune,
+    infonce_loss,
+    label_subset,
+    srivastava_pretrain_loss,
+    ubernce_loss,
+)
+from vidkit.data import generate_actions
+from vidkit.eval import evaluate_representation, extract_embeddings
+from vidkit.fileio import write_json_atomic
+from vidkit.models import Conv3dEncoder, SrivastavaLSTM
+from vidkit.train import TrainConfig, train
+
+GROUPS = ("budget", "seeds", "queue", "temperature", "topk", "digit", "srivastava")
+OUT = Path("docs/results/contrastive_sweep.json")
+
+
+class Sweep:
+    """The notebook's data, encoders and read-out, plus a results file that fills run by run."""
+
+    def __init__(self, out: Path, fresh: bool = False):
+        profile = vidkit.profile("laptop")
+        self.budget = BUDGETS["laptop"]
+        kw = dict(num_frames=profile.actions_frames, size=profile.actions_size)
+        train_set = generate_actions(profile.actions_train, split="train", seed=0, **kw)
+        test_set = generate_actions(profile.actions_test, split="test", seed=1, **kw)
+        self.rgb = (train_set.tensors(), test_set.tensors())
+        self.flow = (torch.from_numpy(train_set.flow()), torch.from_numpy(test_set.flow()))
+        self.labels = ({"action": train_set.action, "digit": train_set.digit},
+                       {"action": test_set.action, "digit": test_set.digit})
+        self.out = out
+        self.results: dict[str, Any] = {} if fresh or not out.exists() else json.loads(out.read_text())
+        self.results.setdefault("_meta", {})
+        self.results["_meta"].update({"machine": platform.processor() or platform.machine(),
+                                      "threads": torch.get_num_threads(), "torch": torch.__version__})
+
+    # -- building blocks -------------------------------------------------------------------------------
+    def moco(self, view: str, queue: int = 256, temperature: float = 0.1, seed: int = 0) -> MoCo:
+        torch.manual_seed(seed)  # the initial weights: every run is reproducible on its own
+        return MoCo(Conv3dEncoder(1 if view == "rgb" else 2, width=16, dim=128), view, queue_size=queue,
+                    momentum=0.9, temperature=temperature)
+
+    def pretrain(self, model: torch.nn.Module, loss_fn: Any, steps: int, seed: int = 0) -> tuple[torch.nn.Module, dict]:
+        torch.manual_seed(seed)
+        batches = clip_batches(self.rgb[0], self.labels[0], self.budget["batch"], flow=self.flow[0], seed=seed)
+        cfg = TrainConfig(steps=steps, time_budget_s=3600, lr=3e-3, weight_decay=1e-4,
+                          warmup_steps=max(1, steps // 20), log_every=max(1, steps // 30))
+        result = train(model, loss_fn, batches, cfg, progress=False)
+        mined = [h["mined_same_action"] for h in result.history if h.get("mined_same_action", 0) > 0]
+        info = {"steps": result.steps, "train_s": round(result.elapsed_s, 1), "final_loss": result.final_loss}
+        if mined:
+            info["mined_same_action"] = float(np.mean(mined))
+        return model, info
+
+    def readout(self, model: torch.nn.Module, view: str) -> dict[str, float]:
+        n = self.budget["eval_train_clips"]
+        x_tr, x_te = (self.rgb if view == "rgb" else self.flow)
+        f_tr = extract_embeddings(model, x_tr[:n], progress=False)
+        f_te = extract_embeddings(model, x_te, progress=False)
+        res = evaluate_representation(f_tr, {k: v[:n] for k, v in self.labels[0].items()}, f_te, self.labels[1],
+                                      ks=(1,))
+        return {"action_probe": res["action"]["probe"], "action_R@1": res["action"]["R@1"],
+                "digit_probe": res["digit"]["probe"], "digit_R@1": res["digit"]["R@1"]}
+
+    def record(self, name: str, group: str, info: dict) -> None:
+        self.results[name] = {"group": group, **info}
+        write_json_atomic(self.results, self.out)
+        tqdm.write(f"{name}: " + ", ".join(f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}"
+                                            for k, v in info.items()))
+
+    def done(self, name: str) -> bool:
+        return name in self.results
+
+    # -- cached InfoNCE initialisations (CoCLR starts from them) --------------------------------------------
+    @functools.cache  # noqa: B019 - one Sweep per process
+    def infonce(self, view: str, steps: int, seed: int = 0) -> MoCo:
+        model, _ = self.pretrain(self.moco(view, seed=seed), infonce_loss, steps, seed)
+        return model
+
+    def coclr(self, steps: int, init_steps: int, topk: int = 5, queue: int = 256, seed: int = 0) -> tuple[MoCo, dict]:
+        rgb = copy.deepcopy(self.infonce("rgb", init_steps, seed))
+        flow = copy.deepcopy(self.infonce("flow", init_steps, seed))
+        if queue != rgb.queue.size:
+            rgb.queue = type(rgb.queue)(queue, rgb.proj_dim)
+        pair, info = self.pretrain(CoCLRPair(rgb, flow, topk=topk), coclr_loss_fn, steps, seed)
+        return pair.model, info
+
+
+def run_budget(s: Sweep) -> None:
+    """Equal total budgets: CoCLR-RGB = n InfoNCE steps (both views) + n CoCLR steps, so the oracle and
+    InfoNCE-RGB get 2n steps. The notebook compares CoCLR's 150 + 150 with the oracle's 150."""
+    for n in (150,):
+        runs = {f"InfoNCE RGB, {2 * n} steps": lambda n=n: s.pretrain(s.moco("rgb"), infonce_loss, 2 * n),
+                f"UberNCE RGB, {n} steps": lambda n=n: s.pretrain(s.moco("rgb"), ubernce_loss, n),
+                f"UberNCE RGB, {2 * n} steps": lambda n=n: s.pretrain(s.moco("rgb"), ubernce_loss, 2 * n),
+                f"CoCLR RGB, {n} + {n} steps": lambda n=n: s.coclr(n, n)}
+        if not s.done(f"InfoNCE RGB, {n} steps"):
+            s.record(f"InfoNCE RGB, {n} steps", "budget", {"steps": n, **s.readout(s.infonce("rgb", n), "rgb")})
+        for name, fn in runs.items():
+            if not s.done(name):
+                model, info = fn()
+                s.record(name, "budget", {**info, **s.readout(model, "rgb")})
+
+
+def run_seeds(s: Sweep) -> None:
+    """The notebook's comparison (150 steps; CoCLR 150 + 150) and the equal-budget oracle, with other seeds
+    (seed 0 is in the budget group): how much of a difference is noise?"""
+    for seed in (1, 2):
+        runs = {"InfoNCE RGB, 150 steps": lambda seed=seed: (s.infonce("rgb", 150, seed), {}),
+                "UberNCE RGB, 150 steps": lambda seed=seed: s.pretrain(s.moco("rgb", seed=seed), ubernce_loss, 150, seed),
+                "UberNCE RGB, 300 steps": lambda seed=seed: s.pretrain(s.moco("rgb", seed=seed), ubernce_loss, 300, seed),
+                "CoCLR RGB, 150 + 150 steps": lambda seed=seed: s.coclr(150, 150, seed=seed)}
+        for base, fn in runs.items():
+            name = f"{base}, seed {seed}"
+            if not s.done(name):
+                model, info = fn()
+                s.record(name, "seeds", {"seed": seed, **info, **s.readout(model, "rgb")})
+
+
+def run_queue(s: Sweep) -> None:
+    """MoCo queue size for CoCLR-RGB (the pool it mines positives from), 150 + 150 steps."""
+    for q in (64, 1024, 4096):
+        name = f"CoCLR RGB, queue {q}"
+        if not s.done(name):
+            model, info = s.coclr(150, 150, queue=q)
+            s.record(name, "queue", {"queue": q, **info, **s.readout(model, "rgb")})
+
+
+def run_temperature(s: Sweep) -> None:
+    """InfoNCE-RGB temperature (the notebook uses 0.1), 150 steps."""
+    for t in (0.05, 0.2, 0.5):
+        name = f"InfoNCE RGB, temperature {t}"
+        if not s.done(name):
+            model, info = s.pretrain(s.moco("rgb", temperature=t), infonce_loss, 150)
+            s.record(name, "temperature", {"temperature": t, **info, **s.readout(model, "rgb")})
+
+
+def run_topk(s: Sweep) -> None:
+    """CoCLR's K (mined positives per clip; the notebook uses 5), 150 + 150 steps, queue 256."""
+    for k in (1, 20, 50):
+        name = f"CoCLR RGB, K={k}"
+        if not s.done(name):
+            model, info = s.coclr(150, 150, topk=k)
+            s.record(name, "topk", {"topk": k, **info, **s.readout(model, "rgb")})
+
+
+def run_digit(s: Sweep) -> None:
+    """Can this encoder capture the digit at all? Augmentation strength, and the digit oracle."""
+    runs = {
+        "InfoNCE RGB, no spatial crop": functools.partial(infonce_loss, crop_scale=(1.0, 1.0)),
+        "InfoNCE RGB, strong crop 0.3-1": functools.partial(infonce_loss, crop_scale=(0.3, 1.0)),
+        "UberNCE RGB on digit labels": functools.partial(ubernce_loss, label="digit"),
+    }
+    for name, loss_fn in runs.items():
+        if not s.done(name):
+            model, info = s.pretrain(s.moco("rgb"), loss_fn, 150)
+            s.record(name, "digit", {**info, **s.readout(model, "rgb")})
+
+
+def run_srivastava(s: Sweep) -> None:
+    """Srivastava transfer: fine-tuning learning rate and pretraining length, 1 % and 10 % of the labels."""
+    size = s.rgb[0].shape[-1]
+    x_tr, x_te = s.rgb
+    y_tr, y_te = s.labels[0]["action"], s.labels[1]["action"]
+    inits: dict[str, Any] = {"random LSTM": lambda: SrivastavaLSTM("composite", hidden=256, frame_shape=(1, size, size))}
+    for steps in (150, 600):
+        inits[f"Srivastava {steps} steps"] = functools.partial(
+            lambda n: s.pretrain(SrivastavaLSTM("composite", hidden=256, frame_shape=(1, size, size)),
+                                 srivastava_pretrain_loss, n)[0], steps)
+    built: dict[str, Any] = {}
+    for init, make in inits.items():
+        for lr in (1e-3, 3e-4, 1e-4):
+            for frac in (0.01, 0.1):
+                name = f"fine-tune {init}, lr {lr:g}, {frac:.0%} labels"
+                if s.done(name):
+                    continue
+                if init not in built:
+                    torch.manual_seed(0)
+                    built[init] = make()
+                idx = label_subset(y_tr, frac, seed=0)
+                out = finetune(copy.deepcopy(built[init]), x_tr[idx], y_tr[idx], x_te, y_te,
+                               steps=s.budget["finetune_steps"], lr=lr, progress=False)
+                s.record(name, "srivastava", {"init": init, "lr": lr, "labels": frac, "accuracy": out["accuracy"]})
+
+
+RUNNERS = {"budget": run_budget, "seeds": run_seeds, "queue": run_queue, "temperature": run_temperature, "topk": run_topk,
+           "digit": run_digit, "srivastava": run_srivastava}
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--groups", default=",".join(GROUPS), help=f"comma-separated, from {GROUPS}")
+    parser.add_argument("--out", type=Path, default=OUT)
+    parser.add_argument("--fresh", action="store_true", help="discard earlier results in --out")
+    args = parser.parse_args(argv)
+    groups = [g.strip() for g in args.groups.split(",") if g.strip()]
+    unknown = sorted(set(groups) - set(GROUPS))
+    if unknown:
+        parser.error(f"unknown groups {unknown}; choose from {GROUPS}")
+    t0 = time.time()
+    sweep = Sweep(args.out, fresh=args.fresh)
+    for g in tqdm(groups, desc="groups"):
+        RUNNERS[g](sweep)
+    print(f"done in {time.time() - t0:.0f}s; results in {args.out}")
+
+
+if __name__ == "__main__":
+    main()
