@@ -81,3 +81,16 @@ def test_train_predict_evaluate_small():
         evaluate(pred, clips.subset(np.arange(5)))
     with pytest.raises(ValueError, match="ActionClips"):
         train_classifier(model, x[:5], clips, steps=1, time_s=1)
+
+
+def test_frames_only_models_read_channel_zero():
+    from vidkit.recognition import inputs_for
+
+    x = torch.rand(3, 4, 2, 32, 32)
+    one = PoolingClassifier(HEADS, pool="conv", in_channels=1, width=8, hidden=16)
+    assert torch.equal(inputs_for(one, x), x[:, :, :1])
+    two = PoolingClassifier(HEADS, pool="conv", in_channels=2, width=8, hidden=16)
+    assert inputs_for(two, x) is x or torch.equal(inputs_for(two, x), x)
+    assert predict(one, x).probs["action"].shape == (3, len(ACTIONS))
+    with pytest.raises(ValueError, match="channels"):
+        inputs_for(PoolingClassifier(HEADS, in_channels=3, width=8, hidden=16), x)

@@ -41,7 +41,7 @@ from vidkit.models.attention import (
 from vidkit.train import TrainConfig, TrainResult, train
 
 __all__ = ["BUDGETS", "HEADS", "MODELS", "REGULARISER", "MIRROR_PAIRS", "Predictions", "make_data", "train_classifier",
-           "predict", "evaluate", "pair_accuracy"]
+           "predict", "evaluate", "pair_accuracy", "inputs_for"]
 
 HEADS = {"action": len(ACTIONS), "digit": 10}
 
@@ -51,12 +51,13 @@ BUDGETS: dict[str, dict[str, Any]] = {
     "smoke": {"train": 256, "test": 128, "distractors": 2, "motion": "static", "batch": 32, "steps": 6,
               "time_s": 10, "attention_time_s": 10},
     "laptop": {"train": 6000, "test": 1000, "distractors": 2, "motion": "static", "batch": 32, "steps": 20000,
-               "time_s": 40, "attention_time_s": 90},
+               "time_s": 35, "attention_time_s": 90},
     "full": {"train": 50000, "test": 5000, "distractors": 2, "motion": "moving", "batch": 64, "steps": 20000,
              "time_s": 1800, "attention_time_s": 3600},
 }
 
-#: Every model of notebook 03, built for the 2-channel input (frames + differences) and both heads.
+#: Every model of notebook 03, with both heads; most read frames + differences (2 channels), the last two
+#: frames only (see :func:`inputs_for`).
 MODELS: dict[str, Callable[[], nn.Module]] = {
     "soft attention (Sharma)": lambda: SoftAttentionLSTM(HEADS, in_channels=2),
     "soft attention + regulariser": lambda: SoftAttentionLSTM(HEADS, in_channels=2),
@@ -66,6 +67,9 @@ MODELS: dict[str, Callable[[], nn.Module]] = {
     "conv pooling": lambda: PoolingClassifier(HEADS, pool="conv", in_channels=2),
     "late pooling": lambda: PoolingClassifier(HEADS, pool="late", in_channels=2),
     "slow pooling": lambda: PoolingClassifier(HEADS, pool="slow", in_channels=2),
+    # the same two without the difference channel: order is then the only way to tell a pair apart
+    "LRCN, frames only": lambda: LRCNClassifier(HEADS, in_channels=1),
+    "conv pooling, frames only": lambda: PoolingClassifier(HEADS, pool="conv", in_channels=1),
 }
 
 #: Sharma's attention-penalty weight per model (the paper uses 1); models not listed train without it.
@@ -84,6 +88,15 @@ def make_data(n: int, split: str, seed: int, size: int = 32, num_frames: int = 1
     return clips, with_frame_differences(clips.tensors())
 
 
+def inputs_for(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """The channels of ``x (N, T, 2, H, W)`` that ``model`` reads: all of them, or only the frames (channel 0)
+    for a model built with ``in_channels=1``."""
+    channels = getattr(model, "in_channels", None)
+    if not isinstance(channels, int) or not 1 <= channels <= x.shape[2]:
+        raise ValueError(f"model reads {channels!r} channels; x has {x.shape[2]} (N, T, C, H, W)")
+    return x[:, :, :channels]
+
+
 def _loss(reg: float) -> Callable[[nn.Module, Mapping[str, torch.Tensor]], tuple[torch.Tensor, dict]]:
     def loss_fn(model: nn.Module, batch: Mapping[str, torch.Tensor]) -> tuple[torch.Tensor, dict]:
         return attention_loss(model(batch["rgb"]), batch, reg=reg)
@@ -95,12 +108,15 @@ def train_classifier(model: nn.Module, x: torch.Tensor, clips: ActionClips, step
                      progress: bool = True) -> TrainResult:
     """Train ``model`` on ``x (N, T, C, H, W)`` with the action and digit labels of ``clips``: the sum of
     the heads' cross-entropies, plus ``reg`` times Sharma's attention penalty (models with spatial
-    attention). Stops after ``steps`` or ``time_s`` seconds, whichever comes first."""
+    attention). Stops after ``steps`` or ``time_s`` seconds, whichever comes first. A model built with
+    ``in_channels=1`` reads the frames only (:func:`inputs_for`)."""
+    if not isinstance(x, torch.Tensor) or x.dim() != 5:
+        raise ValueError(f"x must be a tensor (N, T, C, H, W), got {getattr(x, 'shape', type(x).__name__)}")
     if not isinstance(clips, ActionClips) or len(clips) != len(x):
         raise ValueError(f"clips must be the ActionClips that x was made from ({len(x)} clips)")
     torch.manual_seed(seed)
     labels = {"action": clips.action, "digit": clips.digit}
-    batches = clip_batches(x, labels, min(batch, len(x)), seed=seed)
+    batches = clip_batches(inputs_for(model, x), labels, min(batch, len(x)), seed=seed)
     cfg = TrainConfig(steps=steps, time_budget_s=time_s, lr=lr, weight_decay=1e-4, warmup_steps=20,
                       min_lr_ratio=0.1, log_every=25, seed=seed)
     return train(model, _loss(reg), batches, cfg, progress=progress)
@@ -123,9 +139,11 @@ class Predictions:
 
 @torch.no_grad()
 def predict(model: nn.Module, x: torch.Tensor, batch_size: int = 250) -> Predictions:
-    """Run ``model`` (in eval mode) on ``x (N, T, C, H, W)`` in batches; softmax every head."""
+    """Run ``model`` (in eval mode) on ``x (N, T, C, H, W)`` (the channels it reads, :func:`inputs_for`) in
+    batches; softmax every head."""
     if not isinstance(x, torch.Tensor) or x.dim() != 5 or not x.is_floating_point():
         raise ValueError(f"x must be a float tensor (N, T, C, H, W), got {getattr(x, 'shape', type(x).__name__)}")
+    x = inputs_for(model, x)
     was_training = model.training
     model.eval()
     outs: list[AttentionOutput] = [model(x[i:i + batch_size]) for i in range(0, len(x), batch_size)]
