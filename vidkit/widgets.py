@@ -35,11 +35,20 @@ import numpy as np
 
 from vidkit import viz
 
-__all__ = ["ClipPlayer", "AttentionExplorer"]
+__all__ = ["ClipPlayer", "widget_mimebundle", "AttentionExplorer"]
 
 _WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
 #: Warn when the precomputed PNG frames of one player exceed this many bytes (they live in the notebook).
 PAYLOAD_WARN_BYTES = 20 * 1024 * 1024
+
+
+def widget_mimebundle(obj: Any, include: Any = None, exclude: Any = None, **kwargs: Any) -> dict[str, Any]:
+    """The display bundle of a kit widget: ``obj.widget``'s live view, plus ``obj.to_html()`` as the static
+    ``text/html`` fallback (what saved notebooks and nbconvert show) and ``repr(obj)`` as ``text/plain``."""
+    bundle = dict(obj.widget._repr_mimebundle_(include=include, exclude=exclude, **kwargs) or {})
+    bundle["text/html"] = obj.to_html()
+    bundle["text/plain"] = repr(obj)
+    return bundle
 
 
 def _png_bytes(frame: np.ndarray) -> bytes:
@@ -188,10 +197,7 @@ class ClipPlayer:
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None, **kwargs: Any) -> dict[str, Any]:
         """Widget view (live) + ``text/html`` animated GIF (static fallback) + ``text/plain``."""
-        bundle = dict(self.widget._repr_mimebundle_(include=include, exclude=exclude, **kwargs) or {})
-        bundle["text/html"] = self.to_html()
-        bundle["text/plain"] = repr(self)
-        return bundle
+        return widget_mimebundle(self, include, exclude, **kwargs)
 
     def __repr__(self) -> str:
         h, w = self.frames.shape[1:3]

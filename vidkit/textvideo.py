@@ -1,0 +1,920 @@
+"""Text-to-video and video-to-video retrieval on the actions suite (notebook 04): data, training, scoring, browsing.
+
+The pieces of :mod:`vidkit.text` (vocabulary, text encoder, gated embedding unit, joint model),
+:mod:`vidkit.losses` (max-margin ranking, NCE, MIL-NCE) and :mod:`vidkit.retrieval` (tie-safe ranks,
+relevance, held-out pairs) put together, read top to bottom:
+
+* **data**: clips of the actions suite and the video encoder's input, every ``stride``-th frame plus its
+  temporal difference (:func:`video_input`). An action is a linear sweep, so a few frames show it; the
+  laptop profile keeps two frames half a clip apart (``BUDGETS["laptop"]["stride"] = 8``), which leaves
+  the time budget for more training steps, and the digit needs them;
+* **words**: :func:`build_vocabulary` (every caption variant of every digit x action pair, plus the
+  instance captions of the training clips) and :class:`CaptionBank`, all training captions tokenised
+  once;
+* **training**: :func:`caption_batches` (an endless stream of clips with a bag of ``P`` captions each),
+  :func:`text_video_loss` (one loss function for :func:`vidkit.train.train`, three kinds: max-margin
+  ranking, NCE, MIL-NCE) and :func:`train_text_video` (the loop with a profile's :data:`BUDGETS`);
+* **scoring**: :func:`embed_videos`, :func:`embed_texts` and :func:`evaluate_text_video`: R@1/5/10 and
+  median rank in both directions, for **semantic** hits (any clip whose digit and action match the
+  caption) and **instance** hits (only the captioned clip), seen digit x action pairs vs held-out ones;
+* **video to video**: :func:`two_stream` (RGB and flow features side by side) and
+  :func:`standin_encoders` (quick encoders when notebook 02's are missing);
+* **browsing**: :class:`NeighbourBrowser`, a widget that shows the top-k clips of a clip or a typed caption.
+"""
+
+from __future__ import annotations
+
+import html
+import time
+import warnings
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from vidkit.data.actions import ACTIONS, ActionClips, all_captions, generate_actions, instance_captions
+from vidkit.data.flow import with_frame_differences
+from vidkit.losses import max_margin_ranking, mil_nce, text_video_nce
+from vidkit.retrieval import (
+    instance_relevance,
+    retrieval_metrics,
+    search,
+    semantic_relevance,
+    split_by_pairs,
+)
+from vidkit.text import TextEncoder, VideoTextModel, Vocabulary, tokenize
+from vidkit.train import TrainConfig, TrainResult, train
+
+__all__ = [
+    "BUDGETS",
+    "LOSSES",
+    "METRIC_COLUMNS",
+    "CaptionBank",
+    "NeighbourBrowser",
+    "build_vocabulary",
+    "caption_batches",
+    "caption_labels",
+    "embed_texts",
+    "embed_videos",
+    "encoder_features",
+    "evaluate_text_video",
+    "make_data",
+    "make_model",
+    "standin_encoders",
+    "steps_for_time",
+    "text_video_loss",
+    "train_text_video",
+    "two_stream",
+    "video_input",
+]
+
+#: Per-profile budgets for notebook 04 (clip counts, frames and sizes come from :func:`vidkit.profile`).
+#:
+#: * ``distractors``: distractor digits per clip (0: the actor alone; see the notebook for why);
+#: * ``stride``: the video encoder sees every ``stride``-th frame plus its difference (:func:`video_input`);
+#: * ``heldout``: digit x action pairs held out of training (:func:`vidkit.retrieval.heldout_pairs`);
+#: * ``batch``, ``bag`` (captions per clip for MIL-NCE), ``instance_fraction`` (the share of training
+#:   captions that are instance captions), ``steps`` / ``time_s`` (each text-video training plans its
+#:   schedule for the steps that fit in ``time_s``, :func:`steps_for_time`, and stops at whichever comes
+#:   first), ``lr``;
+#: * ``standin_steps`` / ``standin_time_s``: the stand-in InfoNCE pretraining when notebook 02's encoders
+#:   are missing (:func:`standin_encoders`).
+BUDGETS: dict[str, dict[str, Any]] = {
+    "smoke": {"distractors": 0, "stride": 8, "heldout": 8, "batch": 32, "bag": 4, "instance_fraction": 0.2,
+              "steps": 30, "time_s": 8, "lr": 3e-3, "standin_steps": 5, "standin_time_s": 4},
+    "laptop": {"distractors": 0, "stride": 8, "heldout": 8, "batch": 64, "bag": 4, "instance_fraction": 0.2,
+               "steps": 20000, "time_s": 120, "lr": 3e-3, "standin_steps": 150, "standin_time_s": 30},
+    "full": {"distractors": 0, "stride": 2, "heldout": 8, "batch": 128, "bag": 4, "instance_fraction": 0.2,
+             "steps": 30000, "time_s": 1800, "lr": 2e-3, "standin_steps": 3000, "standin_time_s": 1200},
+}
+
+#: The three training objectives, as ``text_video_loss(kind=...)`` names them.
+LOSSES: tuple[str, ...] = ("max-margin", "NCE", "MIL-NCE")
+
+
+# ------------------------------------------------------------------------------------------------ checks
+
+
+def _int(v: Any, name: str, lo: int = 1, hi: int | None = None) -> int:
+    if isinstance(v, bool) or not isinstance(v, int | np.integer):
+        raise TypeError(f"{name} must be an int, got {type(v).__name__}")
+    if v < lo or (hi is not None and v > hi):
+        raise ValueError(f"{name} must be in {lo}..{hi if hi is not None else 'inf'}, got {v}")
+    return int(v)
+
+
+def _fraction(v: Any, name: str) -> float:
+    if isinstance(v, bool) or not isinstance(v, int | float) or not 0 <= v <= 1:
+        raise ValueError(f"{name} must be a number in [0, 1], got {v!r}")
+    return float(v)
+
+
+def _clips_tensor(x: Any, name: str, channels: int | None = None) -> torch.Tensor:
+    if not isinstance(x, torch.Tensor) or x.dim() != 5 or not x.is_floating_point() or min(x.shape) < 1:
+        got = (tuple(x.shape), x.dtype) if isinstance(x, torch.Tensor) else type(x).__name__
+        want = f"(N, T, {channels}, H, W)" if channels else "(N, T, C, H, W)"
+        raise ValueError(f"{name} must be a float tensor {want}, got {got}")
+    if channels is not None and x.shape[2] != channels:
+        raise ValueError(f"{name} must have {channels} channels, (N, T, {channels}, H, W), got {tuple(x.shape)}")
+    return x
+
+
+def _action_clips(clips: Any, name: str = "clips") -> ActionClips:
+    if not isinstance(clips, ActionClips):
+        raise TypeError(f"{name} must be an ActionClips (from vidkit.data.generate_actions), "
+                        f"got {type(clips).__name__}")
+    return clips
+
+
+# -------------------------------------------------------------------------------------------------- data
+
+
+def video_input(clips: ActionClips | torch.Tensor, stride: int = 2) -> torch.Tensor:
+    """The video encoder's input: every ``stride``-th frame plus its temporal difference.
+
+    ``clips``: an :class:`ActionClips` or float frames ``(N, T, 1, H, W)`` in [0, 1]. Returns ``(N,
+    ceil(T / stride), 2, H, W)`` float32: channel 0 is frame ``x_{s t}``, channel 1 is ``x_{s t} - x_{s (t-1)}``
+    (zeros for the first kept frame; :func:`vidkit.data.flow.with_frame_differences` on the kept frames).
+    Differences of frames ``stride`` apart are ``stride`` times larger for the linear sweeps of the suite.
+    """
+    frames = clips.tensors() if isinstance(clips, ActionClips) else clips
+    _clips_tensor(frames, "clips (or clips.tensors())", channels=1)
+    stride = _int(stride, "stride", 1, max(1, (frames.shape[1] - 1)))
+    kept = frames[:, ::stride]
+    if kept.shape[1] < 2:
+        raise ValueError(f"stride {stride} keeps {kept.shape[1]} frame of {frames.shape[1]}; need at least 2")
+    return with_frame_differences(kept.contiguous())
+
+
+def make_data(n: int, split: str, seed: int, size: int = 32, num_frames: int = 16, distractors: int = 0,
+              motion: str = "static", stride: int = 2) -> tuple[ActionClips, torch.Tensor]:
+    """Actions clips and their encoder input: ``(clips, x (n, ceil(T / stride), 2, size, size))``."""
+    clips = generate_actions(n, split=split, seed=seed, num_frames=num_frames, size=size,
+                             num_distractors=distractors, distractor_motion=motion)
+    return clips, video_input(clips, stride)
+
+
+# ------------------------------------------------------------------------------------------------- words
+
+
+def _semantic_texts(num_actions: int) -> list[str]:
+    return [c for d in range(10) for a in range(num_actions) for c in all_captions(d, ACTIONS[a])]
+
+
+def build_vocabulary(instance: Sequence[str] = (), num_actions: int = len(ACTIONS)) -> Vocabulary:
+    """The retrieval vocabulary: every caption variant of every (digit, action) pair (:func:`all_captions`
+    of digits 0..9 and the first ``num_actions`` of :data:`ACTIONS`) plus the ``instance`` captions (those
+    of the training clips, :func:`vidkit.data.actions.instance_captions`). Held-out pairs are included: their
+    words all occur in seen pairs too, so no word is held out, only the combination."""
+    if isinstance(instance, str) or not isinstance(instance, Sequence):
+        raise TypeError(f"instance must be a sequence of captions, got {type(instance).__name__}")
+    _int(num_actions, "num_actions", 1, len(ACTIONS))
+    return Vocabulary.build([*_semantic_texts(num_actions), *instance])
+
+
+def _pad(tokens: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Trim ``(B, L)`` padded tokens to the longest text of the batch."""
+    return tokens[:, :int(lengths.max())], lengths
+
+
+class CaptionBank:
+    """Every training caption of a set of clips, tokenised once; draws bags of captions per clip.
+
+    For clip ``i`` two kinds of captions exist:
+
+    * **semantic**: the variants of its (digit, action) pair, :func:`all_captions` (216 for most pairs:
+      6 subjects x 6 templates x 6 synonyms), which name only the digit and the action;
+    * **instance**: ``instance_variants`` rewordings of :func:`instance_captions` (seeds ``seed``,
+      ``seed + 1``, ...), which also say where the clip is, how fast it moves and what the distractors do.
+
+    ``vocab`` defaults to :func:`build_vocabulary` of these instance captions. Attributes:
+    ``semantic_tokens`` ``(S, L)`` with ``pair_start``, ``pair_count`` ``(10 * A,)`` (pair ``d * A + a``
+    owns rows ``pair_start .. pair_start + pair_count - 1``), ``instance_tokens`` ``(V * N, L)`` (row
+    ``v * N + i`` is variant ``v`` of clip ``i``), and the matching ``*_lengths``.
+    """
+
+    def __init__(self, clips: ActionClips, vocab: Vocabulary | None = None, instance_variants: int = 4,
+                 seed: int = 0):
+        clips = _action_clips(clips)
+        self.instance_variants = _int(instance_variants, "instance_variants", 1)
+        self.num_actions = len(clips.action_names)
+        if tuple(clips.action_names) != ACTIONS[:self.num_actions]:
+            raise ValueError(f"clips must use the suite's action order (a prefix of ACTIONS), got "
+                             f"{clips.action_names}")
+        self.digit = torch.as_tensor(clips.digit, dtype=torch.long)
+        self.action = torch.as_tensor(clips.action, dtype=torch.long)
+        self.instance_texts = [t for v in range(self.instance_variants)
+                               for t in instance_captions(clips, rng=_int(seed, "seed", 0) + v)]
+        self.vocab = vocab if vocab is not None else build_vocabulary(self.instance_texts, self.num_actions)
+        if not isinstance(self.vocab, Vocabulary):
+            raise TypeError(f"vocab must be a Vocabulary, got {type(self.vocab).__name__}")
+        starts, counts, texts = [], [], []
+        for d in range(10):
+            for a in range(self.num_actions):
+                pool = all_captions(d, ACTIONS[a])
+                starts.append(len(texts))
+                counts.append(len(pool))
+                texts.extend(pool)
+        self.pair_start = torch.tensor(starts)
+        self.pair_count = torch.tensor(counts)
+        self.semantic_tokens, self.semantic_lengths = self.vocab.encode(texts)
+        self.instance_tokens, self.instance_lengths = self.vocab.encode(self.instance_texts)
+        self.n = len(clips)
+
+    def __len__(self) -> int:
+        return self.n
+
+    def sample(self, index: torch.Tensor, bag: int = 1, instance_fraction: float = 0.0,
+               generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """A bag of ``bag`` captions for each clip of ``index`` ``(B,)``: ``(tokens (B * bag, L), lengths
+        (B * bag,))``, clip-major (row ``b * bag + p`` is caption ``p`` of clip ``index[b]``).
+
+        Each caption is, independently, one of the clip's instance captions with probability
+        ``instance_fraction``, else one of its pair's semantic variants; both uniformly at random (a bag
+        may repeat a caption, rarely: 216 semantic variants).
+        """
+        if not isinstance(index, torch.Tensor) or index.dim() != 1 or index.dtype != torch.long:
+            raise TypeError(f"index must be a LongTensor (B,) of clip indices, got {getattr(index, 'dtype', index)}")
+        if len(index) and (int(index.min()) < 0 or int(index.max()) >= self.n):
+            raise ValueError(f"index must lie in 0..{self.n - 1} (the bank's clips)")
+        bag = _int(bag, "bag", 1)
+        instance_fraction = _fraction(instance_fraction, "instance_fraction")
+        b = len(index)
+        idx = index.repeat_interleave(bag)                                       # (B * bag,)
+        pair = self.digit[idx] * self.num_actions + self.action[idx]
+        u = torch.rand(len(idx), generator=generator)
+        sem_row = self.pair_start[pair] + (u * self.pair_count[pair]).long().clamp_max(self.pair_count[pair] - 1)
+        variant = torch.randint(0, self.instance_variants, (len(idx),), generator=generator)
+        use_instance = torch.rand(len(idx), generator=generator) < instance_fraction
+        inst_row = variant * self.n + idx
+        width = max(self.semantic_tokens.shape[1], self.instance_tokens.shape[1])
+        tokens = torch.zeros(b * bag, width, dtype=torch.long)
+        lengths = torch.empty(b * bag, dtype=torch.long)
+        s, i = ~use_instance, use_instance
+        tokens[s, :self.semantic_tokens.shape[1]] = self.semantic_tokens[sem_row[s]]
+        lengths[s] = self.semantic_lengths[sem_row[s]]
+        tokens[i, :self.instance_tokens.shape[1]] = self.instance_tokens[inst_row[i]]
+        lengths[i] = self.instance_lengths[inst_row[i]]
+        return _pad(tokens, lengths)
+
+
+def caption_batches(x: torch.Tensor, bank: CaptionBank, batch_size: int, bag: int = 1,
+                    instance_fraction: float = 0.0, seed: int = 0) -> Iterator[dict[str, torch.Tensor]]:
+    """Endless shuffled batches ``{"video": (B, T, C, H, W), "tokens": (B * bag, L), "lengths": (B * bag,),
+    "digit": (B,), "action": (B,), "index": (B,)}`` for :func:`text_video_loss` (a new permutation of
+    the clips every epoch, seeded; captions drawn by :meth:`CaptionBank.sample`). ``x[i]`` is clip ``i``
+    of the bank. Inputs are checked when called."""
+    _clips_tensor(x, "x")
+    if not isinstance(bank, CaptionBank):
+        raise TypeError(f"bank must be a CaptionBank, got {type(bank).__name__}")
+    if len(x) != len(bank):
+        raise ValueError(f"x has {len(x)} clips but the bank has {len(bank)}; x[i] must be the bank's clip i")
+    batch_size = _int(batch_size, "batch_size", 2, len(x))
+    bag = _int(bag, "bag", 1)
+    instance_fraction = _fraction(instance_fraction, "instance_fraction")
+    return _endless(x, bank, batch_size, bag, instance_fraction, seed)
+
+
+def _endless(x: torch.Tensor, bank: CaptionBank, batch_size: int, bag: int, instance_fraction: float,
+             seed: int) -> Iterator[dict[str, torch.Tensor]]:
+    gen = torch.Generator().manual_seed(seed)
+    while True:
+        order = torch.randperm(len(x), generator=gen)
+        for lo in range(0, len(x) - batch_size + 1, batch_size):
+            idx = order[lo:lo + batch_size]
+            tokens, lengths = bank.sample(idx, bag, instance_fraction, gen)
+            yield {"video": x[idx], "tokens": tokens, "lengths": lengths, "digit": bank.digit[idx],
+                   "action": bank.action[idx], "index": idx}
+
+
+# ---------------------------------------------------------------------------------------------- training
+
+
+def make_model(vocab_size: int, dim: int = 64, width: int = 16, video_dim: int = 128, in_channels: int = 2,
+               text: str = "conv", video_encoder: nn.Module | None = None) -> VideoTextModel:
+    """The joint model: ``Conv3dEncoder(in_channels, width, video_dim)`` (or ``video_encoder``) + a gated
+    embedding unit into ``dim``, and a :class:`vidkit.text.TextEncoder` (``text`` = "conv" or "gru", word
+    embeddings of 64, 128 hidden units, its own gated embedding unit into ``dim``)."""
+    from vidkit.models.encoders import Conv3dEncoder
+
+    if video_encoder is None:
+        video_encoder = Conv3dEncoder(in_channels, width=width, dim=video_dim)
+    return VideoTextModel(video_encoder, TextEncoder(vocab_size, word_dim=64, hidden=128, out_dim=dim, kind=text),
+                          dim=dim)
+
+
+def text_video_loss(model: VideoTextModel, batch: Mapping[str, torch.Tensor], kind: str = "NCE",
+                    margin: float = 0.1, temperature: float = 0.05) -> tuple[torch.Tensor, dict]:
+    """One batch of :func:`caption_batches`, one of :data:`LOSSES`; returns ``(loss, {"batch_R@1": ...})``.
+
+    ``v`` ``(B, D)`` are the clips' embeddings, ``t_ip`` caption ``p`` of clip ``i`` (unit rows):
+
+    * ``"max-margin"``: :func:`vidkit.losses.max_margin_ranking` (margin ``margin``) on ``s_ij = v_i . t_j0``;
+    * ``"NCE"``: :func:`vidkit.losses.text_video_nce` (temperature ``temperature``) on the same ``(B, B)``;
+    * ``"MIL-NCE"``: :func:`vidkit.losses.mil_nce` on the whole bags ``t (B, P, D)``.
+
+    Max-margin and NCE read the first caption of each bag only. ``batch_R@1``: the fraction of clips
+    whose own first caption is their most similar one in the batch (a training-progress signal).
+    """
+    if kind not in LOSSES:
+        raise ValueError(f"kind must be one of {LOSSES}, got {kind!r}")
+    for key in ("video", "tokens", "lengths"):
+        if key not in batch:
+            raise KeyError(f"batch needs {key!r} (see caption_batches); it has {sorted(batch)}")
+    video, tokens, lengths = batch["video"], batch["tokens"], batch["lengths"]
+    b = video.shape[0]
+    if tokens.dim() != 2 or tokens.shape[0] % b:
+        raise ValueError(f"tokens must be (B * P, L) with B = {b} clips, got {tuple(tokens.shape)}")
+    p = tokens.shape[0] // b
+    v = model.embed_video(video)                                                  # (B, D)
+    if kind == "MIL-NCE":
+        t = model.embed_text(tokens, lengths).view(b, p, -1)                      # (B, P, D)
+        loss = mil_nce(v, t, temperature=temperature)
+        first = t[:, 0]
+    else:
+        first_rows = torch.arange(b, device=tokens.device) * p
+        tok, ln = tokens[first_rows], lengths[first_rows]
+        first = model.embed_text(tok[:, :int(ln.max())], ln)
+        sim = v @ first.T
+        loss = max_margin_ranking(sim, margin) if kind == "max-margin" else text_video_nce(sim, temperature)
+    with torch.no_grad():
+        hit = (v @ first.T).argmax(dim=1) == torch.arange(b, device=v.device)
+    return loss, {"batch_R@1": float(hit.float().mean())}
+
+
+def steps_for_time(model: nn.Module, loss_fn: Any, batch: Any, time_s: float, max_steps: int,
+                   trials: int = 3) -> int:
+    """How many optimizer steps fit in ``time_s`` seconds: ``min(max_steps, time_s / t)``, where ``t`` is
+    the median time of ``trials`` forward + backward passes of ``loss_fn(copy, batch)`` on a copy of
+    ``model`` (after one untimed pass). At least 1.
+
+    A training run whose learning-rate schedule is planned for this many steps ends its cosine decay when
+    the time is up, instead of being cut off at a high learning rate by the time budget (which stays a
+    safety stop: a machine that slows down mid-run still stops on time).
+    """
+    import copy
+
+    max_steps = _int(max_steps, "max_steps")
+    if isinstance(time_s, bool) or not isinstance(time_s, int | float) or not time_s > 0:
+        raise ValueError(f"time_s must be a positive number of seconds, got {time_s!r}")
+    from vidkit.train import pick_device
+
+    device = pick_device(None)                       # where vidkit.train.train will put the model
+    probe = copy.deepcopy(model).to(device)
+    probe.train()
+    if isinstance(batch, Mapping):
+        batch = {k: v.to(device) if isinstance(v, torch.Tensor) else v for k, v in batch.items()}
+    times = []
+    for i in range(_int(trials, "trials") + 1):
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        t0 = time.perf_counter()
+        out = loss_fn(probe, batch)
+        (out[0] if isinstance(out, tuple) else out).backward()
+        probe.zero_grad(set_to_none=True)
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        if i:
+            times.append(time.perf_counter() - t0)
+    per_step = float(np.median(times)) * 1.3          # + the optimizer step, the data and the logging
+    return int(max(1, min(max_steps, time_s / per_step)))
+
+
+def train_text_video(model: VideoTextModel, x: torch.Tensor, bank: CaptionBank, kind: str,
+                     budget: Mapping[str, Any], seed: int = 0, progress: bool = True,
+                     **loss_kwargs: Any) -> TrainResult:
+    """Train ``model`` with loss ``kind`` on clips ``x (N, T, C, H, W)`` and their captions ``bank`` with
+    the kit's one loop, :func:`vidkit.train.train`, for ``budget["steps"]`` steps or ``budget["time_s"]``
+    seconds (batch ``budget["batch"]``, bags of ``budget["bag"]`` for MIL-NCE, ``budget["instance_fraction"]``,
+    peak ``budget["lr"]`` with warm-up and cosine decay). ``loss_kwargs`` go to :func:`text_video_loss`."""
+    from functools import partial
+
+    if kind not in LOSSES:
+        raise ValueError(f"kind must be one of {LOSSES}, got {kind!r}")
+    missing = {"steps", "time_s", "batch", "bag", "instance_fraction", "lr"} - set(budget)
+    if missing:
+        raise KeyError(f"budget lacks {sorted(missing)} (see vidkit.textvideo.BUDGETS)")
+    bag = budget["bag"] if kind == "MIL-NCE" else 1
+    batches = caption_batches(x, bank, min(budget["batch"], len(x)), bag=bag,
+                              instance_fraction=budget["instance_fraction"], seed=seed)
+    loss_fn = partial(text_video_loss, kind=kind, **loss_kwargs)
+    steps = budget["steps"]
+    if budget["time_s"] is not None:
+        steps = steps_for_time(model, loss_fn, next(caption_batches(x, bank, min(budget["batch"], len(x)),
+                                                                    bag=bag, seed=seed + 1)),
+                               budget["time_s"], steps)
+    cfg = TrainConfig(steps=steps, time_budget_s=budget["time_s"], lr=budget["lr"], weight_decay=1e-4,
+                      warmup_steps=max(1, min(100, steps // 20)), min_lr_ratio=0.05,
+                      log_every=max(1, min(25, steps // 10)), seed=seed)
+    torch.manual_seed(seed)
+    return train(model, loss_fn, batches, cfg, progress=progress)
+
+
+# ----------------------------------------------------------------------------------------------- scoring
+
+
+@torch.no_grad()
+def embed_videos(model: VideoTextModel, x: torch.Tensor, batch_size: int = 256) -> torch.Tensor:
+    """Joint-space embeddings of clips: ``x (N, T, C, H, W)`` -> ``(N, D)`` float32, unit rows (eval mode)."""
+    _clips_tensor(x, "x")
+    batch_size = _int(batch_size, "batch_size")
+    was = model.training
+    model.eval()
+    try:
+        device = next(model.parameters()).device
+        out = [model.embed_video(x[lo:lo + batch_size].to(device)).float().cpu() for lo in range(0, len(x), batch_size)]
+    finally:
+        model.train(was)
+    return torch.cat(out)
+
+
+@torch.no_grad()
+def embed_texts(model: VideoTextModel, vocab: Vocabulary, texts: str | Sequence[str], batch_size: int = 512,
+                query: bool = False) -> torch.Tensor:
+    """Joint-space embeddings of captions: ``Q`` texts -> ``(Q, D)`` float32, unit rows (eval mode).
+
+    ``query=False`` encodes with :meth:`Vocabulary.encode` (unknown words become ``<unk>``);
+    ``query=True`` with :meth:`Vocabulary.encode_query`, for free text typed by a person: unknown words
+    are dropped with a warning, and a query with no known word raises a ``ValueError`` naming them.
+    """
+    if not isinstance(vocab, Vocabulary):
+        raise TypeError(f"vocab must be a vidkit.text.Vocabulary, got {type(vocab).__name__}")
+    items = [texts] if isinstance(texts, str) else texts
+    if isinstance(items, Sequence) and len(items) == 0:
+        raise ValueError("texts is empty: give at least one caption")
+    batch_size = _int(batch_size, "batch_size")
+    encode = vocab.encode_query if query else vocab.encode
+    was = model.training
+    model.eval()
+    try:
+        device = next(model.parameters()).device
+        out = []
+        for lo in range(0, len(items), batch_size):
+            tokens, lengths = encode(list(items[lo:lo + batch_size]))
+            out.append(model.embed_text(tokens.to(device), lengths.to(device)).float().cpu())
+    finally:
+        model.train(was)
+    return torch.cat(out)
+
+
+def _emb(x: Any, name: str, rows: int | None = None, dim: int | None = None) -> torch.Tensor:
+    if isinstance(x, np.ndarray):
+        x = torch.from_numpy(x)
+    if not isinstance(x, torch.Tensor) or not x.is_floating_point() or x.dim() != 2 or min(x.shape) < 1:
+        got = (tuple(x.shape), x.dtype) if isinstance(x, torch.Tensor) else type(x).__name__
+        raise ValueError(f"{name} must be a float (N, D) embedding matrix, got {got}")
+    if rows is not None and x.shape[0] != rows:
+        raise ValueError(f"{name} must have {rows} rows, got {tuple(x.shape)}")
+    if dim is not None and x.shape[1] != dim:
+        raise ValueError(f"{name} must have D = {dim} columns (as video_emb), got {tuple(x.shape)}")
+    if not torch.isfinite(x).all():
+        raise ValueError(f"{name} holds NaN or infinite values")
+    return F.normalize(x.detach().float().cpu(), dim=1)
+
+
+def _label_vector(y: Any, name: str, n: int) -> np.ndarray:
+    a = np.asarray(y.cpu() if isinstance(y, torch.Tensor) else y)
+    if a.ndim != 1 or len(a) != n or a.dtype.kind not in "iu":
+        raise ValueError(f"{name} must be ({n},) integer labels, got {a.dtype} {a.shape}")
+    return a.astype(np.int64)
+
+
+#: Columns of :func:`evaluate_text_video`'s table.
+METRIC_COLUMNS = ("queries", "gallery", "R@1", "R@5", "R@10", "MedR", "MeanR", "chance@1", "chance@5",
+                  "chance@10", "chance_MeanR")
+
+
+def evaluate_text_video(video_emb: Any, digit: Any, action: Any, caption_emb: Any, caption_digit: Any,
+                        caption_action: Any, instance_emb: Any = None,
+                        heldout: Sequence[tuple[int, int]] = (), ks: Sequence[int] = (1, 5, 10)) -> pd.DataFrame:
+    """Retrieval in both directions, for semantic and instance hits, on seen and held-out pairs.
+
+    Args:
+        video_emb: ``(N, D)`` embeddings of the ``N`` gallery clips, with labels ``digit``, ``action`` ``(N,)``.
+        caption_emb: ``(Q, D)`` embeddings of ``Q`` semantic captions (e.g. one per clip,
+            ``clips.captions``), stating digit ``caption_digit`` and action ``caption_action`` ``(Q,)``.
+        instance_emb: ``(N, D)`` or None: row ``i`` embeds the instance caption of clip ``i``
+            (:func:`vidkit.data.actions.instance_captions`).
+        heldout: the (digit, action) pairs held out of training; a query belongs to the held-out split if
+            its own pair (the caption's for text -> video, the clip's for video -> text) is one of them.
+        ks: the ``k`` of ``R@k``.
+
+    What counts as a hit (``relevant``, :mod:`vidkit.retrieval`); scores are cosine similarities:
+
+    * text -> video, **semantic**: caption ``q`` queries the ``N`` clips; a hit is any clip whose digit and
+      action are the caption's (:func:`vidkit.retrieval.semantic_relevance`);
+    * text -> video, **instance**: instance caption ``i`` queries the clips; only clip ``i`` is a hit;
+    * video -> text, **semantic**: clip ``i`` queries the ``Q`` semantic captions; a hit is any caption
+      stating the clip's digit and action;
+    * video -> text, **instance**: clip ``i`` queries the ``N`` instance captions; only caption ``i`` is a hit.
+
+    Ranks are first-hit ranks with ties counted against the query (:func:`vidkit.retrieval.first_hit_ranks`).
+    Every query needs at least one hit in its gallery: each caption's pair must occur among the clips, and
+    each clip's pair among the captions (a ``ValueError`` names the first that does not).
+
+    Returns a DataFrame, one row per ``(direction, hits, pairs)`` with ``direction`` in ``"text->video"``,
+    ``"video->text"``, ``hits`` in ``"semantic"``, ``"instance"`` and ``pairs`` in ``"seen"``, ``"held-out"``
+    (a split without queries is left out), columns :data:`METRIC_COLUMNS`: the query and gallery counts,
+    ``R@k`` (fractions), median and mean first-hit rank, and the chance levels of random scores
+    (``chance@k``, and ``chance_MeanR`` of :func:`vidkit.retrieval.retrieval_metrics`,
+    the expected rank of a random order).
+    """
+    v = _emb(video_emb, "video_emb")
+    n, dim = v.shape
+    d, a = _label_vector(digit, "digit", n), _label_vector(action, "action", n)
+    c = _emb(caption_emb, "caption_emb", dim=dim)
+    cd = _label_vector(caption_digit, "caption_digit", len(c))
+    ca = _label_vector(caption_action, "caption_action", len(c))
+    inst = None if instance_emb is None else _emb(instance_emb, "instance_emb", rows=n, dim=dim)
+    if isinstance(heldout, str) or not isinstance(heldout, Sequence):
+        raise TypeError(f"heldout must be a sequence of (digit, action) pairs, got {type(heldout).__name__}")
+    heldout = [tuple(int(x) for x in p) for p in heldout]
+    clip_pairs = set(zip(d.tolist(), a.tolist()))
+    cap_pairs = set(zip(cd.tolist(), ca.tolist()))
+    for what, have, need in (("caption", clip_pairs, zip(cd.tolist(), ca.tolist())),
+                             ("clip", cap_pairs, zip(d.tolist(), a.tolist()))):
+        for i, pair in enumerate(need):
+            if pair not in have:
+                other = "clips" if what == "caption" else "captions"
+                raise ValueError(f"{what} {i} has (digit, action) = {pair}, which no {other[:-1]} has: every "
+                                 f"query needs a hit, so every pair of the {what}s must occur among the {other}")
+    ks = [_int(k, "each k in ks", 1) for k in ks]
+    _, clip_held = split_by_pairs(d, a, heldout) if heldout else (None, np.zeros(n, bool))
+    _, cap_held = split_by_pairs(cd, ca, heldout) if heldout else (None, np.zeros(len(c), bool))
+
+    t2v_sem = semantic_relevance(cd, ca, d, a)                                  # (Q, N)
+    settings = [("text->video", "semantic", c @ v.T, t2v_sem, cap_held),
+                ("video->text", "semantic", v @ c.T, t2v_sem.T.contiguous(), clip_held)]
+    if inst is not None:
+        eye = instance_relevance(np.arange(n), n)
+        settings += [("text->video", "instance", inst @ v.T, eye, clip_held),
+                     ("video->text", "instance", v @ inst.T, eye, clip_held)]
+    rows, index = [], []
+    for direction, hits, scores, relevant, held in settings:
+        for split, mask in (("seen", ~held), ("held-out", held)):
+            if not mask.any():
+                continue
+            m = torch.from_numpy(mask)
+            k_ok = [k for k in ks if k <= scores.shape[1]]
+            out = retrieval_metrics(scores[m], relevant[m], ks=k_ok)
+            row = {"queries": int(mask.sum()), "gallery": int(scores.shape[1]), "MedR": out["MedR"],
+                   "MeanR": out["MeanR"], "chance_MeanR": out["chance_MeanR"]}
+            for k in k_ok:
+                row[f"R@{k}"], row[f"chance@{k}"] = out[f"R@{k}"], out[f"chance@{k}"]
+            rows.append(row)
+            index.append((direction, hits, split))
+    cols = ["queries", "gallery", *[f"R@{k}" for k in ks], "MedR", "MeanR", *[f"chance@{k}" for k in ks],
+            "chance_MeanR"]
+    frame = pd.DataFrame(rows, index=pd.MultiIndex.from_tuples(index, names=["direction", "hits", "pairs"]))
+    return frame.reindex(columns=cols)
+
+
+# --------------------------------------------------------------------------------------- video to video
+
+
+def encoder_features(encoders: Mapping[str, nn.Module], rgb: torch.Tensor, flow: torch.Tensor | None = None,
+                     batch_size: int = 128, progress: bool = True) -> dict[str, np.ndarray]:
+    """Frozen features of every encoder: ``{name: (N, D) float32}``.
+
+    Each encoder reads its own view: a model whose ``view`` attribute is ``"flow"`` (a flow
+    :class:`vidkit.contrastive.MoCo`) gets ``flow`` ``(N, T-1, 2, H, W)``, every other one ``rgb``
+    ``(N, T, 1, H, W)`` (RGB MoCo models, the Srivastava LSTM). Features come from ``embed``, before any
+    projection head (:func:`vidkit.eval.extract_embeddings`).
+    """
+    from tqdm.auto import tqdm
+
+    from vidkit.eval import extract_embeddings
+
+    if not isinstance(encoders, Mapping) or not encoders:
+        raise TypeError("encoders must be a non-empty dict {name: model with embed()}")
+    _clips_tensor(rgb, "rgb", channels=1)
+    if flow is not None:
+        _clips_tensor(flow, "flow", channels=2)
+        if len(flow) != len(rgb):
+            raise ValueError(f"rgb and flow must hold the same clips, got {len(rgb)} and {len(flow)}")
+    out = {}
+    for name, model in tqdm(encoders.items(), desc="features", disable=not progress, unit="encoder"):
+        view = getattr(model, "view", "rgb")
+        if view == "flow" and flow is None:
+            raise ValueError(f"encoder {name!r} reads flow: pass flow (N, T-1, 2, H, W)")
+        out[name] = extract_embeddings(model, flow if view == "flow" else rgb, batch_size=batch_size,
+                                       progress=False)
+    return out
+
+
+def two_stream(query_rgb: Any, gallery_rgb: Any, query_flow: Any, gallery_flow: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Two-stream features: RGB and flow features side by side, each stream weighted equally.
+
+    Each stream is mean-centred with its **gallery** mean and its rows L2-normalised, then the two are
+    concatenated: ``(M, D1), (N, D1), (M, D2), (N, D2) -> (M, D1 + D2), (N, D1 + D2)``. The cosine
+    similarity of two concatenated rows is then the average of the two streams' cosines (every row has
+    norm sqrt(2)), so neither stream dominates because its features happen to be larger.
+    """
+    from vidkit.eval import _features
+
+    qr, gr = _features(query_rgb, "query_rgb"), _features(gallery_rgb, "gallery_rgb")
+    qf, gf = _features(query_flow, "query_flow"), _features(gallery_flow, "gallery_flow")
+    if len(qr) != len(qf) or len(gr) != len(gf):
+        raise ValueError(f"the RGB and flow features must describe the same clips: queries {len(qr)} vs "
+                         f"{len(qf)}, gallery {len(gr)} vs {len(gf)}")
+    if qr.shape[1] != gr.shape[1] or qf.shape[1] != gf.shape[1]:
+        raise ValueError("query and gallery features of a stream need the same dimension D")
+
+    def unit(x: np.ndarray) -> np.ndarray:
+        return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
+
+    mr, mf = gr.mean(axis=0, keepdims=True), gf.mean(axis=0, keepdims=True)
+    q = np.concatenate([unit(qr - mr), unit(qf - mf)], axis=1)
+    g = np.concatenate([unit(gr - mr), unit(gf - mf)], axis=1)
+    return q.astype(np.float32), g.astype(np.float32)
+
+
+def standin_encoders(rgb: torch.Tensor, flow: torch.Tensor, labels: Mapping[str, Any], steps: int, time_s: float,
+                     batch_size: int = 64, progress: bool = True) -> dict[str, nn.Module]:
+    """Quick stand-ins for notebook 02's encoders, for when its ``encoders.pt`` is missing.
+
+    Returns ``{"random RGB", "random flow", "InfoNCE RGB", "InfoNCE flow"}``: notebook 02's MoCo models
+    (:func:`vidkit.contrastive.notebook_moco`) at random initialisation, and two more trained with
+    InfoNCE (:func:`vidkit.contrastive.infonce_loss`) for ``steps`` steps or ``time_s`` seconds each on
+    ``rgb (N, T, 1, H, W)`` / ``flow (N, T-1, 2, H, W)`` (``labels`` as :func:`vidkit.contrastive.clip_batches`
+    wants them, e.g. ``{"action": ..., "digit": ...}``; InfoNCE does not read them). All in eval mode.
+    """
+    from vidkit.contrastive import clip_batches, infonce_loss, notebook_moco
+
+    _clips_tensor(rgb, "rgb", channels=1)
+    _clips_tensor(flow, "flow", channels=2)
+    steps = _int(steps, "steps")
+    out: dict[str, nn.Module] = {}
+    torch.manual_seed(0)
+    out["random RGB"], out["random flow"] = notebook_moco("rgb").eval(), notebook_moco("flow").eval()
+    for view, name in (("rgb", "InfoNCE RGB"), ("flow", "InfoNCE flow")):
+        torch.manual_seed(0)
+        model = notebook_moco(view)
+        batches = clip_batches(rgb, labels, min(batch_size, len(rgb)), flow=flow, seed=0)
+        cfg = TrainConfig(steps=steps, time_budget_s=time_s, lr=3e-3, weight_decay=1e-4,
+                          warmup_steps=max(1, steps // 20), log_every=max(1, steps // 10))
+        train(model, infonce_loss, batches, cfg, progress=progress)
+        out[name] = model.eval()
+    return out
+
+
+# --------------------------------------------------------------------------------------- the browser
+
+_DIGIT_TOKENS = {**{str(d): d for d in range(10)},
+                 **{w: d for d, w in enumerate(("zero", "one", "two", "three", "four", "five", "six", "seven",
+                                                "eight", "nine"))}}
+
+
+def _action_phrases() -> list[tuple[list[str], int]]:
+    from vidkit.data.actions import ACTION_GERUNDS, ACTION_VERBS
+
+    phrases = [(tokenize(p), ACTIONS.index(a)) for table in (ACTION_VERBS, ACTION_GERUNDS)
+               for a, ps in table.items() for p in ps]
+    return sorted(phrases, key=lambda x: -len(x[0]))
+
+
+def caption_labels(text: str) -> tuple[int, int]:
+    """The (digit, action) a caption states, ``-1`` where it states none: ``"a 7 slides left"`` -> ``(7, 0)``.
+
+    The digit is the first numeral or digit word ("7", "seven"); the action is the longest verb or
+    gerund phrase of :data:`vidkit.data.actions.ACTION_VERBS` / ``ACTION_GERUNDS`` found in the text
+    (as whole words, e.g. "rotates to the right" is ``rotate_cw``, not ``move_right``). Free text that
+    names an action in other words ("turning right") gets ``-1``: the browser then counts any action as a
+    match, as :func:`vidkit.retrieval.semantic_relevance` does.
+    """
+    words = tokenize(text)
+    digit = next((_DIGIT_TOKENS[w] for w in words if w in _DIGIT_TOKENS), -1)
+    for phrase, action in _action_phrases():
+        n = len(phrase)
+        if any(words[i:i + n] == phrase for i in range(len(words) - n + 1)):
+            return digit, action
+    return digit, -1
+
+
+class NeighbourBrowser:
+    """Browse nearest neighbours: a test clip or a typed caption, and the ``k`` clips it retrieves, playing.
+
+    Args:
+        frames: ``(N, T, H, W)`` uint8 (or float in [0, 1]) frames of the ``N`` gallery clips, shown as they are.
+        digit, action: ``(N,)`` the clips' labels (``action`` indexes ``action_names``).
+        video_emb: ``(N, D)`` the clips' embeddings (the joint space of a :class:`VideoTextModel`, or any
+            video representation); scores are cosine similarities.
+        encode_text: ``str -> (D,)`` (or ``(1, D)``) embedding of a typed caption, e.g.
+            ``lambda q: embed_texts(model, vocab, q, query=True)``; ``None``: clip queries only.
+        query: the first query: a clip index, a caption, or ``None`` for a random clip.
+        k: results per query, ``1..N-1``.
+        scale, fps: the players' upscaling and speed. ``seed``: of the "random clip" button.
+
+    A **clip query** ranks every other clip by similarity to clip ``i``; a result is correct (green
+    frame) if it has the query's digit and action. A **text query** ranks every clip by similarity to the
+    caption; a result is correct if it has the digit and action the caption states
+    (:func:`caption_labels`; something the caption does not state counts as matched). Red frame: wrong.
+
+    Words the vocabulary does not know are dropped with a note in :attr:`message`; a caption with no known
+    word shows the error in :attr:`message` (and no results) instead of raising, so a typo never breaks the
+    widget. :meth:`search` runs a query from Python.
+
+    Attributes: ``results`` (DataFrame: rank, clip, score, digit, action, correct; ``None`` after a failed
+    query), ``message`` (str), ``query`` (the last query), ``player`` (the :class:`vidkit.widgets.ClipPlayer`
+    of the results), ``widget`` (the ipywidgets view: clip index box, "random clip" and "search clip"
+    buttons, caption box and "search caption" button, status line, player). Displayed in a notebook it is
+    live (needs a kernel to run new queries; the player itself plays in the browser); saved notebooks
+    and HTML exports show the static fallback: the query, the results table and the player's animated GIF.
+    """
+
+    CORRECT_RGB = (44, 160, 44)
+    WRONG_RGB = (214, 39, 40)
+    QUERY_RGB = (31, 119, 180)
+    BORDER = 3
+
+    def __init__(self, frames: Any, digit: Any, action: Any, video_emb: Any, encode_text: Any = None,
+                 query: int | str | None = 0, k: int = 5, action_names: Sequence[str] = ACTIONS, scale: int = 3,
+                 fps: float = 6, seed: int = 0):
+        import ipywidgets as W
+
+        from vidkit import viz
+
+        f = frames.detach().cpu().numpy() if isinstance(frames, torch.Tensor) else np.asarray(frames)
+        if f.ndim != 4 or min(f.shape) < 1 or f.dtype.kind not in "fu":
+            raise ValueError(f"frames must be (N, T, H, W) uint8 or float in [0, 1], got {f.dtype} {f.shape}")
+        self.frames = f
+        n = len(f)
+        self.digit, self.action = _label_vector(digit, "digit", n), _label_vector(action, "action", n)
+        self.emb = _emb(video_emb, "video_emb", rows=n)
+        if encode_text is not None and not callable(encode_text):
+            raise TypeError(f"encode_text must be None or a callable str -> (D,) embedding, "
+                            f"got {type(encode_text).__name__}")
+        self.encode_text = encode_text
+        self.k = _int(k, "k", 1, n - 1) if n > 1 else _int(k, "k (needs N >= 2 clips)", 1, 0)
+        self.action_names = tuple(action_names)
+        if self.action.max() >= len(self.action_names):
+            raise ValueError(f"action labels go up to {self.action.max()}, but action_names has "
+                             f"{len(self.action_names)} names")
+        self.scale, self.fps = viz._check_scale(scale), viz._check_fps(fps)
+        self._rng = np.random.default_rng(_int(seed, "seed", 0))
+        self.results: pd.DataFrame | None = None
+        self.message, self.query, self.player = "", None, None
+
+        self.clip_box = W.BoundedIntText(value=0, min=0, max=n - 1, description="clip", layout=W.Layout(width="160px"))
+        self.clip_button = W.Button(description="search clip")
+        self.random_button = W.Button(description="random clip")
+        self.text_box = W.Text(placeholder="type a caption, e.g. a 7 moves left", description="caption",
+                               layout=W.Layout(width="420px"), disabled=encode_text is None)
+        self.text_button = W.Button(description="search caption", disabled=encode_text is None)
+        self.status = W.HTML()
+        self.view = W.Box()
+        self.clip_button.on_click(lambda _: self.search(int(self.clip_box.value)))
+        self.random_button.on_click(lambda _: self.search(None))
+        self.text_button.on_click(lambda _: self.search(self.text_box.value))
+        self.widget = W.VBox([W.HBox([self.clip_box, self.clip_button, self.random_button]),
+                              W.HBox([self.text_box, self.text_button]), self.status, self.view])
+        self.widget.add_class("vidkit-neighbour-browser")
+        self.search(query)
+
+    # ---------------------------------------------------------------------------------------- queries
+    def search(self, query: int | str | None = None) -> pd.DataFrame | None:
+        """Run a query (a clip index, a caption, or ``None`` for a random clip) and update the view.
+
+        Returns the results table, or ``None`` when the caption could not be searched (no known word, no
+        text encoder, an empty box); :attr:`message` says why. A clip index outside ``0..N-1`` or a query
+        of another type raises, as wrong arguments do.
+        """
+        n = len(self.frames)
+        if query is None:
+            query = int(self._rng.integers(n))
+        if isinstance(query, bool) or not isinstance(query, int | np.integer | str):
+            raise TypeError(f"query must be a clip index (int), a caption (str) or None, got {type(query).__name__}")
+        self.query = query if isinstance(query, str) else int(query)
+        if isinstance(query, str):
+            ok = self._text_query(query)
+        else:
+            if not 0 <= int(query) < n:
+                raise ValueError(f"clip index must be in 0..{n - 1}, got {query}")
+            self.clip_box.value = int(query)
+            ok = self._clip_query(int(query))
+        self._render()
+        return self.results if ok else None
+
+    def _rank(self, q: torch.Tensor, exclude: int | None) -> tuple[np.ndarray, np.ndarray]:
+        k = self.k + (exclude is not None)
+        scores, idx = search(q[None], self.emb, k=k)
+        scores, idx = scores[0].numpy(), idx[0].numpy()
+        if exclude is not None:
+            keep = idx != exclude
+            scores, idx = scores[keep][:self.k], idx[keep][:self.k]
+        return scores, idx
+
+    def _table(self, scores: np.ndarray, idx: np.ndarray, want_digit: int, want_action: int) -> pd.DataFrame:
+        d, a = self.digit[idx], self.action[idx]
+        correct = ((want_digit == -1) | (d == want_digit)) & ((want_action == -1) | (a == want_action))
+        return pd.DataFrame({"rank": np.arange(1, len(idx) + 1), "clip": idx, "score": scores, "digit": d,
+                             "action": [self.action_names[i] for i in a], "correct": correct})
+
+    def _clip_query(self, i: int) -> bool:
+        scores, idx = self._rank(self.emb[i], exclude=i)
+        self.results = self._table(scores, idx, int(self.digit[i]), int(self.action[i]))
+        self.message = (f"query: clip {i} ({self.digit[i]}, {self.action_names[self.action[i]]}); a result is "
+                        "correct if it has the same digit and action")
+        return True
+
+    def _text_query(self, text: str) -> bool:
+        if self.encode_text is None:
+            self.results, self.message = None, "this browser has no text encoder: query a clip instead"
+            return False
+        if not text.strip():
+            self.results, self.message = None, "type a caption first, e.g. 'a 7 moves left'"
+            return False
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            try:
+                q = self.encode_text(text)
+            except ValueError as e:
+                self.results, self.message = None, f"cannot search this caption: {e}"
+                return False
+        q = torch.as_tensor(np.asarray(q.detach().cpu() if isinstance(q, torch.Tensor) else q), dtype=torch.float32)
+        q = q.reshape(-1)
+        if q.shape[0] != self.emb.shape[1]:
+            raise ValueError(f"encode_text must return a ({self.emb.shape[1]},) embedding (video_emb's D), "
+                             f"got {q.shape[0]} values")
+        want_d, want_a = caption_labels(text)
+        scores, idx = self._rank(q, exclude=None)
+        self.results = self._table(scores, idx, want_d, want_a)
+        stated = ", ".join(x for x in (f"digit {want_d}" if want_d >= 0 else "",
+                                       self.action_names[want_a] if want_a >= 0 else "") if x) or "nothing"
+        notes = "; ".join(str(w.message) for w in caught)
+        self.message = (f"query: {text!r} (states {stated}; a result is correct if it matches what is stated)"
+                        + (f". Note: {notes}" if notes else ""))
+        return True
+
+    # ---------------------------------------------------------------------------------------- drawing
+    def _panel(self, i: int, lines: Sequence[str], colour: tuple[int, int, int]) -> np.ndarray:
+        """Clip ``i`` upscaled, framed in ``colour``, with ``lines`` of text below: ``(T, H', W', 3)`` uint8."""
+        from PIL import Image, ImageDraw
+
+        from vidkit import viz
+
+        rgb = viz.upscale(viz.to_rgb_uint8(self.frames[i]), self.scale)
+        b = self.BORDER
+        framed = np.empty((rgb.shape[0], rgb.shape[1] + 2 * b, rgb.shape[2] + 2 * b, 3), np.uint8)
+        framed[:] = np.array(colour, np.uint8)
+        framed[:, b:-b, b:-b] = rgb
+        w = framed.shape[2]
+        font = viz._font(11)
+        ascent, descent = font.getmetrics()
+        line_h = ascent + descent + 1
+        band = Image.new("RGB", (w, line_h * len(lines) + 4), (255, 255, 255))
+        draw = ImageDraw.Draw(band)
+        for j, text in enumerate(lines):
+            while len(text) > 1 and draw.textlength(text, font=font) > w - 2:
+                text = text[:-2] + "."
+            draw.text((2, 2 + j * line_h), text, fill=colour if j == len(lines) - 1 else (0, 0, 0), font=font)
+        band_arr = np.broadcast_to(np.asarray(band, np.uint8)[None], (len(framed), *np.asarray(band).shape))
+        return np.concatenate([framed, band_arr], axis=1)
+
+    def _render(self) -> None:
+        from vidkit.widgets import ClipPlayer
+
+        self.status.value = f"<span>{html.escape(self.message)}</span>"
+        if self.results is None:
+            self.player = None
+            self.view.children = ()
+            return
+        panels = []
+        if isinstance(self.query, int):
+            i = self.query
+            panels.append(self._panel(i, [f"query: clip {i}", "", f"{self.digit[i]} {self.action_names[self.action[i]]}",
+                                          "query"], self.QUERY_RGB))
+        for r in self.results.itertuples():
+            colour = self.CORRECT_RGB if r.correct else self.WRONG_RGB
+            panels.append(self._panel(int(r.clip), [f"#{r.rank} clip {r.clip}", f"score {r.score:.2f}",
+                                                    f"{r.digit} {r.action}", "correct" if r.correct else "wrong"],
+                                      colour))
+        title = (f"caption: {self.query!r}" if isinstance(self.query, str) else f"clip {self.query}") + \
+            f": top {len(self.results)} of {len(self.frames) - isinstance(self.query, int)} clips"
+        self.player = ClipPlayer(panels, fps=self.fps, scale=1, title=title, pad_mode="last")
+        self.view.children = (self.player.widget,)
+
+    # ---------------------------------------------------------------------------------------- display
+    def to_html(self) -> str:
+        """Static HTML of the current state: the status line, the results table and the animated GIF."""
+        parts = [f"<div><b>Neighbour browser</b>: {html.escape(self.message)}</div>"]
+        if self.results is not None and self.player is not None:
+            table = self.results.assign(score=self.results["score"].round(3))
+            parts.append(table.to_html(index=False))
+            parts.append(self.player.to_html())
+        parts.append("<div><i>Static view: run the notebook to search other clips or captions.</i></div>")
+        return f'<div class="vidkit-neighbour-browser">{"".join(parts)}</div>'
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None, **kwargs: Any) -> dict[str, Any]:
+        from vidkit.widgets import widget_mimebundle
+
+        return widget_mimebundle(self, include, exclude, **kwargs)
+
+    def __repr__(self) -> str:
+        q = "none" if self.query is None else (repr(self.query) if isinstance(self.query, str) else f"clip {self.query}")
+        got = "no results" if self.results is None else f"{int(self.results['correct'].sum())}/{len(self.results)} correct"
+        return f"NeighbourBrowser({len(self.frames)} clips, k={self.k}, query {q}: {got})"
