@@ -41,13 +41,14 @@ from vidkit.contrastive import (
     finetune,
     infonce_loss,
     label_subset,
+    notebook_moco,
+    notebook_srivastava,
     srivastava_pretrain_loss,
     ubernce_loss,
 )
 from vidkit.data import generate_actions
 from vidkit.eval import evaluate_representation, extract_embeddings
 from vidkit.fileio import write_json_atomic
-from vidkit.models import Conv3dEncoder, SrivastavaLSTM
 from vidkit.train import TrainConfig, train
 
 GROUPS = ("budget", "seeds", "queue", "temperature", "topk", "digit", "srivastava")
@@ -74,10 +75,9 @@ class Sweep:
                                       "threads": torch.get_num_threads(), "torch": torch.__version__})
 
     # -- building blocks -------------------------------------------------------------------------------
-    def moco(self, view: str, queue: int = 256, temperature: float = 0.1, seed: int = 0) -> MoCo:
+    def moco(self, view: str, temperature: float = 0.1, seed: int = 0) -> MoCo:
         torch.manual_seed(seed)  # the initial weights: every run is reproducible on its own
-        return MoCo(Conv3dEncoder(1 if view == "rgb" else 2, width=16, dim=128), view, queue_size=queue,
-                    momentum=0.9, temperature=temperature)
+        return notebook_moco(view, temperature=temperature)
 
     def pretrain(self, model: torch.nn.Module, loss_fn: Any, steps: int, seed: int = 0) -> tuple[torch.nn.Module, dict]:
         torch.manual_seed(seed)
@@ -119,7 +119,7 @@ class Sweep:
     def coclr(self, steps: int, init_steps: int, topk: int = 5, queue: int = 256, seed: int = 0) -> tuple[MoCo, dict]:
         rgb = copy.deepcopy(self.infonce("rgb", init_steps, seed))
         flow = copy.deepcopy(self.infonce("flow", init_steps, seed))
-        if queue != rgb.queue.size:
+        if queue != rgb.queue.size:  # CoCLRPair starts with an empty queue of this size
             rgb.queue = type(rgb.queue)(queue, rgb.proj_dim)
         pair, info = self.pretrain(CoCLRPair(rgb, flow, topk=topk), coclr_loss_fn, steps, seed)
         return pair.model, info
@@ -156,31 +156,29 @@ def run_seeds(s: Sweep) -> None:
                 s.record(name, "seeds", {"seed": seed, **info, **s.readout(model, "rgb")})
 
 
+def vary(s: Sweep, group: str, key: str, values: tuple, name: str, run: Any) -> None:
+    """One setting at a time: for each value ``v``, ``run(v) -> (model, info)``, read out and record as
+    ``name.format(v)`` (skipped when already recorded)."""
+    for v in values:
+        if not s.done(name.format(v)):
+            model, info = run(v)
+            s.record(name.format(v), group, {key: v, **info, **s.readout(model, "rgb")})
+
+
 def run_queue(s: Sweep) -> None:
     """MoCo queue size for CoCLR-RGB (the pool it mines positives from), 150 + 150 steps."""
-    for q in (64, 1024, 4096):
-        name = f"CoCLR RGB, queue {q}"
-        if not s.done(name):
-            model, info = s.coclr(150, 150, queue=q)
-            s.record(name, "queue", {"queue": q, **info, **s.readout(model, "rgb")})
+    vary(s, "queue", "queue", (64, 1024, 4096), "CoCLR RGB, queue {}", lambda q: s.coclr(150, 150, queue=q))
 
 
 def run_temperature(s: Sweep) -> None:
     """InfoNCE-RGB temperature (the notebook uses 0.1), 150 steps."""
-    for t in (0.05, 0.2, 0.5):
-        name = f"InfoNCE RGB, temperature {t}"
-        if not s.done(name):
-            model, info = s.pretrain(s.moco("rgb", temperature=t), infonce_loss, 150)
-            s.record(name, "temperature", {"temperature": t, **info, **s.readout(model, "rgb")})
+    vary(s, "temperature", "temperature", (0.05, 0.2, 0.5), "InfoNCE RGB, temperature {}",
+         lambda t: s.pretrain(s.moco("rgb", temperature=t), infonce_loss, 150))
 
 
 def run_topk(s: Sweep) -> None:
     """CoCLR's K (mined positives per clip; the notebook uses 5), 150 + 150 steps, queue 256."""
-    for k in (1, 20, 50):
-        name = f"CoCLR RGB, K={k}"
-        if not s.done(name):
-            model, info = s.coclr(150, 150, topk=k)
-            s.record(name, "topk", {"topk": k, **info, **s.readout(model, "rgb")})
+    vary(s, "topk", "topk", (1, 20, 50), "CoCLR RGB, K={}", lambda k: s.coclr(150, 150, topk=k))
 
 
 def run_digit(s: Sweep) -> None:
@@ -201,10 +199,10 @@ def run_srivastava(s: Sweep) -> None:
     size = s.rgb[0].shape[-1]
     x_tr, x_te = s.rgb
     y_tr, y_te = s.labels[0]["action"], s.labels[1]["action"]
-    inits: dict[str, Any] = {"random LSTM": lambda: SrivastavaLSTM("composite", hidden=256, frame_shape=(1, size, size))}
+    inits: dict[str, Any] = {"random LSTM": lambda: notebook_srivastava(size)}
     for steps in (150, 600):
         inits[f"Srivastava {steps} steps"] = functools.partial(
-            lambda n: s.pretrain(SrivastavaLSTM("composite", hidden=256, frame_shape=(1, size, size)),
+            lambda n: s.pretrain(notebook_srivastava(size),
                                  srivastava_pretrain_loss, n)[0], steps)
     built: dict[str, Any] = {}
     for init, make in inits.items():

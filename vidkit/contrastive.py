@@ -285,15 +285,16 @@ def finetune(encoder: nn.Module, train_x: torch.Tensor, train_y: Any, test_x: to
 
 # --------------------------------------------------------------------------- notebook 02's encoders, kept
 
-def notebook_moco(view: str, width: int = 16, dim: int = 128) -> MoCo:
+def notebook_moco(view: str, width: int = 16, dim: int = 128, queue_size: int = 256,
+                  temperature: float = 0.1) -> MoCo:
     """The MoCo model notebook 02 trains for ``view`` ("rgb" or "flow"): a (2+1)D ``Conv3dEncoder``, a queue
-    of 256 keys, momentum 0.9, temperature 0.1."""
+    of 256 keys, momentum 0.9, temperature 0.1 (the last two can be varied, as the sweep does)."""
     from vidkit.models.encoders import Conv3dEncoder
 
     if view not in ("rgb", "flow"):
         raise ValueError(f"view must be 'rgb' or 'flow', got {view!r}")
-    return MoCo(Conv3dEncoder(1 if view == "rgb" else 2, width=width, dim=dim), view, queue_size=256, momentum=0.9,
-                temperature=0.1)
+    return MoCo(Conv3dEncoder(1 if view == "rgb" else 2, width=width, dim=dim), view, queue_size=queue_size,
+                momentum=0.9, temperature=temperature)
 
 
 def notebook_srivastava(size: int, hidden: int = 256) -> nn.Module:

@@ -40,7 +40,7 @@ from vidkit.models.attention import (
 )
 from vidkit.train import TrainConfig, TrainResult, train
 
-__all__ = ["BUDGETS", "HEADS", "MODELS", "REGULARISER", "MIRROR_PAIRS", "Predictions", "make_data", "train_classifier",
+__all__ = ["BUDGETS", "HEADS", "MODELS", "MIRROR_PAIRS", "time_budget", "Predictions", "make_data", "train_classifier",
            "predict", "evaluate", "pair_accuracy", "inputs_for"]
 
 HEADS = {"action": len(ACTIONS), "digit": 10}
@@ -56,24 +56,30 @@ BUDGETS: dict[str, dict[str, Any]] = {
              "time_s": 1800, "attention_time_s": 3600},
 }
 
-#: Every model of notebook 03, with both heads; most read frames + differences (2 channels), the last two
-#: frames only (see :func:`inputs_for`).
-MODELS: dict[str, Callable[[], nn.Module]] = {
-    "soft attention (Sharma)": lambda: SoftAttentionLSTM(HEADS, in_channels=2),
-    "soft attention + regulariser": lambda: SoftAttentionLSTM(HEADS, in_channels=2),
-    "temporal attention": lambda: TemporalAttentionLSTM(HEADS, in_channels=2),
-    "MultiLSTM (window 4)": lambda: MultiLSTM(HEADS, in_channels=2, window=4),
-    "LRCN (no attention)": lambda: LRCNClassifier(HEADS, in_channels=2),
-    "conv pooling": lambda: PoolingClassifier(HEADS, pool="conv", in_channels=2),
-    "late pooling": lambda: PoolingClassifier(HEADS, pool="late", in_channels=2),
-    "slow pooling": lambda: PoolingClassifier(HEADS, pool="slow", in_channels=2),
+#: Every model of notebook 03: ``name -> (build, reg)``, ``reg`` being Sharma's attention-penalty weight
+#: (the paper uses 1; 0: no penalty). All have both heads; most read frames + differences (2 channels), the
+#: last two frames only (see :func:`inputs_for`). Models with spatial attention get the larger time budget
+#: (:func:`time_budget`).
+MODELS: dict[str, tuple[Callable[[], nn.Module], float]] = {
+    "soft attention (Sharma)": (lambda: SoftAttentionLSTM(HEADS, in_channels=2), 0.0),
+    "soft attention + regulariser": (lambda: SoftAttentionLSTM(HEADS, in_channels=2), 1.0),
+    "temporal attention": (lambda: TemporalAttentionLSTM(HEADS, in_channels=2), 0.0),
+    "MultiLSTM (window 4)": (lambda: MultiLSTM(HEADS, in_channels=2, window=4), 0.0),
+    "LRCN (no attention)": (lambda: LRCNClassifier(HEADS, in_channels=2), 0.0),
+    "conv pooling": (lambda: PoolingClassifier(HEADS, pool="conv", in_channels=2), 0.0),
+    "late pooling": (lambda: PoolingClassifier(HEADS, pool="late", in_channels=2), 0.0),
+    "slow pooling": (lambda: PoolingClassifier(HEADS, pool="slow", in_channels=2), 0.0),
     # the same two without the difference channel: order is then the only way to tell a pair apart
-    "LRCN, frames only": lambda: LRCNClassifier(HEADS, in_channels=1),
-    "conv pooling, frames only": lambda: PoolingClassifier(HEADS, pool="conv", in_channels=1),
+    "LRCN, frames only": (lambda: LRCNClassifier(HEADS, in_channels=1), 0.0),
+    "conv pooling, frames only": (lambda: PoolingClassifier(HEADS, pool="conv", in_channels=1), 0.0),
 }
 
-#: Sharma's attention-penalty weight per model (the paper uses 1); models not listed train without it.
-REGULARISER: dict[str, float] = {"soft attention + regulariser": 1.0}
+
+def time_budget(model: nn.Module, budget: Mapping[str, Any]) -> float:
+    """A profile budget's training time for ``model``: ``attention_time_s`` for spatial attention (the
+    subject of notebook 03), ``time_s`` for every other model."""
+    return budget["attention_time_s"] if isinstance(model, SoftAttentionLSTM) else budget["time_s"]
+
 
 #: Actions that are each other's time reversal: only the order of the frames tells them apart.
 MIRROR_PAIRS = (("move_left", "move_right"), ("move_up", "move_down"), ("rotate_cw", "rotate_ccw"),
@@ -146,8 +152,10 @@ def predict(model: nn.Module, x: torch.Tensor, batch_size: int = 250) -> Predict
     x = inputs_for(model, x)
     was_training = model.training
     model.eval()
-    outs: list[AttentionOutput] = [model(x[i:i + batch_size]) for i in range(0, len(x), batch_size)]
-    model.train(was_training)
+    try:
+        outs: list[AttentionOutput] = [model(x[i:i + batch_size]) for i in range(0, len(x), batch_size)]
+    finally:
+        model.train(was_training)
 
     def cat(get: Callable[[AttentionOutput], torch.Tensor | None]) -> np.ndarray | None:
         parts = [get(o) for o in outs]

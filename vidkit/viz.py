@@ -739,7 +739,7 @@ def gif_html(frames: Any, fps: float = 5, scale: int = 2, alt: str = "animated c
 # --------------------------------------------------------------------------------------------------
 # attention maps and boxes (used by vidkit.widgets.AttentionExplorer)
 # --------------------------------------------------------------------------------------------------
-__all__ += ["colormap_lut", "upsample_attention", "overlay_heatmap", "draw_boxes"]
+__all__ += ["colormap_lut", "upsample_attention", "overlay_heatmap", "draw_boxes", "attention_frames"]
 
 
 def _float_array(x: Any, name: str, what: str) -> np.ndarray:
@@ -939,3 +939,18 @@ def draw_boxes(
         ImageDraw.Draw(img).rectangle([x0, y0, x1 - 1, y1 - 1], outline=tuple(int(c) for c in colour), width=int(width))
         out[t] = np.asarray(img)
     return out
+
+
+def attention_frames(frames: Any, heat: Any = None, boxes: Any = None, scale: int = 1, alpha: float = 0.5,
+                     cmap: str = "inferno", box_colour: tuple[int, int, int] = (0, 255, 0),
+                     box_width: int = 1) -> np.ndarray:
+    """A clip as an attention model sees it: ``frames`` (any layout :func:`to_rgb_uint8` takes, ``T``
+    frames of ``H x W``) upscaled by ``scale``, the ``(T, K, K)`` attention ``heat`` blended over them
+    (:func:`overlay_heatmap`) and the ``(T, 4)`` ``boxes`` (pixels of the original frames) drawn
+    (:func:`draw_boxes`); either may be None. Returns ``(T, H*scale, W*scale, 3)`` uint8."""
+    rgb = upscale(to_rgb_uint8(frames), scale)
+    if heat is not None:
+        rgb = overlay_heatmap(rgb, heat, alpha=alpha, cmap=cmap)
+    if boxes is not None:
+        rgb = draw_boxes(rgb, np.asarray(boxes, dtype=np.float64) * scale, colour=box_colour, width=box_width)
+    return rgb

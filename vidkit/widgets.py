@@ -330,12 +330,9 @@ class AttentionExplorer(ClipPlayer):
         self.boxes = None if boxes is None else self._check_boxes(boxes, n)
 
         # --- the frame panel: upscale, heat map, box
-        panel = viz.upscale(rgb, scale)
         try:
-            if self.spatial is not None:
-                panel = viz.overlay_heatmap(panel, self.spatial, alpha=alpha, cmap=cmap)
-            if self.boxes is not None:
-                panel = viz.draw_boxes(panel, self.boxes * scale, colour=self.BOX_RGB, width=max(1, scale // 3))
+            panel = viz.attention_frames(rgb, self.spatial, self.boxes, scale=scale, alpha=alpha, cmap=cmap,
+                                         box_colour=self.BOX_RGB, box_width=max(1, scale // 3))
         except (ValueError, TypeError) as e:
             raise type(e)(f"AttentionExplorer: {e}") from e
         # --- the probability panel, as tall as the frame panel (or taller for many classes)

@@ -46,6 +46,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from vidkit.losses import attention_regulariser
+from vidkit.models.encoders import _positive_int as positive_int
 from vidkit.models.encoders import check_clips
 
 __all__ = ["AttentionOutput", "FrameCNN", "SoftAttentionLSTM", "TemporalAttentionLSTM", "MultiLSTM",
@@ -111,8 +112,7 @@ def dot_product_attention(query: torch.Tensor, keys: torch.Tensor, values: torch
 # ----------------------------------------------------------------------------- features and heads
 
 def _positive_int(owner: str, name: str, value: object) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{owner}: {name} must be a positive int, got {value!r}")
+    positive_int(f"{owner}: {name}", value)
 
 
 class FrameCNN(nn.Module):
@@ -126,8 +126,8 @@ class FrameCNN(nn.Module):
     Why BatchNorm: soft attention starts out uniform, so the first glimpses are global averages of the
     cell features. Without normalisation the features shrink layer by layer at PyTorch's default
     initialisation, the glimpses of different clips are nearly identical, and attention gets almost no
-    gradient to sharpen (measured: without it a SoftAttentionLSTM fitted neither 16 random-noise clips
-    nor 16 moving-square clips in 50 steps; with it, it does). As everywhere with BatchNorm, call
+    gradient to sharpen (with it, a SoftAttentionLSTM fits a few clips quickly: see
+    ``tests/test_attention.py``). As everywhere with BatchNorm, call
     ``model.eval()`` before evaluating, so that a clip's output does not depend on the rest of its batch.
 
     With ``coords=True`` the cell centre ``(x, y)`` in [-1, 1] is appended to every cell's feature, so
