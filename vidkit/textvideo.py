@@ -7,7 +7,7 @@ relevance, held-out pairs) put together, read top to bottom:
 * **data**: clips of the actions suite and the video encoder's input, every ``stride``-th frame plus its
   temporal difference (:func:`video_input`). An action is a linear sweep, so a few frames show it; the
   laptop profile keeps two frames half a clip apart (``BUDGETS["laptop"]["stride"] = 8``), which leaves
-  the time budget for more training steps, and the digit needs them;
+  the time budget for more training steps (a design choice);
 * **words**: :func:`build_vocabulary` (every caption variant of every digit x action pair, plus the
   instance captions of the training clips) and :class:`CaptionBank`, all training captions tokenised
   once;
@@ -25,7 +25,6 @@ relevance, held-out pairs) put together, read top to bottom:
 from __future__ import annotations
 
 import html
-import time
 import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
@@ -47,12 +46,11 @@ from vidkit.retrieval import (
     split_by_pairs,
 )
 from vidkit.text import TextEncoder, VideoTextModel, Vocabulary, tokenize
-from vidkit.train import TrainConfig, TrainResult, train
+from vidkit.train import TrainConfig, TrainResult, steps_for_time, train
 
 __all__ = [
     "BUDGETS",
     "LOSSES",
-    "METRIC_COLUMNS",
     "CaptionBank",
     "NeighbourBrowser",
     "build_vocabulary",
@@ -186,8 +184,8 @@ class CaptionBank:
 
     For clip ``i`` two kinds of captions exist:
 
-    * **semantic**: the variants of its (digit, action) pair, :func:`all_captions` (216 for most pairs:
-      6 subjects x 6 templates x 6 synonyms), which name only the digit and the action;
+    * **semantic**: the variants of its (digit, action) pair, :func:`all_captions` (180-216 per pair:
+      6 subjects x 6 templates x 5-6 synonyms), which name only the digit and the action;
     * **instance**: ``instance_variants`` rewordings of :func:`instance_captions` (seeds ``seed``,
       ``seed + 1``, ...), which also say where the clip is, how fast it moves and what the distractors do.
 
@@ -235,7 +233,7 @@ class CaptionBank:
 
         Each caption is, independently, one of the clip's instance captions with probability
         ``instance_fraction``, else one of its pair's semantic variants; both uniformly at random (a bag
-        may repeat a caption, rarely: 216 semantic variants).
+        may repeat a caption, rarely: 180-216 semantic variants).
         """
         if not isinstance(index, torch.Tensor) or index.dim() != 1 or index.dtype != torch.long:
             raise TypeError(f"index must be a LongTensor (B,) of clip indices, got {getattr(index, 'dtype', index)}")
@@ -346,44 +344,6 @@ def text_video_loss(model: VideoTextModel, batch: Mapping[str, torch.Tensor], ki
     return loss, {"batch_R@1": float(hit.float().mean())}
 
 
-def steps_for_time(model: nn.Module, loss_fn: Any, batch: Any, time_s: float, max_steps: int,
-                   trials: int = 3) -> int:
-    """How many optimizer steps fit in ``time_s`` seconds: ``min(max_steps, time_s / t)``, where ``t`` is
-    the median time of ``trials`` forward + backward passes of ``loss_fn(copy, batch)`` on a copy of
-    ``model`` (after one untimed pass). At least 1.
-
-    A training run whose learning-rate schedule is planned for this many steps ends its cosine decay when
-    the time is up, instead of being cut off at a high learning rate by the time budget (which stays a
-    safety stop: a machine that slows down mid-run still stops on time).
-    """
-    import copy
-
-    max_steps = _int(max_steps, "max_steps")
-    if isinstance(time_s, bool) or not isinstance(time_s, int | float) or not time_s > 0:
-        raise ValueError(f"time_s must be a positive number of seconds, got {time_s!r}")
-    from vidkit.train import pick_device
-
-    device = pick_device(None)                       # where vidkit.train.train will put the model
-    probe = copy.deepcopy(model).to(device)
-    probe.train()
-    if isinstance(batch, Mapping):
-        batch = {k: v.to(device) if isinstance(v, torch.Tensor) else v for k, v in batch.items()}
-    times = []
-    for i in range(_int(trials, "trials") + 1):
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
-        t0 = time.perf_counter()
-        out = loss_fn(probe, batch)
-        (out[0] if isinstance(out, tuple) else out).backward()
-        probe.zero_grad(set_to_none=True)
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
-        if i:
-            times.append(time.perf_counter() - t0)
-    per_step = float(np.median(times)) * 1.3          # + the optimizer step, the data and the logging
-    return int(max(1, min(max_steps, time_s / per_step)))
-
-
 def train_text_video(model: VideoTextModel, x: torch.Tensor, bank: CaptionBank, kind: str,
                      budget: Mapping[str, Any], seed: int = 0, progress: bool = True,
                      **loss_kwargs: Any) -> TrainResult:
@@ -484,9 +444,6 @@ def _label_vector(y: Any, name: str, n: int) -> np.ndarray:
 
 
 #: Columns of :func:`evaluate_text_video`'s table.
-METRIC_COLUMNS = ("queries", "gallery", "R@1", "R@5", "R@10", "MedR", "MeanR", "chance@1", "chance@5",
-                  "chance@10", "chance_MeanR")
-
 
 def evaluate_text_video(video_emb: Any, digit: Any, action: Any, caption_emb: Any, caption_digit: Any,
                         caption_action: Any, instance_emb: Any = None,
@@ -518,7 +475,7 @@ def evaluate_text_video(video_emb: Any, digit: Any, action: Any, caption_emb: An
 
     Returns a DataFrame, one row per ``(direction, hits, pairs)`` with ``direction`` in ``"text->video"``,
     ``"video->text"``, ``hits`` in ``"semantic"``, ``"instance"`` and ``pairs`` in ``"seen"``, ``"held-out"``
-    (a split without queries is left out), columns :data:`METRIC_COLUMNS`: the query and gallery counts,
+    (a split without queries is left out), columns: the query and gallery counts,
     ``R@k`` (fractions), median and mean first-hit rank, and the chance levels of random scores
     (``chance@k``, and ``chance_MeanR`` of :func:`vidkit.retrieval.retrieval_metrics`,
     the expected rank of a random order).

@@ -30,7 +30,7 @@ import os
 import random
 import time
 import warnings
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, field, is_dataclass
 from datetime import datetime
 from pathlib import Path
@@ -46,7 +46,7 @@ from vidkit import distributed as D
 from vidkit.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from vidkit.fileio import write_json_atomic
 
-__all__ = ["TrainConfig", "TrainResult", "StepInfo", "NonFiniteLossError", "LivePlot", "train", "pick_device",
+__all__ = ["TrainConfig", "TrainResult", "StepInfo", "NonFiniteLossError", "LivePlot", "train", "pick_device", "steps_for_time",
            "seed_everything", "warmup_cosine", "make_optimizer", "make_scheduler", "make_workdir"]
 
 
@@ -259,7 +259,7 @@ def make_workdir(name: str, root: str | os.PathLike = "runs", config: Any = None
 def _to_device(batch: Any, device: torch.device) -> Any:
     if isinstance(batch, torch.Tensor):
         return batch.to(device, non_blocking=True)
-    if isinstance(batch, dict):
+    if isinstance(batch, Mapping):
         return {k: _to_device(v, device) for k, v in batch.items()}
     if isinstance(batch, list | tuple):
         return type(batch)(_to_device(v, device) for v in batch)
@@ -592,3 +592,41 @@ def train(model: nn.Module, loss_fn: Callable[[nn.Module, Any], Any], batches: I
         write_json_atomic(metrics, workdir / "metrics.json")
         log(f"done: {step} steps, stopped by {stopped_by}, {elapsed:.1f}s")
     return result
+
+
+def steps_for_time(model: nn.Module, loss_fn: Any, batch: Any, time_s: float, max_steps: int,
+                   trials: int = 3) -> int:
+    """How many optimizer steps fit in ``time_s`` seconds: ``min(max_steps, time_s / t)``, where ``t`` is
+    the median time of ``trials`` forward + backward passes of ``loss_fn(copy, batch)`` on a copy of
+    ``model`` (after one untimed pass). At least 1.
+
+    A training run whose learning-rate schedule is planned for this many steps ends its cosine decay when
+    the time is up, instead of being cut off at a high learning rate by the time budget (which stays a
+    safety stop: a machine that slows down mid-run still stops on time).
+    """
+    import copy
+
+    for name, v in (("max_steps", max_steps), ("trials", trials)):
+        if not _is_int(v) or v < 1:
+            raise ValueError(f"{name} must be a positive int, got {v!r}")
+    if not _is_number(time_s) or not time_s > 0:
+        raise ValueError(f"time_s must be a positive number of seconds, got {time_s!r}")
+    device = pick_device(None)                       # where vidkit.train.train will put the model
+    probe = copy.deepcopy(model).to(device)
+    probe.train()
+    if isinstance(batch, Mapping):
+        batch = {k: v.to(device) if isinstance(v, torch.Tensor) else v for k, v in batch.items()}
+    times = []
+    for i in range(trials + 1):
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        t0 = time.perf_counter()
+        out = loss_fn(probe, batch)
+        (out[0] if isinstance(out, tuple) else out).backward()
+        probe.zero_grad(set_to_none=True)
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        if i:
+            times.append(time.perf_counter() - t0)
+    per_step = float(np.median(times)) * 1.3          # + the optimizer step, the data and the logging
+    return int(max(1, min(max_steps, time_s / per_step)))
