@@ -767,7 +767,7 @@ class NeighbourBrowser:
 
     def _table(self, scores: np.ndarray, idx: np.ndarray, want_digit: int, want_action: int) -> pd.DataFrame:
         d, a = self.digit[idx], self.action[idx]
-        correct = ((want_digit == -1) | (d == want_digit)) & ((want_action == -1) | (a == want_action))
+        correct = semantic_relevance([want_digit], [want_action], d, a)[0].numpy()
         return pd.DataFrame({"rank": np.arange(1, len(idx) + 1), "clip": idx, "score": scores, "digit": d,
                              "action": [self.action_names[i] for i in a], "correct": correct})
 
