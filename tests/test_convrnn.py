@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -70,6 +72,21 @@ def test_validation_errors() -> None:
         model(x, steps=0)
     with pytest.raises(ValueError, match=r"expected a frame \(B, 3, H, W\)"):
         ConvLSTMCell(3, 4, 3)(torch.rand(1, 2, 5, 5))
+    for bad in (0.0, 1.0, -0.1, True, "0.05"):
+        with pytest.raises(ValueError, match=r"ink must be a mean pixel value in \(0, 1\)"):
+            ConvRNNPredictor(ink=bad)
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_untrained_model_predicts_a_dark_background(cell: str) -> None:
+    # The readout bias starts at logit(ink): an untrained model already predicts ~ink everywhere,
+    # so the bounded hidden state need not saturate to draw the background (see the class docstring).
+    torch.manual_seed(0)
+    for ink in (0.05, 0.3):
+        model = ConvRNNPredictor(cell=cell, hidden=(8, 8), kernel=3, patch=2, ink=ink)
+        assert torch.allclose(model.head.bias, torch.full_like(model.head.bias, math.log(ink / (1 - ink))))
+        pred = model.predict(torch.rand(2, 3, 1, 16, 16) * 0.1, steps=2)
+        assert abs(pred.mean().item() - ink) < 0.5 * ink, (ink, pred.mean().item())
 
 
 @pytest.mark.parametrize("cell", ["lstm", "gru"])

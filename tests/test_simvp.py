@@ -195,3 +195,22 @@ def test_overfit_tiny_batch():
     p = y.mean()
     mean_bce = -(p * p.log() + (1 - p) * (1 - p).log()).item()
     assert losses[-1] < 0.5 * mean_bce, (losses[-1], mean_bce)
+
+
+@pytest.mark.parametrize("patch, size", [(1, 8), (4, 32)])
+def test_one_downsample_stage_keeps_a_finer_latent(patch, size):
+    torch.manual_seed(0)
+    model = _small(patch=patch, downsample=1).eval()
+    x = torch.rand(2, 4, 1, size, size)
+    z, _ = model.encoder(F.pixel_unshuffle(x.reshape(8, 1, size, size), patch) if patch > 1 else x.reshape(8, 1, size, size))
+    assert z.shape[-2:] == (size // (2 * patch), size // (2 * patch))  # half the patched frame, not a quarter
+    assert model(x).shape == (2, 3, 1, size, size)
+    assert model.predict(x, steps=5).shape == (2, 5, 1, size, size)
+    with pytest.raises(ValueError, match=f"divisible by {2 * patch}"):
+        model(torch.rand(2, 4, 1, size + patch, size))
+
+
+@pytest.mark.parametrize("bad", [0, 3, True, 1.0])
+def test_downsample_must_be_one_or_two(bad):
+    with pytest.raises(ValueError, match="downsample must be 1 or 2"):
+        _small(downsample=bad)

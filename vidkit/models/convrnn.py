@@ -17,6 +17,8 @@ returns probabilities.
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -157,10 +159,17 @@ class ConvRNNPredictor(nn.Module):
     flow through the recurrent state, not back through the sampled input (as in Bengio et al.'s
     scheduled sampling). ``teacher_forcing=0`` (the default, and what :meth:`predict` uses) is a
     free-running rollout and never looks at ``target``.
+
+    ``ink`` (in (0, 1)) is the expected mean pixel value; the readout's bias starts at ``logit(ink)``
+    so that an untrained model already predicts a dark background. This matters: the readout sees
+    ``h = o * tanh(c)``, bounded in [-1, 1], and with a zero bias the only way to produce the
+    strongly negative logits of the black background is to saturate the gates, which stops the
+    gradients; the model then stalls at the mean frame (measured: BCE stuck at 0.19 for 3,000 steps
+    with a zero bias, 0.10 after 200 steps with this one; notebook 01 shows it).
     """
 
     def __init__(self, cell: str = "lstm", hidden: tuple[int, ...] = (64, 64), kernel: int = 5,
-                 patch: int = 4, frame_channels: int = 1):
+                 patch: int = 4, frame_channels: int = 1, ink: float = 0.05):
         super().__init__()
         if cell not in CELLS:
             raise ValueError(f"cell must be one of {sorted(CELLS)}, got {cell!r}")
@@ -172,12 +181,16 @@ class ConvRNNPredictor(nn.Module):
         _check_kernel(kernel)
         _check_positive_int("patch", patch)
         _check_positive_int("frame_channels", frame_channels)
+        if isinstance(ink, bool) or not isinstance(ink, (int, float)) or not 0.0 < ink < 1.0:
+            raise ValueError(f"ink must be a mean pixel value in (0, 1), got {ink!r}")
         self.cell, self.hidden, self.kernel = cell, hidden, kernel
         self.patch, self.frame_channels = patch, frame_channels
         patched = frame_channels * patch * patch
         widths = (patched, *hidden)
         self.cells = nn.ModuleList(CELLS[cell](widths[i], widths[i + 1], kernel) for i in range(len(hidden)))
         self.head = nn.Conv2d(hidden[-1], patched, 1)
+        with torch.no_grad():
+            self.head.bias.fill_(math.log(ink / (1.0 - ink)))  # logit(ink): start at a dark background
 
     def _check_input(self, x: torch.Tensor, steps: int) -> None:
         name, c, p = type(self).__name__, self.frame_channels, self.patch
