@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import time
 
 import numpy as np
 import pytest
@@ -290,7 +289,6 @@ def test_attention_loss_sums_the_heads_and_the_penalty():
 def test_soft_attention_lstm_overfits_a_few_clips():
     """16 fixed random clips with random labels: the loss must fall far below its start (memorisation)."""
     torch.manual_seed(0)
-    start = time.perf_counter()
     x = torch.rand(16, 8, 1, 16, 16)
     labels = {"action": torch.randint(0, 8, (16,)), "digit": torch.randint(0, 10, (16,))}
     model = SoftAttentionLSTM(HEADS, width=8, grid=4, hidden=32)
@@ -304,7 +302,6 @@ def test_soft_attention_lstm_overfits_a_few_clips():
         losses.append(loss.item())
     assert losses[0] > 3.5                                  # ~ log 8 + log 10 + the penalty
     assert min(losses[-5:]) < 0.25 * losses[0], losses[::10]
-    assert time.perf_counter() - start < 30
 
 
 # ----------------------------------------------------------------------------- metrics

@@ -35,6 +35,8 @@ import numpy as np
 import pandas as pd
 import torch
 
+from vidkit.retrieval import search
+
 __all__ = [
     "extract_embeddings",
     "linear_probe",
@@ -120,33 +122,12 @@ def _positive_float(v: Any, name: str) -> float:
     return float(v)
 
 
-def _l2_normalise(x: np.ndarray) -> np.ndarray:
-    """Rows scaled to unit length; an all-zero row stays zero (it is then equally similar to everything)."""
-    return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
-
-
-def _nearest(query: np.ndarray, gallery: np.ndarray, k: int,
-             exclude_self: bool = False) -> tuple[np.ndarray, np.ndarray]:
-    """The ``k`` most similar gallery rows for each query row, by dot product (cosine for unit rows).
-
-    ``(M, D)``, ``(N, D)`` -> indices ``(M, k)`` and similarities ``(M, k)``, most similar first; equal
-    similarities keep gallery order. ``exclude_self`` (needs ``M == N``) never returns row ``i`` for
-    query ``i``.
-    """
-    idx = np.empty((len(query), k), dtype=np.int64)
-    sim = np.empty((len(query), k), dtype=np.float64)
-    for lo in range(0, len(query), _CHUNK):
-        s = query[lo:lo + _CHUNK] @ gallery.T  # (chunk, N)
-        if exclude_self:
-            rows = np.arange(len(s))
-            s[rows, lo + rows] = -np.inf
-        order = np.argsort(-s, axis=1, kind="stable")[:, :k]
-        idx[lo:lo + _CHUNK] = order
-        sim[lo:lo + _CHUNK] = np.take_along_axis(s, order, axis=1)
-    return idx, sim
-
-
-# -------------------------------------------------------------------------------------------- embeddings
+def _search(query: np.ndarray, gallery: np.ndarray, k: int, center: bool = False,
+            exclude_self: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`vidkit.retrieval.search` (the kit's one cosine top-k search, ties in gallery order) on float64
+    NumPy arrays: indices ``(M, k)`` and similarities ``(M, k)``, most similar first."""
+    sim, idx = search(query, gallery, k=k, batch=_CHUNK, center=center, exclude_self=exclude_self)
+    return idx.numpy(), sim.numpy()
 
 
 def _clip_batches(clips: Any) -> tuple[int, Callable[[int, int], torch.Tensor]]:
@@ -291,7 +272,7 @@ def knn_predict(train_x: ArrayLike, train_y: ArrayLike, test_x: ArrayLike, k: in
     k = _positive_int(k, "k", upper=len(tx), upper_text=" (the number of train samples)")
     temperature = _positive_float(temperature, "temperature")
     classes, y_index = np.unique(ty, return_inverse=True)  # votes are counted per class index
-    idx, sim = _nearest(_l2_normalise(qx), _l2_normalise(tx), k)
+    idx, sim = _search(qx, tx, k)
     # exp((s - s_max) / T) only rescales a query's weights, so the winner is the same and nothing overflows.
     weights = np.exp((sim - sim[:, :1]) / temperature)  # (M, k)
     votes = np.zeros((len(qx), len(classes)))
@@ -324,10 +305,7 @@ def nearest_neighbours(query_x: ArrayLike, gallery_x: ArrayLike, k: int = 5, cen
         raise ValueError(f"exclude_self=True needs the query set to be the gallery set, "
                          f"got {len(qx)} queries and {len(gx)} gallery items")
     k = _positive_int(k, "k", upper=len(gx) - int(bool(exclude_self)), upper_text=" (the gallery size)")
-    if center:
-        mu = gx.mean(axis=0, keepdims=True)
-        qx, gx = qx - mu, gx - mu
-    return _nearest(_l2_normalise(qx), _l2_normalise(gx), k, exclude_self=bool(exclude_self))[0]
+    return _search(qx, gx, k, center=bool(center), exclude_self=bool(exclude_self))[0]
 
 
 def retrieval_recall(query_x: ArrayLike, query_y: ArrayLike, gallery_x: ArrayLike, gallery_y: ArrayLike,

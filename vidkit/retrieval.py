@@ -23,8 +23,8 @@ which is exactly when an optimistic rule flatters a broken model.
 **Metrics** (:func:`retrieval_metrics`): ``R@k`` = fraction of queries with ``rank <= k``; ``MedR`` /
 ``MeanR`` = median / mean rank (lower is better); and the chance levels of a random ranking (see there).
 
-**Search** (:func:`search`): cosine top-``k`` over a gallery in query chunks (``torch.topk``), for
-interactive use on galleries of tens of thousands of clips.
+**Search** (:func:`search`): cosine top-``k`` over a gallery in query chunks, ties in gallery order, for
+interactive use on galleries of tens of thousands of clips; the kit's only nearest-neighbour search.
 
 **Compositional generalisation** (:func:`heldout_pairs`, :func:`split_by_pairs`): hold out some
 (digit, action) *combinations* from training while every digit and every action is still trained on
@@ -197,23 +197,31 @@ def _embeddings(x: Any, name: str) -> torch.Tensor:
 
 
 @torch.no_grad()
-def search(query_emb: Any, gallery_emb: Any, k: int = 10, batch: int = 1024,
-           center: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+def search(query_emb: Any, gallery_emb: Any, k: int = 10, batch: int = 1024, center: bool = False,
+           exclude_self: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
     """Top-``k`` gallery items per query by cosine similarity: ``(scores (Q, k), indices (Q, k))``.
 
+    The kit's one nearest-neighbour search (:func:`vidkit.eval.knn_predict`,
+    :func:`vidkit.eval.nearest_neighbours` and :func:`vidkit.eval.retrieval_recall` use it too).
     ``query_emb`` ``(Q, D)``, ``gallery_emb`` ``(G, D)``; rows are L2-normalised (after subtracting the
     gallery mean from both sets when ``center=True``, as :func:`vidkit.eval.retrieval_recall` does), then
     ``batch`` queries at a time are scored against the whole gallery (a ``(batch, G)`` block: memory
-    ``batch * G`` floats) and ``torch.topk`` keeps the best ``k``, highest first. Computed in float32 at
-    least, on the inputs' device. The order among exactly equal scores is whatever ``torch.topk`` gives
-    (use :func:`first_hit_ranks` to score, which does not depend on it). 100 queries against 10,000
-    clips of dimension 64 take a few milliseconds on one CPU core.
+    ``batch * G`` floats) and the best ``k`` are kept, highest first. **Ties** keep gallery order (a stable
+    sort: of two equal scores the smaller gallery index comes first), so results are reproducible; score
+    ranks with :func:`first_hit_ranks`, which does not depend on the order of ties. ``exclude_self=True``
+    (queries are the gallery, same order: ``Q == G``) never returns item ``i`` for query ``i``; ``k`` is
+    then at most ``G - 1``. Computed in float32 at least (float64 stays float64), on the query's device.
+    100 queries against 10,000 clips of dimension 64 take milliseconds on one CPU core
+    (``benchmarks/bench_retrieval.py``).
     """
     qe, ge = _embeddings(query_emb, "query_emb"), _embeddings(gallery_emb, "gallery_emb")
     if qe.shape[1] != ge.shape[1]:
         raise ValueError(f"query_emb (Q, D) and gallery_emb (G, D) need the same D, got {_shape(qe)} and "
                          f"{_shape(ge)}")
-    k = _int(k, "k", 1, ge.shape[0])
+    if exclude_self and qe.shape[0] != ge.shape[0]:
+        raise ValueError(f"exclude_self=True needs the queries to be the gallery (Q == G), got {_shape(qe)} "
+                         f"queries and {_shape(ge)} gallery items")
+    k = _int(k, "k", 1, ge.shape[0] - int(bool(exclude_self)))
     batch = _int(batch, "batch", 1)
     dtype = torch.promote_types(qe.dtype, ge.dtype)
     qe, ge = qe.to(dtype), ge.to(device=qe.device, dtype=dtype)
@@ -225,8 +233,11 @@ def search(query_emb: Any, gallery_emb: Any, k: int = 10, batch: int = 1024,
     indices = torch.empty(qe.shape[0], k, dtype=torch.long, device=qe.device)
     for lo in range(0, qe.shape[0], batch):
         block = qe[lo:lo + batch] @ ge.T                                  # (batch, G)
-        top = torch.topk(block, k, dim=1)
-        scores[lo:lo + batch], indices[lo:lo + batch] = top.values, top.indices
+        if exclude_self:
+            rows = torch.arange(block.shape[0], device=block.device)
+            block[rows, lo + rows] = -math.inf
+        top = torch.sort(block, dim=1, descending=True, stable=True)      # stable: ties keep gallery order
+        scores[lo:lo + batch], indices[lo:lo + batch] = top.values[:, :k], top.indices[:, :k]
     return scores, indices
 
 

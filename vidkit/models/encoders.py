@@ -94,7 +94,9 @@ class LRCN(nn.Module):
     ReLU) and global average pooling: a ``4*width`` feature per frame. ``pool="lstm"``: an LSTM with
     ``dim`` units reads the frame features; the embedding is its final hidden state.
     ``pool="mean"``: the frame features are averaged over time and projected to ``dim`` (the pooling
-    baseline of "Beyond Short Snippets", Ng et al. 2015: order-blind by construction).
+    baseline of "Beyond Short Snippets", Ng et al. 2015: order-blind by construction). Not to be
+    confused with :class:`vidkit.models.attention.LRCNClassifier`'s ``pool="mean"``, which averages the
+    LSTM's per-step states (still order-aware).
     """
 
     def __init__(self, in_channels: int = 1, width: int = 16, dim: int = 128, pool: str = "lstm"):
