@@ -134,8 +134,8 @@ def test_save_and_load_notebook_encoders(tmp_path):
     from vidkit.contrastive import load_encoders, notebook_moco, notebook_srivastava, save_encoders
 
     torch.manual_seed(0)
-    encoders = {"InfoNCE RGB": notebook_moco("rgb"), "InfoNCE flow": notebook_moco("flow"),
-                "Srivastava composite": notebook_srivastava(16, hidden=256)}
+    encoders = {"InfoNCE RGB": notebook_moco("rgb"), "InfoNCE flow": notebook_moco("flow", width=8, dim=32),
+                "Srivastava composite": notebook_srivastava(16, hidden=64)}  # non-default sizes are rebuilt
     path = save_encoders(encoders, tmp_path / "encoders.pt", size=16)
     loaded = load_encoders(path)
     assert list(loaded) == list(encoders)

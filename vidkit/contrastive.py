@@ -306,15 +306,17 @@ def notebook_srivastava(size: int, hidden: int = 256) -> nn.Module:
 
 def save_encoders(encoders: Mapping[str, nn.Module], path: Any, size: int) -> Any:
     """Save notebook 02's encoders (``{name: MoCo or SrivastavaLSTM}``, built by :func:`notebook_moco` /
-    :func:`notebook_srivastava`) in one checkpoint, so that notebook 04 can retrieve with them."""
+    :func:`notebook_srivastava`) in one checkpoint, so that notebook 04 can retrieve with them. Their
+    sizes (MoCo encoder ``width``/``dim``, LSTM ``hidden``) are stored too, so :func:`load_encoders`
+    rebuilds non-default sizes."""
     from vidkit.models.srivastava import SrivastavaLSTM
 
     entries = {}
     for name, model in encoders.items():
         if isinstance(model, MoCo):
-            spec = {"kind": "moco", "view": model.view}
+            spec = {"kind": "moco", "view": model.view, "width": model.encoder.width, "dim": model.encoder.dim}
         elif isinstance(model, SrivastavaLSTM):
-            spec = {"kind": "srivastava"}
+            spec = {"kind": "srivastava", "hidden": model.hidden}
         else:
             raise TypeError(f"encoders[{name!r}] must be a MoCo or a SrivastavaLSTM, got {type(model).__name__}")
         entries[name] = {**spec, "state": model.state_dict()}
@@ -327,7 +329,10 @@ def load_encoders(path: Any) -> dict[str, nn.Module]:
     state = load_checkpoint(path)
     out: dict[str, nn.Module] = {}
     for name, entry in state["encoders"].items():
-        model = notebook_moco(entry["view"]) if entry["kind"] == "moco" else notebook_srivastava(state["size"])
+        if entry["kind"] == "moco":  # files written before sizes were stored hold the defaults
+            model = notebook_moco(entry["view"], width=entry.get("width", 16), dim=entry.get("dim", 128))
+        else:
+            model = notebook_srivastava(state["size"], hidden=entry.get("hidden", 256))
         model.load_state_dict(entry["state"])
         out[name] = model.eval()
     return out

@@ -67,7 +67,7 @@ class Conv3dEncoder(nn.Module):
         super().__init__()
         for name, v in {"in_channels": in_channels, "width": width, "dim": dim}.items():
             _positive_int(name, v)
-        self.in_channels, self.dim = in_channels, dim
+        self.in_channels, self.width, self.dim = in_channels, width, dim
         w = width
         self.blocks = nn.Sequential(
             Conv2Plus1d(in_channels, w, s_stride=2),  # the stem halves space at once: CPU-friendly
