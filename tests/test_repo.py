@@ -62,3 +62,22 @@ def test_install_never_resolves_torch_on_its_own():
     makefile = (ROOT / "Makefile").read_text()
     assert "torch==2.13.0" in makefile and "-c $(VENV)/torch-pin.txt" in makefile
     assert 'import torch" 2>/dev/null' in makefile, "an importable torch must be kept"
+
+
+REFERENCES = sorted(p for p in (ROOT / "data" / "checkpoints").glob("*") if p.is_dir())
+
+
+@pytest.mark.parametrize("folder", REFERENCES, ids=[p.name for p in REFERENCES])
+def test_reference_checkpoint_is_small_documented_and_loads(folder):
+    import vidkit
+
+    size = sum(f.stat().st_size for f in folder.rglob("*") if f.is_file())
+    assert size < 10 * 2**20, f"{folder.name}: {size / 2**20:.1f} MB, the limit is 10 MB"
+    readme = (folder / "README.md").read_text()
+    for needed in ("## Trained with", "vidkit train ", "min of training", "## Test metrics", "| mse |"):
+        assert needed in readme, f"{folder.name}/README.md lacks {needed!r}"
+    metrics = json.loads((folder / "metrics.json").read_text())
+    assert metrics["eval"]["mean"]["mse"] > 0 and metrics["steps"] > 0
+    model = vidkit.load(folder.name)
+    out = model.predict(torch.zeros(1, 10, 1, 64, 64), steps=2)
+    assert out.shape == (1, 2, 1, 64, 64) and torch.isfinite(out).all()
