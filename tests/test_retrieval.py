@@ -212,3 +212,16 @@ def test_split_by_pairs_is_disjoint_and_covers_every_clip():
         split_by_pairs(digits, actions[:5], pairs)
     with pytest.raises(ValueError, match="tuple"):
         split_by_pairs(digits, actions, [(1, 2, 3)])
+
+
+def test_search_matches_a_stable_full_sort_with_many_ties():
+    # quantised embeddings: many exactly equal scores, also across the k-th place
+    gen = torch.Generator().manual_seed(3)
+    q = torch.randint(-1, 2, (40, 3), generator=gen).float() + 0.01
+    g = torch.randint(-1, 2, (300, 3), generator=gen).float()
+    for k in (1, 7, 50):
+        scores, idx = search(q, g, k=k, batch=16)
+        full = torch.nn.functional.normalize(q, dim=1) @ torch.nn.functional.normalize(g, dim=1).T
+        order = torch.sort(full, dim=1, descending=True, stable=True)
+        assert torch.equal(idx, order.indices[:, :k])
+        torch.testing.assert_close(scores, order.values[:, :k])

@@ -22,7 +22,7 @@ probabilities and rolls out autoregressively for horizons longer than ``out_fram
 (``F.pixel_unshuffle``), and the decoder's output is put back with ``F.pixel_shuffle``. Every conv then
 runs on ``patch**2`` times fewer positions (the latent is ``H / (4 * patch)``), which makes training
 several times faster on a CPU. With 64x64 frames and ``patch=4`` the latent is only 4x4, too coarse to
-draw sharp digits; ``downsample=1`` keeps it at 8x8 for about 1.3x the cost.
+draw sharp digits; ``downsample=1`` keeps it at 8x8 for about 1.4x the cost per sequence.
 """
 
 from __future__ import annotations
