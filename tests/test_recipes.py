@@ -142,6 +142,13 @@ def test_run_eval_publish_and_load_by_name(tmp_path, monkeypatch, capsys):
     torch.testing.assert_close(ref.predict(x), original.predict(x), atol=2e-2, rtol=0)
     with pytest.raises(ValueError, match="plain folder name"):
         api.publish(wd, "../escape")
+    # a run trained further than its metrics.json describes is refused before anything is written
+    published = (tmp_path / "data" / "checkpoints" / "tiny_ref" / "checkpoints" / "last.pt").read_bytes()
+    metrics = json.loads((wd / "metrics.json").read_text())
+    (wd / "metrics.json").write_text(json.dumps({**metrics, "steps": 2}))
+    with pytest.raises(ValueError, match="score this checkpoint first"):
+        api.publish(wd, "tiny_ref")
+    assert (tmp_path / "data" / "checkpoints" / "tiny_ref" / "checkpoints" / "last.pt").read_bytes() == published
 
 
 def test_write_samples_validates_n(tmp_path):

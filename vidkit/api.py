@@ -173,15 +173,15 @@ def publish(run: str | os.PathLike, name: str, half: bool = False) -> Path:
     ckpt_path, workdir = _locate(run)
     ckpt = load_checkpoint(ckpt_path)
     state = {k: v.half() if half and v.is_floating_point() else v for k, v in ckpt["model"].items()}
+    metrics_path = workdir / "metrics.json"
+    scored = json.loads(metrics_path.read_text()).get("steps") if metrics_path.is_file() else None
+    if scored != ckpt.get("step"):  # checked before anything is written: a published folder stays whole
+        raise ValueError(f"{ckpt_path} is at step {ckpt.get('step')} but {metrics_path} describes step {scored}: "
+                         f"score this checkpoint first (`vidkit eval {workdir} --write`)")
     folder = data_dir() / "checkpoints" / name
     (folder / "checkpoints").mkdir(parents=True, exist_ok=True)
     save_checkpoint({"step": ckpt.get("step"), "model": state, "source": str(workdir)},
                     folder / "checkpoints" / "last.pt")
-    metrics_path = workdir / "metrics.json"
-    scored = json.loads(metrics_path.read_text()).get("steps") if metrics_path.is_file() else None
-    if scored != ckpt.get("step"):
-        raise ValueError(f"{ckpt_path} is at step {ckpt.get('step')} but {metrics_path} describes step {scored}: "
-                         f"score this checkpoint first (`vidkit eval {workdir} --write`)")
     readme = _reference_readme(name, workdir, half)
     atomic_write(folder / "README.md", lambda f: f.write(readme.encode()))
     extras = ["config.json", "metrics.json", "log.txt", "samples/rollouts.gif", "samples/rollouts.mp4"]
