@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 
@@ -95,6 +97,31 @@ def test_constructor_validation() -> None:
         SrivastavaLSTM(hidden=0, frame_shape=FRAME)
     with pytest.raises(ValueError, match="frame_shape"):
         SrivastavaLSTM(hidden=8, frame_shape=(16, 16))  # type: ignore[arg-type]
+    for bad in (0.0, 1.0, -0.1, True, "0.05"):
+        with pytest.raises(ValueError, match="ink must be None or a mean pixel value in"):
+            SrivastavaLSTM(hidden=8, frame_shape=FRAME, ink=bad)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_ink_starts_every_readout_at_a_dark_frame(mode: str) -> None:
+    # ink=None keeps PyTorch's small random readout biases (untrained output near 0.5, grey);
+    # ink=0.05 starts every readout bias at logit(0.05), so the untrained model draws ~0.05 everywhere.
+    x = torch.rand(2, 4, *FRAME) * 0.1
+    torch.manual_seed(0)
+    grey = SrivastavaLSTM(mode=mode, hidden=16, frame_shape=FRAME)
+    torch.manual_seed(0)
+    dark = SrivastavaLSTM(mode=mode, hidden=16, frame_shape=FRAME, ink=0.05)
+    decoders = [d for d in (dark.reconstructor, dark.predictor) if d is not None]
+    for d in decoders:
+        assert torch.allclose(d.readout.bias, torch.full_like(d.readout.bias, math.log(0.05 / 0.95)))
+    for d in (grey.reconstructor, grey.predictor):
+        if d is not None:
+            assert d.readout.bias.abs().max() < 0.5 and d.readout.bias.std() > 0
+    with torch.no_grad():
+        out_grey, out_dark = grey(x, steps=3), dark(x, steps=3)
+    for key in out_dark:
+        assert abs(torch.sigmoid(out_grey[key]).mean().item() - 0.5) < 0.1, key
+        assert abs(torch.sigmoid(out_dark[key]).mean().item() - 0.05) < 0.025, key
 
 
 @pytest.mark.parametrize("mode", ["future", "composite"])

@@ -164,7 +164,7 @@ class ConvRNNPredictor(nn.Module):
     so that an untrained model already predicts a dark background. This matters: the readout sees
     ``h = o * tanh(c)``, bounded in [-1, 1], and with a zero bias the only way to produce the
     strongly negative logits of the black background is to saturate the gates, which stops the
-    gradients; the model then stalls at the mean frame (``benchmarks/convrnn_dark_start.py``: the recipe's
+    gradients; the model then stalls at the mean frame (``benchmarks/dark_start.py``: the recipe's
     training BCE sits at the mean frame's 0.19 with a zero bias, ``ink=0.5``, and is 0.08 by step 200
     with ``ink=0.05``; numbers in ``docs/benchmarks.md``).
     """

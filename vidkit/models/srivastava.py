@@ -22,6 +22,7 @@ per-frame Bernoulli cross-entropy (summed over pixels, averaged over frames and 
 
 from __future__ import annotations
 
+import math
 from typing import Literal
 
 import torch
@@ -70,11 +71,14 @@ class Decoder(nn.Module):
     unconditioned decoder reads nothing (``input_size=0``) and ignores ``first`` and ``teacher``.
     """
 
-    def __init__(self, pixels: int, hidden: int, layers: int, conditioned: bool):
+    def __init__(self, pixels: int, hidden: int, layers: int, conditioned: bool, ink: float | None = None):
         super().__init__()
         self.conditioned = conditioned
         self.lstm = LSTMStack(pixels if conditioned else 0, hidden, layers)
         self.readout = nn.Linear(hidden, pixels)
+        if ink is not None:
+            with torch.no_grad():
+                self.readout.bias.fill_(math.log(ink / (1.0 - ink)))  # logit(ink): start at a dark background
 
     def forward(self, state: State, steps: int, first: torch.Tensor,
                 teacher: torch.Tensor | None = None) -> torch.Tensor:
@@ -100,6 +104,12 @@ class SrivastavaLSTM(nn.Module):
         layers: 1 or 2 stacked LSTM layers in the encoder and in each decoder.
         hidden: LSTM units per layer (the paper uses 2048).
         frame_shape: ``(C, H, W)`` of one frame; the LSTMs see ``P = C * H * W`` pixels per step.
+        ink: ``None`` (the default) keeps PyTorch's initialisation of the readouts (small random biases);
+            a mean pixel value in (0, 1) starts every readout bias at ``logit(ink)``, so that the untrained
+            model already draws a dark background, as :class:`~vidkit.models.ConvRNNPredictor` does. On the
+            ``mmnist_lstm`` laptop recipe ``ink=0.05`` lowers the training loss at a given step
+            (``benchmarks/dark_start.py``; numbers in ``docs/benchmarks.md``). It is not the default yet
+            because every recorded FC-LSTM result (notebooks 01 and 02, ``lstm_composite_ref``) used ``None``.
 
     Shapes: input frames ``x`` ``(B, T_in, C, H, W)`` with pixels in [0, 1]; ``forward`` returns
     ``{"reconstruction": (B, T_in, C, H, W), "future": (B, steps, C, H, W)}`` logits (the keys the mode
@@ -119,7 +129,7 @@ class SrivastavaLSTM(nn.Module):
     """
 
     def __init__(self, mode: Mode = "composite", conditioned: bool = False, layers: int = 1,
-                 hidden: int = 2048, frame_shape: tuple[int, int, int] = (1, 64, 64)):
+                 hidden: int = 2048, frame_shape: tuple[int, int, int] = (1, 64, 64), ink: float | None = None):
         super().__init__()
         if mode not in ("autoencoder", "future", "composite"):
             raise ValueError(f"mode must be 'autoencoder', 'future' or 'composite', got {mode!r}")
@@ -133,14 +143,16 @@ class SrivastavaLSTM(nn.Module):
         if len(frame_shape) != 3 or not all(isinstance(s, int) and not isinstance(s, bool) and s > 0
                                             for s in frame_shape):
             raise ValueError(f"frame_shape must be three positive ints (C, H, W), got {frame_shape!r}")
+        if ink is not None and (isinstance(ink, bool) or not isinstance(ink, (int, float)) or not 0.0 < ink < 1.0):
+            raise ValueError(f"ink must be None or a mean pixel value in (0, 1), got {ink!r}")
         self.mode, self.conditioned, self.layers, self.hidden = mode, conditioned, layers, hidden
         self.frame_shape: tuple[int, int, int] = frame_shape
         self.pixels = frame_shape[0] * frame_shape[1] * frame_shape[2]
 
         self.encoder = LSTMStack(self.pixels, hidden, layers)
-        self.reconstructor = (Decoder(self.pixels, hidden, layers, conditioned)
+        self.reconstructor = (Decoder(self.pixels, hidden, layers, conditioned, ink)
                               if mode in ("autoencoder", "composite") else None)
-        self.predictor = (Decoder(self.pixels, hidden, layers, conditioned)
+        self.predictor = (Decoder(self.pixels, hidden, layers, conditioned, ink)
                           if mode in ("future", "composite") else None)
 
     # ---------------------------------------------------------------- checks
