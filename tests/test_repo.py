@@ -67,6 +67,32 @@ def test_install_never_resolves_torch_on_its_own():
 REFERENCES = sorted(p for p in (ROOT / "data" / "checkpoints").glob("*") if p.is_dir())
 
 
+def test_every_reference_is_listed_with_the_commands_that_made_it():
+    # notebook 01 offers to retrain the references from vidkit.recipes.REFERENCES, which must hold the
+    # commands each published folder records (its config.json's last train command, its README's publish)
+    from vidkit.recipes import REFERENCES as LISTED
+
+    assert sorted(LISTED) == [p.name for p in REFERENCES]
+    for folder in REFERENCES:
+        train_cmd, publish_cmd = LISTED[folder.name]
+        recorded = json.loads((folder / "config.json").read_text())["commands"]
+        assert recorded[-1] == train_cmd, f"{folder.name}: REFERENCES lists {train_cmd!r}, the run ended with {recorded[-1]!r}"
+        assert publish_cmd in (folder / "README.md").read_text(), f"{folder.name}: README lacks {publish_cmd!r}"
+
+
+def test_reference_commands_resolve_work_dirs_and_reject_unknown_names(tmp_path):
+    from vidkit.recipes import reference_commands
+
+    train, publish = reference_commands("convlstm_ref", runs_root=tmp_path)
+    assert train[:2] == ["train", "mmnist_convlstm"] and publish[0] == "publish"
+    assert train[train.index("--workdir") + 1] == str(tmp_path / "runs" / "ref_convlstm")
+    assert publish[1] == str(tmp_path / "runs" / "ref_convlstm") and publish[2] == "convlstm_ref"
+    default = reference_commands("convlstm_ref")[0]
+    assert default[default.index("--workdir") + 1] == str(ROOT / "runs" / "ref_convlstm")
+    with pytest.raises(ValueError, match="unknown reference 'nope'; available"):
+        reference_commands("nope")
+
+
 @pytest.mark.parametrize("folder", REFERENCES, ids=[p.name for p in REFERENCES])
 def test_reference_checkpoint_is_small_documented_and_loads(folder):
     import vidkit

@@ -14,6 +14,7 @@ from __future__ import annotations
 import copy
 import json
 import os
+import shlex
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
@@ -38,7 +39,7 @@ from vidkit.profiles import Profile
 from vidkit.profiles import profile as get_profile
 from vidkit.train import StepInfo, TrainConfig, make_workdir, seed_everything, train
 
-__all__ = ["RECIPES", "MODELS", "recipe_config", "build_model", "make_loss", "frame_bce", "run_recipe",
+__all__ = ["RECIPES", "MODELS", "REFERENCES", "reference_commands", "recipe_config", "build_model", "make_loss", "frame_bce", "run_recipe",
            "evaluate_run", "write_samples"]
 
 
@@ -127,6 +128,41 @@ RECIPES: dict[str, dict[str, Any]] = {
         },
     },
 }
+
+
+#: reference checkpoint (``data/checkpoints/<name>``) -> the commands that train and publish it, exactly as
+#: its README records them. ``vidkit train`` resumes from the work dir, so running the train command again
+#: continues an interrupted run; when it finishes it scores the run on the test set, and ``publish`` then
+#: replaces the shipped checkpoint. ``tests/test_repo.py`` checks these against the published folders.
+REFERENCES: dict[str, tuple[str, str]] = {
+    "simvp_ref": (
+        "vidkit train mmnist_simvp --profile laptop --workdir runs/ref_simvp --steps 30000 --time 30000 "
+        "--set model.patch=4 --set model.hidden_s=32 --set model.hidden_t=128 --set model.n_translator=4 "
+        "--set batch_size=16 --set train.warmup_frac=0.01 --set train.min_lr_ratio=0.01",
+        "vidkit publish runs/ref_simvp simvp_ref"),
+    "convlstm_ref": (
+        "vidkit train mmnist_convlstm --profile laptop --workdir runs/ref_convlstm --steps 7000 --time 7200 "
+        "--set batch_size=16 --set train.lr=0.002 --set train.warmup_frac=0.01 --set train.min_lr_ratio=0.01",
+        "vidkit publish runs/ref_convlstm convlstm_ref"),
+    "lstm_composite_ref": (
+        "vidkit train mmnist_lstm --profile laptop --workdir runs/ref_lstm_composite --steps 20000 --time 14000",
+        "vidkit publish runs/ref_lstm_composite lstm_composite_ref --half"),
+}
+
+
+def reference_commands(name: str, runs_root: str | os.PathLike | None = None) -> list[list[str]]:
+    """The argument lists (without the leading ``vidkit``) that retrain and publish reference ``name``,
+    for :func:`vidkit.cli.main`. Work dirs ``runs/...`` are made absolute under ``runs_root`` (default: the
+    repository root, where ``data/`` lives), so the commands work from any directory, a notebook's too."""
+    if name not in REFERENCES:
+        raise ValueError(f"unknown reference {name!r}; available: {sorted(REFERENCES)}")
+    root = Path(runs_root) if runs_root is not None else Path(__file__).resolve().parents[1]
+    out = []
+    for command in REFERENCES[name]:
+        argv = shlex.split(command)[1:]
+        argv = [str(root / a) if a.startswith("runs/") else a for a in argv]
+        out.append(argv)
+    return out
 
 
 def _merge(base: dict, override: dict) -> dict:
