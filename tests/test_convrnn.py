@@ -135,11 +135,41 @@ def _moving_squares(n: int = 4, t: int = 8, size: int = 16) -> torch.Tensor:
 
 
 @pytest.mark.parametrize("cell", ["lstm", "gru"])
-def test_overfit_tiny(cell: str) -> None:
+def test_separate_forecaster_is_an_encoder_forecaster(cell: str) -> None:
+    # Shi et al.'s layout: the encoder's weights only read the inputs, the forecaster's own weights
+    # (started from the encoder's states) make every prediction.
+    torch.manual_seed(0)
+    shared = ConvRNNPredictor(cell=cell, hidden=(8, 8), kernel=3, patch=2)
+    torch.manual_seed(0)
+    sep = ConvRNNPredictor(cell=cell, hidden=(8, 8), kernel=3, patch=2, forecaster="separate")
+    assert shared.forecast_cells is None and sep.forecast_cells is not None
+    n_cells = sum(p.numel() for p in sep.cells.parameters())
+    assert sum(p.numel() for p in sep.parameters()) == sum(p.numel() for p in shared.parameters()) + n_cells
+    x, target = torch.rand(2, 3, 1, 8, 8), torch.rand(2, 4, 1, 8, 8)
+    out = sep(x, 4, target=target, teacher_forcing=0.5)
+    assert out.shape == (2, 4, 1, 8, 8)
+    out.sum().backward()
+    for stack in (sep.cells, sep.forecast_cells):  # both stacks get gradients: the states are handed over
+        assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in stack.parameters())
+    with torch.no_grad():
+        before = sep.predict(x, 3)
+        for p in sep.forecast_cells.parameters():
+            p.add_(0.1)
+        assert not torch.allclose(sep.predict(x, 3), before)  # predictions come from forecast_cells
+        changed = x.clone()
+        changed[:, 0] = 1 - changed[:, 0]  # an early input frame reaches the forecast through the states
+        assert not torch.allclose(sep.predict(changed, 3), sep.predict(x, 3))
+    with pytest.raises(ValueError, match="forecaster must be 'shared' or 'separate'"):
+        ConvRNNPredictor(hidden=(8,), kernel=3, patch=2, forecaster="split")
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+@pytest.mark.parametrize("forecaster", ["shared", "separate"])
+def test_overfit_tiny(cell: str, forecaster: str) -> None:
     torch.manual_seed(0)
     seq = _moving_squares()
     x, y = seq[:, :4], seq[:, 4:]
-    model = ConvRNNPredictor(cell=cell, hidden=(16,), kernel=3, patch=2)
+    model = ConvRNNPredictor(cell=cell, hidden=(16,), kernel=3, patch=2, forecaster=forecaster)
     opt = torch.optim.Adam(model.parameters(), lr=1e-2)
     losses = []
     for step in range(150):

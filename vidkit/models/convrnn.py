@@ -3,10 +3,12 @@
 A ConvLSTM is an LSTM whose matrix products are convolutions, so its hidden state is an image
 ``(B, hidden, H, W)`` and it can carry "where things are and how they move" from frame to frame.
 
-The predictor here is the PredRNN/OpenSTL-style single stack used both to encode and to forecast:
-it reads the input frames one at a time, and after the last one keeps stepping, each step
-predicting the next frame and then reading a frame back in, either the true previous frame
-(teacher forcing, training only) or its own prediction. Frames can be folded into channels with
+The predictor comes in two layouts. ``forecaster="shared"`` (the default) is the PredRNN/OpenSTL-style
+single stack used both to encode and to forecast: it reads the input frames one at a time, and after
+the last one keeps stepping, each step predicting the next frame and then reading a frame back in,
+either the true previous frame (teacher forcing, training only) or its own prediction.
+``forecaster="separate"`` is Shi et al.'s encoder-forecaster: an encoder stack reads the input frames,
+and a second stack with its own weights, started from the encoder's states, makes the predictions. Frames can be folded into channels with
 space-to-depth patching (``F.pixel_unshuffle``) first, which makes the recurrent state smaller and
 the receptive field per step larger at the same cost.
 
@@ -160,6 +162,14 @@ class ConvRNNPredictor(nn.Module):
     scheduled sampling). ``teacher_forcing=0`` (the default, and what :meth:`predict` uses) is a
     free-running rollout and never looks at ``target``.
 
+    ``forecaster``: ``"shared"`` (default) uses one stack of cells to read the inputs and to forecast.
+    ``"separate"`` is Shi et al.'s encoder-forecaster: ``cells`` (the encoder) read the ``T_in`` input
+    frames and make no prediction; a second stack ``forecast_cells`` of the same widths, with its own
+    weights, starts from the encoder's final states, reads the last input frame and predicts future frame
+    0, then reads back frame ``k-1`` (true or predicted, as above) before predicting frame ``k``. Shi et
+    al.'s forecaster reads nothing; reading frames back is what makes teacher forcing and scheduled
+    sampling possible. It has twice the recurrent weights and one more step per sequence.
+
     ``ink`` (in (0, 1)) is the expected mean pixel value; the readout's bias starts at ``logit(ink)``
     so that an untrained model already predicts a dark background. This matters: the readout sees
     ``h = o * tanh(c)``, bounded in [-1, 1], and with a zero bias the only way to produce the
@@ -170,7 +180,7 @@ class ConvRNNPredictor(nn.Module):
     """
 
     def __init__(self, cell: str = "lstm", hidden: tuple[int, ...] = (64, 64), kernel: int = 5,
-                 patch: int = 4, frame_channels: int = 1, ink: float = 0.05):
+                 patch: int = 4, frame_channels: int = 1, ink: float = 0.05, forecaster: str = "shared"):
         super().__init__()
         if cell not in CELLS:
             raise ValueError(f"cell must be one of {sorted(CELLS)}, got {cell!r}")
@@ -184,11 +194,15 @@ class ConvRNNPredictor(nn.Module):
         _check_positive_int("frame_channels", frame_channels)
         if isinstance(ink, bool) or not isinstance(ink, (int, float)) or not 0.0 < ink < 1.0:
             raise ValueError(f"ink must be a mean pixel value in (0, 1), got {ink!r}")
-        self.cell, self.hidden, self.kernel = cell, hidden, kernel
+        if forecaster not in ("shared", "separate"):
+            raise ValueError(f"forecaster must be 'shared' or 'separate', got {forecaster!r}")
+        self.cell, self.hidden, self.kernel, self.forecaster = cell, hidden, kernel, forecaster
         self.patch, self.frame_channels = patch, frame_channels
         patched = frame_channels * patch * patch
         widths = (patched, *hidden)
         self.cells = nn.ModuleList(CELLS[cell](widths[i], widths[i + 1], kernel) for i in range(len(hidden)))
+        self.forecast_cells = (nn.ModuleList(CELLS[cell](widths[i], widths[i + 1], kernel) for i in range(len(hidden)))
+                               if forecaster == "separate" else None)
         self.head = nn.Conv2d(hidden[-1], patched, 1)
         with torch.no_grad():
             self.head.bias.fill_(math.log(ink / (1.0 - ink)))  # logit(ink): start at a dark background
@@ -206,12 +220,17 @@ class ConvRNNPredictor(nn.Module):
             raise ValueError(f"{name}: H and W must be divisible by patch={p}, got {tuple(x.shape)}")
         _check_positive_int("steps", steps)
 
-    def _step(self, frame: torch.Tensor, states: list) -> torch.Tensor:
-        """Read one frame ``(B, C, H, W)``, update ``states`` in place, return next-frame logits."""
+    def _read(self, cells: nn.ModuleList, frame: torch.Tensor, states: list) -> torch.Tensor:
+        """One frame ``(B, C, H, W)`` through ``cells``, updating ``states`` in place; the top hidden state."""
         h = F.pixel_unshuffle(frame, self.patch) if self.patch > 1 else frame
-        for i, cell in enumerate(self.cells):
+        for i, cell in enumerate(cells):
             h, states[i] = cell(h, states[i])
-        out = self.head(h)
+        return h
+
+    def _step(self, frame: torch.Tensor, states: list, cells: nn.ModuleList | None = None) -> torch.Tensor:
+        """Read one frame ``(B, C, H, W)`` with ``cells`` (default: ``self.cells``), update ``states`` in
+        place, return next-frame logits."""
+        out = self.head(self._read(self.cells if cells is None else cells, frame, states))
         return F.pixel_shuffle(out, self.patch) if self.patch > 1 else out
 
     def forward(self, x: torch.Tensor, steps: int = 10, target: torch.Tensor | None = None,
@@ -230,15 +249,21 @@ class ConvRNNPredictor(nn.Module):
             raise ValueError(f"teacher_forcing={teacher_forcing} needs target (B, steps, C, H, W)")
 
         states: list = [None] * len(self.cells)
-        for t in range(x.shape[1]):  # encode: the output after the last input frame is prediction 0
-            logits = self._step(x[:, t], states)
+        if self.forecast_cells is None:  # shared: the output after the last input frame is prediction 0
+            for t in range(x.shape[1]):
+                logits = self._step(x[:, t], states)
+        else:  # separate: the encoder only reads; the forecaster starts from its states and reads x_T
+            for t in range(x.shape[1]):
+                self._read(self.cells, x[:, t], states)
+            logits = self._step(x[:, -1], states, self.forecast_cells)
+        forecast = self.cells if self.forecast_cells is None else self.forecast_cells
         outputs = [logits]
         for k in range(1, steps):  # forecast: read back frame k-1, predict frame k
             frame = torch.sigmoid(logits).detach()
             if teacher_forcing > 0:
                 use_true = (torch.rand(b, device=x.device) < teacher_forcing).view(b, 1, 1, 1)
                 frame = torch.where(use_true, target[:, k - 1].to(frame.dtype), frame)
-            logits = self._step(frame, states)
+            logits = self._step(frame, states, forecast)
             outputs.append(logits)
         return torch.stack(outputs, dim=1)
 
