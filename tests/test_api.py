@@ -33,6 +33,19 @@ def test_predict_validation():
         vidkit.predict(CopyLastBaseline(), np.zeros((4, 8, 8)), steps=0)
 
 
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), -float("inf")])
+@pytest.mark.parametrize("as_torch", [False, True])
+def test_predict_rejects_non_finite_pixels(bad, as_torch):
+    clip = np.full((4, 8, 8), 0.5, dtype=np.float32)
+    clip[2, 3, 3] = bad  # one bad pixel among valid ones
+    clip = torch.from_numpy(clip) if as_torch else clip
+    with pytest.raises(ValueError, match=r"finite.*\[0, 1\]"):
+        vidkit.predict(CopyLastBaseline(), clip, steps=1)
+    all_nan = np.full((1, 4, 1, 8, 8), np.nan)
+    with pytest.raises(ValueError, match="NaN"):
+        vidkit.predict(CopyLastBaseline(), all_nan, steps=1)
+
+
 def test_load_round_trip(tmp_path):
     workdir = run_recipe("mmnist_tiny", profile="smoke", steps=2, root=tmp_path, progress=False)
     model = vidkit.load(workdir)

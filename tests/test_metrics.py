@@ -109,3 +109,16 @@ def test_evaluate_predictor_on_the_cached_test_set():
     assert copy[0] < copy[-1]
     with pytest.raises(ValueError, match="exceeds"):
         evaluate_predictor(ZerosBaseline(), data, in_frames=15, steps=10, progress=False)
+
+
+@pytest.mark.parametrize("kwargs", [{"batch_size": -5}, {"batch_size": 0}, {"batch_size": 2.5}, {"batch_size": True},
+                                    {"max_sequences": 2.7}, {"max_sequences": 0}, {"max_sequences": -1},
+                                    {"max_sequences": True}])
+def test_evaluate_predictor_validates_batch_size_and_max_sequences(kwargs):
+    data = load_test_set(256, progress=False)
+    name = next(iter(kwargs))
+    with pytest.raises(ValueError, match=f"{name} .*must be a positive int"):
+        evaluate_predictor(ZerosBaseline(), data, progress=False, **{"max_sequences": 4, **kwargs})
+    # the boundary values are fine
+    report = evaluate_predictor(ZerosBaseline(), data, max_sequences=1, batch_size=1, progress=False)
+    assert report["sequences"] == 1 and report["mean"]["mse"] > 0

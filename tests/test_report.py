@@ -75,3 +75,21 @@ def test_autocorrelation_finds_the_period_of_a_loop():
         temporal_autocorrelation(np.zeros((2, 4)))
     with pytest.raises(ValueError, match="max_lag"):
         temporal_autocorrelation(clip, max_lag=0)
+
+
+@pytest.mark.parametrize("max_lag", [0, -1, 10, 11, 100, 2.7, 3.0, True, "3"])
+@pytest.mark.parametrize("kind", ["still", "moving"])
+def test_autocorrelation_validates_max_lag_even_for_a_still_clip(max_lag, kind):
+    clip = np.ones((10, 4, 4)) if kind == "still" else np.random.default_rng(1).random((10, 4, 4))
+    with pytest.raises(ValueError, match=r"max_lag must be None or an int in 1\.\.9"):
+        temporal_autocorrelation(clip, max_lag=max_lag)
+
+
+def test_autocorrelation_of_a_still_clip_is_nan_with_max_lag_plus_one_entries():
+    still = np.full((10, 4, 4), 0.3)
+    for max_lag in (1, 5, 9, np.int64(4)):
+        r = temporal_autocorrelation(still, max_lag=max_lag)
+        assert r.shape == (int(max_lag) + 1,) and np.isnan(r).all()
+    assert temporal_autocorrelation(still).shape == (6,)  # default max_lag = T // 2
+    moving = temporal_autocorrelation(np.random.default_rng(2).random((10, 4, 4)), max_lag=9)
+    assert moving.shape == (10,) and np.isfinite(moving).all() and moving[0] == pytest.approx(1.0)

@@ -344,6 +344,29 @@ def test_liveplot_headless_and_in_notebook(tmp_path, monkeypatch):
         LivePlot(every=0)
 
 
+def test_liveplot_writes_its_png_atomically(tmp_path, monkeypatch):
+    import vidkit.fileio
+
+    hist = [{"step": i, "loss": 1 / i, "lr": 1e-3, "time": i, "samples_per_s": 10.0} for i in range(1, 4)]
+    target = tmp_path / "plots" / "loss.png"
+    LivePlot(path=target).draw(hist)  # creates the missing folder
+    first = target.read_bytes()
+    assert first[:4] == b"\x89PNG"
+    renames = []
+
+    def failing_replace(src, dst):
+        renames.append((src, dst))
+        raise OSError("disk full")
+
+    monkeypatch.setattr(vidkit.fileio.os, "replace", failing_replace)
+    with pytest.raises(OSError, match="disk full"):
+        LivePlot(path=target).draw(hist + [{"step": 4, "loss": 0.1, "lr": 1e-4, "time": 4, "samples_per_s": 9.0}])
+    # written to a temp file then renamed: a failed write leaves the old plot intact and no temp file behind
+    assert len(renames) == 1 and renames[0][1] == target
+    assert target.read_bytes() == first
+    assert sorted(p.name for p in target.parent.iterdir()) == ["loss.png"]
+
+
 # ----------------------------------------------------------------------------- tiny model and recipe
 
 def test_tiny_frame_predictor_shapes_and_validation():

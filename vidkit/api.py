@@ -27,9 +27,10 @@ def _as_clips(clip: Any) -> tuple[torch.Tensor, bool]:
         x = x.float() / 255.0
     elif x.is_floating_point():
         x = x.float()
-        lo, hi = float(x.min()), float(x.max())
-        if lo < -1e-6 or hi > 1 + 1e-6:
-            raise ValueError(f"float clips must have pixels in [0, 1], got [{lo:.3g}, {hi:.3g}]")
+        lo, hi = float(x.min()), float(x.max())  # min / max propagate NaN
+        if not (lo >= -1e-6 and hi <= 1 + 1e-6):  # written so that NaN fails it (NaN comparisons are False)
+            raise ValueError(f"float clips must have finite pixels in [0, 1] (no NaN or inf), "
+                             f"got [{lo:.3g}, {hi:.3g}]")
     else:
         raise TypeError(f"clip must be uint8 (0..255) or float in [0, 1], got {x.dtype}")
     if x.dim() == 3:  # (T, H, W)
@@ -45,8 +46,8 @@ def _as_clips(clip: Any) -> tuple[torch.Tensor, bool]:
 def predict(model: nn.Module, clip: Any, steps: int = 10) -> torch.Tensor:
     """Predict ``steps`` future frames of ``clip`` with ``model`` (any vidkit predictor or baseline).
 
-    ``clip`` is ``(T, H, W)``, ``(T, C, H, W)`` or ``(B, T, C, H, W)``, uint8 or float in [0, 1], numpy or
-    torch; all its frames are the model's input. Returns pixel probabilities on the CPU: ``(steps, C, H, W)``
+    ``clip`` is ``(T, H, W)``, ``(T, C, H, W)`` or ``(B, T, C, H, W)``, uint8 or finite float in [0, 1], numpy
+    or torch; all its frames are the model's input. Returns pixel probabilities on the CPU: ``(steps, C, H, W)``
     for a single clip, ``(B, steps, C, H, W)`` for a batch.
     """
     if not isinstance(model, nn.Module) or not callable(getattr(model, "predict", None)):

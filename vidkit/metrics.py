@@ -113,7 +113,8 @@ def evaluate_predictor(model: torch.nn.Module, data: Any = None, in_frames: int 
 
     ``model.predict(x, steps)`` must return probabilities ``(B, steps, C, H, W)`` for inputs
     ``x (B, in_frames, C, H, W)``; every vidkit predictor and baseline does. ``data`` defaults to
-    :func:`vidkit.data.load_test_set` for the active profile; ``max_sequences`` evaluates a prefix.
+    :func:`vidkit.data.load_test_set` for the active profile; ``max_sequences`` (None or a positive int)
+    evaluates a prefix; ``batch_size`` must be a positive int.
 
     Returns ``{"mean": {metric: float}, "per_horizon": {metric: [steps floats]}, "sequences": n}``:
     means over sequences and frames, and the curves "error at t+1 ... t+steps".
@@ -121,9 +122,13 @@ def evaluate_predictor(model: torch.nn.Module, data: Any = None, in_frames: int 
     from tqdm.auto import tqdm
 
     from vidkit.data import MovingMNISTDataset, load_test_set
+    from vidkit.models.convrnn import _check_positive_int
 
+    _check_positive_int("batch_size", batch_size)
+    if max_sequences is not None:
+        _check_positive_int("max_sequences (None for the whole test set)", max_sequences)
     data = load_test_set(progress=progress) if data is None else data
-    n = len(data) if max_sequences is None else min(int(max_sequences), len(data))
+    n = len(data) if max_sequences is None else min(max_sequences, len(data))
     if n < 1:
         raise ValueError(f"need at least one sequence to evaluate, got max_sequences={max_sequences}")
     seq_len = data.frames.shape[1]

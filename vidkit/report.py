@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Mapping
+from numbers import Integral
 from pathlib import Path
 from typing import Any
 
@@ -112,20 +113,30 @@ def temporal_autocorrelation(frames: Any, max_lag: int | None = None) -> np.ndar
 
     ``frames`` ``(T, ...)`` (numpy or torch). Each frame is flattened and mean-centred over the clip;
     ``r[lag]`` is the mean cosine similarity of frame ``t`` and frame ``t + lag``. A periodic rollout
-    shows peaks at multiples of its period (used for Srivastava's long-rollout observation). A clip whose
-    frames never change gives NaN (no similarity is defined, and :func:`dominant_period` finds no peak).
+    shows peaks at multiples of its period (used for Srivastava's long-rollout observation).
+
+    ``max_lag`` is None (``T // 2``) or an int in ``1 .. T - 1``; anything else raises ``ValueError``. The
+    result has ``max_lag + 1`` entries. A still clip (every frame identical) gives all NaN, deliberately:
+    with nothing left after mean-centring no similarity is defined (and :func:`dominant_period` then finds
+    no peak). ``max_lag`` is validated for still clips too.
     """
     x = np.asarray(frames.detach().cpu() if hasattr(frames, "detach") else frames, dtype=np.float64)
     if x.ndim < 2 or len(x) < 3:
         raise ValueError(f"frames must be (T, ...) with T >= 3, got shape {x.shape}")
+    if max_lag is None:
+        max_lag = len(x) // 2
+    elif isinstance(max_lag, bool) or not isinstance(max_lag, Integral) or not 1 <= max_lag < len(x):
+        raise ValueError(f"max_lag must be None or an int in 1..{len(x) - 1} (T - 1 for T = {len(x)} frames), "
+                         f"got {max_lag!r}")
+    max_lag = int(max_lag)
     x = x.reshape(len(x), -1)
+    # a still clip: the autocorrelation is undefined (NaN), and it has no period. Tested on the raw frames:
+    # after mean-centring, rounding can leave ~1e-17 residue (e.g. a clip of 0.3s), which would be normalised
+    # into meaningless numbers
+    if (x == x[:1]).all():
+        return np.full(max_lag + 1, np.nan)
     x = x - x.mean(0, keepdims=True)
-    if not np.any(x):  # a still clip: the autocorrelation is undefined (NaN), and it has no period
-        return np.full(min(len(x) // 2 if max_lag is None else int(max_lag), len(x) - 1) + 1, np.nan)
     x = x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
-    max_lag = len(x) // 2 if max_lag is None else int(max_lag)
-    if not 1 <= max_lag < len(x):
-        raise ValueError(f"max_lag must be in 1..{len(x) - 1}, got {max_lag}")
     return np.array([float((x[: len(x) - lag] * x[lag:]).sum(1).mean()) for lag in range(max_lag + 1)])
 
 

@@ -44,7 +44,7 @@ from tqdm.auto import tqdm
 
 from vidkit import distributed as D
 from vidkit.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
-from vidkit.fileio import write_json_atomic
+from vidkit.fileio import atomic_write, write_json_atomic
 
 __all__ = ["TrainConfig", "TrainResult", "StepInfo", "NonFiniteLossError", "LivePlot", "train", "pick_device", "steps_for_time",
            "seed_everything", "warmup_cosine", "make_optimizer", "make_scheduler", "make_workdir"]
@@ -368,9 +368,9 @@ class LivePlot:
         buf = io.BytesIO()
         fig.savefig(buf, format="png", dpi=80)
         self.figure = fig
-        if self.path is not None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self.path.write_bytes(buf.getvalue())
+        if self.path is not None:  # atomic: a reader (or a crash mid-write) never sees a half-written PNG
+            png = buf.getvalue()
+            atomic_write(self.path, lambda f: f.write(png))
         if _in_notebook():
             from IPython.display import Image, display
 
