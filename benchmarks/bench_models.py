@@ -4,7 +4,11 @@ Moving MNIST shapes: 10 input frames -> 10 predicted frames of 1x64x64, BCE loss
 timed for a few optimizer steps after a warm-up step; the best step time is reported (best-of, like
 ``timeit``: slower steps measure interference, not the model).
 
+``--channels-last`` stores every 4-D weight channels-last (NHWC), which makes oneDNN run the convolutions
+in that layout (the frames are sliced from ``(B, T, C, H, W)`` clips, so they arrive as NCHW).
+
 Run:  .venv/bin/python benchmarks/bench_models.py [--batch 8] [--steps 3] [--threads 2] [--only NAME ...]
+                                                  [--channels-last]
 Results go to docs/benchmarks.md with the command that produced them.
 """
 
@@ -52,9 +56,12 @@ for _recipe in RECIPE_MODELS:
         lambda r=_recipe: build_model(recipe_config(r, "laptop")))
 
 
-def throughput(make: Callable[[], torch.nn.Module], batch: int, steps: int) -> tuple[float, int]:
+def throughput(make: Callable[[], torch.nn.Module], batch: int, steps: int,
+               channels_last: bool = False) -> tuple[float, int]:
     torch.manual_seed(0)
     model = make()
+    if channels_last:
+        model = model.to(memory_format=torch.channels_last)
     opt = torch.optim.AdamW(model.parameters(), lr=1e-4)
     x = torch.rand(batch, 10, 1, 64, 64)
     y = (torch.rand(batch, 10, 1, 64, 64) > 0.9).float()
@@ -76,16 +83,17 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=3)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--only", nargs="*", default=None, help="substrings of model names to run")
+    ap.add_argument("--channels-last", action="store_true", help="store 4-D weights channels-last (NHWC)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     print(f"# {platform.machine()}, torch {torch.__version__}, {args.threads} threads, batch {args.batch}, "
-          f"best of {args.steps} steps")
+          f"best of {args.steps} steps{', channels-last weights' if args.channels_last else ''}")
     print("| model | parameters | train seq/s |")
     print("|---|---:|---:|")
     for name, make in MODELS.items():
         if args.only and not any(s in name for s in args.only):
             continue
-        seqs, params = throughput(make, args.batch, args.steps)
+        seqs, params = throughput(make, args.batch, args.steps, args.channels_last)
         print(f"| {name} | {params / 1e6:.2f} M | {seqs:.1f} |", flush=True)
 
 

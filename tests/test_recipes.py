@@ -130,6 +130,20 @@ def test_run_eval_publish_and_load_by_name(tmp_path, monkeypatch, capsys):
     assert "published" in capsys.readouterr().out
     readme = (tmp_path / "data" / "checkpoints" / "tiny_ref" / "README.md").read_text()
     assert "mse" in readme and "float16" in readme and "vidkit publish" in readme
+    # the README's metrics table shows the trivial baselines on the same sequences, with the MSE ratio
+    from vidkit.models import BASELINES
+    from vidkit.recipes import evaluate_baselines, recipe_config
+
+    zeros_mse = evaluate_baselines(recipe_config("mmnist_simvp", "smoke"), written["eval"]["sequences"])["zeros"]["mean"]["mse"]
+    table = {line.split(" | ")[0].strip("| "): line for line in readme.splitlines() if line.startswith("| ")}
+    assert set(table) >= {"`tiny_ref`", *(f"{b} (baseline)" for b in BASELINES)}
+    zeros_row = table["zeros (baseline)"]
+    assert f"| {zeros_mse:.4g} |" in zeros_row and zeros_row.endswith("| 1.000 |")
+    assert f"| {again['mse'] / zeros_mse:.3f} |" in table["`tiny_ref`"]
+    readme_path = tmp_path / "data" / "checkpoints" / "tiny_ref" / "README.md"
+    readme_path.write_text(readme + "\n## Notes\n\nTrained on a Tuesday.\n")
+    assert main(["publish", str(wd), "tiny_ref", "--half"]) == 0  # a re-publish keeps hand-written notes
+    assert readme_path.read_text() == readme.rstrip("\n") + "\n\n## Notes\n\nTrained on a Tuesday.\n"
     assert api.reference_checkpoints() == ["tiny_ref"]
     ref = api.load("tiny_ref")
     ckpt = torch.load(tmp_path / "data" / "checkpoints" / "tiny_ref" / "checkpoints" / "last.pt",

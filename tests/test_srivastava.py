@@ -244,3 +244,23 @@ def test_predict_from_state_matches_predict_and_accepts_random_states():
         model.predict_from_state(random_state, 3, torch.rand(3, 4, 4))
     with pytest.raises(ValueError, match="future decoder"):
         SrivastavaLSTM("autoencoder", hidden=8, frame_shape=(1, 4, 4)).predict_from_state(random_state, 3)
+
+
+def test_random_state_matches_the_statistics_of_real_encodings() -> None:
+    model = small("composite", layers=2, hidden=16)
+    x = torch.rand(64, 4, *FRAME)
+    real = model.encode(x)
+    a, b = model.random_state(x, n=4000, seed=0), model.random_state(x, n=4000, seed=0)
+    assert len(a) == 2 and all(v.shape == (4000, 16) for pair in a for v in pair)
+    assert all(torch.equal(u, v) for pa, pb in zip(a, b) for u, v in zip(pa, pb))  # seeded
+    assert not torch.equal(a[0][0], model.random_state(x, n=4000, seed=1)[0][0])
+    for (h, c), (rh, rc) in zip(real, a):
+        for v, rv in ((h, rh), (c, rc)):
+            assert torch.allclose(rv.mean(0), v.mean(0), atol=4 * v.std(0).max().item() / 4000 ** 0.5)
+            assert torch.allclose(rv.std(0), v.std(0), rtol=0.1)
+    out = model.predict_from_state(model.random_state(x, seed=3), steps=5)
+    assert out.shape == (1, 5, *FRAME) and torch.isfinite(out).all()
+    with pytest.raises(ValueError, match="at least 2 clips"):
+        model.random_state(x[:1])
+    with pytest.raises(ValueError, match="n must be a positive int"):
+        model.random_state(x, n=0)

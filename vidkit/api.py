@@ -132,8 +132,10 @@ def load(path_or_name: str | os.PathLike, map_location: str = "cpu") -> nn.Modul
     return model.eval()
 
 
-def _reference_readme(name: str, workdir: Path, half: bool) -> str:
-    """What a reference checkpoint's README.md says: how it was trained, how long, how good."""
+def _reference_readme(name: str, workdir: Path, half: bool,
+                      baselines: dict[str, dict[str, Any]] | None = None) -> str:
+    """What a reference checkpoint's README.md says: how it was trained, how long, how good (beside the
+    trivial ``baselines``, ``{name: scores}`` on the same test sequences, when given)."""
     record = json.loads((workdir / "config.json").read_text())
     metrics_path = workdir / "metrics.json"
     metrics = json.loads(metrics_path.read_text()) if metrics_path.is_file() else {}
@@ -154,17 +156,26 @@ def _reference_readme(name: str, workdir: Path, half: bool) -> str:
                       "command above again to resume (it continues from the run's last checkpoint), then "
                       "`vidkit eval RUN --write` and publish again.", ""]
     if scores:
+        rows = {f"`{name}`": scores, **{f"{b} (baseline)": v for b, v in (baselines or {}).items()}}
+        zeros = (baselines or {}).get("zeros", {}).get("mean", {}).get("mse")
+        keys = list(scores["mean"])
         lines += [f"## Test metrics ({scores.get('task', 'future')}, first {scores.get('sequences')} sequences of "
-                  "the fixed cached test set)", "", "| " + " | ".join(scores["mean"]) + " |",
-                  "|" + "---|" * len(scores["mean"]), "| " + " | ".join(f"{v:.4g}" for v in scores["mean"].values())
-                  + " |", ""]
+                  "the fixed cached test set)", "",
+                  "| model | " + " | ".join(keys) + (" | mse vs zeros |" if zeros else " |"),
+                  "|---|" + "---:|" * (len(keys) + bool(zeros))]
+        for label, row in rows.items():
+            ratio = f" | {row['mean']['mse'] / zeros:.3f}" if zeros else ""
+            lines.append(f"| {label} | " + " | ".join(f"{row['mean'][k]:.4g}" for k in keys) + ratio + " |")
+        lines.append("")
     return "\n".join(lines)
 
 
 def publish(run: str | os.PathLike, name: str, half: bool = False) -> Path:
     """Copy a finished run's weights (no optimizer state), config and metrics to
     ``data/checkpoints/<name>/``, where :func:`load` finds it by name. ``half=True`` stores float16
-    weights (half the size; :func:`load` returns float32). Returns the folder."""
+    weights (half the size; :func:`load` returns float32). The README is regenerated (commands, training
+    time, test metrics beside the trivial baselines); a ``## Notes`` section at the end of an existing
+    README is kept. Returns the folder."""
     from vidkit.checkpoint import load_checkpoint, save_checkpoint
     from vidkit.data import data_dir
     from vidkit.fileio import atomic_write
@@ -183,7 +194,16 @@ def publish(run: str | os.PathLike, name: str, half: bool = False) -> Path:
     (folder / "checkpoints").mkdir(parents=True, exist_ok=True)
     save_checkpoint({"step": ckpt.get("step"), "model": state, "source": str(workdir)},
                     folder / "checkpoints" / "last.pt")
-    readme = _reference_readme(name, workdir, half)
+    scores = json.loads(metrics_path.read_text()).get("eval") if metrics_path.is_file() else None
+    baselines = None
+    if scores and scores.get("task", "future") == "future":  # the baselines on the same test sequences
+        from vidkit.recipes import evaluate_baselines
+
+        baselines = evaluate_baselines(run_config(workdir)[0], scores["sequences"])
+    readme = _reference_readme(name, workdir, half, baselines)
+    old = (folder / "README.md").read_text() if (folder / "README.md").is_file() else ""
+    if "\n## Notes\n" in old:  # hand-written notes survive a re-publish
+        readme = readme.rstrip("\n") + "\n\n## Notes\n" + old.split("\n## Notes\n", 1)[1]
     atomic_write(folder / "README.md", lambda f: f.write(readme.encode()))
     extras = ["config.json", "metrics.json", "log.txt", "samples/rollouts.gif", "samples/rollouts.mp4"]
     for extra in extras:

@@ -40,7 +40,7 @@ from vidkit.profiles import profile as get_profile
 from vidkit.train import StepInfo, TrainConfig, make_workdir, seed_everything, train
 
 __all__ = ["RECIPES", "MODELS", "REFERENCES", "reference_commands", "recipe_config", "build_model", "make_loss", "frame_bce", "run_recipe",
-           "evaluate_run", "write_samples"]
+           "evaluate_run", "evaluate_baselines", "write_samples"]
 
 
 # ----------------------------------------------------------------------------- models
@@ -326,6 +326,18 @@ def evaluate_run(model: nn.Module, cfg: dict[str, Any], max_sequences: int | Non
     scores = evaluate_predictor(model, test, d["in_frames"], d["seq_len"] - d["in_frames"], max_sequences=n,
                                 batch_size=cfg["eval_batch_size"], progress=progress)
     return {**scores, "task": "future"}
+
+
+def evaluate_baselines(cfg: dict[str, Any], max_sequences: int | None | str = "config",
+                       progress: bool = False) -> dict[str, dict[str, Any]]:
+    """Score every trivial baseline (:data:`vidkit.models.BASELINES`: zeros, copy_last, mean_frame) exactly
+    as :func:`evaluate_run` scores a model of ``cfg``: same test set, same sequences. Returns
+    ``{baseline: scores}``; empty for an autoencoder, whose task (reconstruction) has no baselines."""
+    from vidkit.models import BASELINES
+
+    if cfg["model"]["name"] == "srivastava" and cfg["model"].get("mode") == "autoencoder":
+        return {}
+    return {name: evaluate_run(make(), cfg, max_sequences, progress=progress) for name, make in BASELINES.items()}
 
 
 def write_samples(model: nn.Module, cfg: dict[str, Any], folder: str | os.PathLike, n: int = 4,

@@ -260,6 +260,25 @@ class SrivastavaLSTM(nn.Module):
         return self.layers * self.hidden
 
     @torch.no_grad()
+    @torch.no_grad()
+    def random_state(self, x: torch.Tensor, n: int = 1, seed: int = 0) -> State:
+        """A random representation with the statistics of real ones, for :meth:`predict_from_state`.
+
+        Encodes the clips ``x`` ``(B, T_in, C, H, W)`` (``B >= 2``) and draws ``n`` states whose every
+        unit of ``h`` and ``c`` is Gaussian with that unit's mean and standard deviation over the ``B``
+        real encodings: ``h_rand = mean_B(h) + std_B(h) * eps``, ``eps ~ N(0, 1)`` from ``seed``. So only the
+        *information* differs from a real encoding, not the scale. Returns ``layers`` pairs ``(h, c)``,
+        each ``(n, hidden)``.
+        """
+        self._check_frames(x)
+        if x.shape[0] < 2:
+            raise ValueError(f"x needs at least 2 clips to estimate each unit's spread, got shape {tuple(x.shape)}")
+        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+            raise ValueError(f"n must be a positive int, got {n!r}")
+        gen = torch.Generator().manual_seed(seed)
+        return [tuple(v.mean(0) + v.std(0) * torch.randn(n, v.shape[1], generator=gen).to(v) for v in pair)
+                for pair in self.encode(x)]
+
     def predict_from_state(self, state: State, steps: int = 10, last_frame: torch.Tensor | None = None) -> torch.Tensor:
         """Run the future decoder from any representation ``state`` (one ``(h, c)`` ``(B, hidden)`` pair per
         layer, as :meth:`encode` returns), e.g. a random one, as Srivastava et al. do to show what the
