@@ -171,6 +171,22 @@ def test_cached_test_set_is_fixed(tmp_path):
     assert all(p.tobytes() in test_bytes for p in built.digit_images[:20].reshape(-1, 28, 28))
 
 
+def test_validation_set_is_fixed_uses_training_digits_and_is_not_the_test_set():
+    from vidkit.data import load_val_set
+
+    val = load_val_set(300)
+    assert val.frames.shape == (300, 20, 64, 64) and val.frames.dtype == np.uint8
+    assert np.array_equal(load_val_set(40).frames, val.frames[:40])  # fixed, and prefixes agree
+    train_bytes = {x.tobytes() for x in load_digits("train")[0]}
+    test_bytes = {x.tobytes() for x in load_digits("test")[0]}
+    digits = [p.tobytes() for p in val.digit_images[:20].reshape(-1, 28, 28)]
+    assert all(d in train_bytes for d in digits) and not any(d in test_bytes for d in digits)
+    assert not np.array_equal(val.frames[:40], build_test_set(40, progress=False).frames)
+    for bad in (0, -3, 2.5, True):
+        with pytest.raises(ValueError, match="size must be a positive int"):
+            load_val_set(bad)
+
+
 def test_corrupted_cache_is_detected(tmp_path):
     data = load_test_set(40, root=tmp_path, progress=False)
     path = data.meta["path"]

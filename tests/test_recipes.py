@@ -125,6 +125,12 @@ def test_run_eval_publish_and_load_by_name(tmp_path, monkeypatch, capsys):
 
     assert main(["eval", "zeros", "--sequences", "16"]) == 0
     assert "zeros: future on 16 test sequences" in capsys.readouterr().out
+    assert main(["eval", "zeros", "--sequences", "16", "--split", "val"]) == 0
+    assert "zeros: future on 16 validation sequences" in capsys.readouterr().out
+    assert main(["eval", str(wd), "--sequences", "8", "--split", "val"]) == 0
+    assert "future on 8 validation sequences" in capsys.readouterr().out
+    assert main(["eval", str(wd), "--split", "val", "--write"]) == 2  # metrics.json holds test scores only
+    assert "cannot be used with --split val" in capsys.readouterr().err
 
     assert main(["publish", str(wd), "tiny_ref", "--half"]) == 0
     assert "published" in capsys.readouterr().out

@@ -6,7 +6,7 @@
     vidkit data export OUT.gif|OUT.mp4 [--suite mmnist|actions] [--index I] [--fps F] [--scale S]
     vidkit train RECIPE [--profile P] [--workdir DIR] [--steps N] [--time SECONDS] [--set KEY=VALUE ...]
     vidkit train --list                         list the recipes
-    vidkit eval RUN [--sequences N] [--samples]  score a work dir, reference checkpoint or baseline
+    vidkit eval RUN [--sequences N] [--split val] [--samples]  score a work dir, reference or baseline
     vidkit publish RUN NAME [--half]            copy a run's weights to data/checkpoints/NAME
 
 Each training run gets its own work dir under ``runs/`` (config, log, checkpoints, metrics.json,
@@ -84,7 +84,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
 def _format_scores(name: str, scores: dict) -> str:
     mean = scores["mean"]
-    lines = [f"{name}: {scores.get('task', 'future')} on {scores['sequences']} test sequences",
+    split = "validation" if scores.get("split") == "val" else "test"
+    lines = [f"{name}: {scores.get('task', 'future')} on {scores['sequences']} {split} sequences",
              "  " + "  ".join(f"{k} {v:.4g}" for k, v in mean.items())]
     if "mse" in scores.get("per_horizon", {}):
         lines.append("  mse per frame: " + " ".join(f"{v:.1f}" for v in scores["per_horizon"]["mse"]))
@@ -98,17 +99,21 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     from vidkit.metrics import evaluate_predictor
     from vidkit.models import BASELINES
 
+    if args.write and args.split != "test":
+        raise ValueError("--write stores the test scores in metrics.json; it cannot be used with --split val")
     if args.run in BASELINES:  # a trivial baseline, scored the same way as the recipes' runs
-        from vidkit.data import load_test_set
+        from vidkit.data import load_test_set, load_val_set
 
         if args.write or args.samples:
             raise ValueError("--write and --samples need a run; a baseline has no work dir")
         n = args.sequences if args.sequences is not None else recipes.EVAL_SEQUENCES
-        scores = evaluate_predictor(BASELINES[args.run](), load_test_set(), max_sequences=n)
+        data = load_val_set(n) if args.split == "val" else load_test_set()
+        scores = {**evaluate_predictor(BASELINES[args.run](), data, max_sequences=n), "split": args.split}
         print(_format_scores(args.run, scores))
         return 0
     model, cfg, workdir = load(args.run), *run_config(args.run)
-    scores = recipes.evaluate_run(model, cfg, "config" if args.sequences is None else args.sequences)
+    scores = recipes.evaluate_run(model, cfg, "config" if args.sequences is None else args.sequences,
+                                  split=args.split)
     print(_format_scores(str(args.run), scores))
     if args.write:
         from vidkit.api import checkpoint_path
@@ -170,6 +175,8 @@ def build_parser() -> argparse.ArgumentParser:
     se = sub.add_parser("eval", help="score a run, a reference checkpoint or a baseline on the test set")
     se.add_argument("run", help="work dir, checkpoint file, reference name, or zeros | copy_last | mean_frame")
     se.add_argument("--sequences", type=int, default=None, help="test prefix (default: the run's setting)")
+    se.add_argument("--split", choices=("test", "val"), default="test",
+                    help="test (final scores) or val (for choosing recipes and run lengths; default: test)")
     se.add_argument("--write", action="store_true", help="store the scores in the run's metrics.json")
     se.add_argument("--samples", action="store_true", help="(re)write samples/rollouts.gif and .mp4")
     se.set_defaults(fn=_cmd_eval)

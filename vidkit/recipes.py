@@ -313,19 +313,26 @@ def _evaluate_reconstruction(model: nn.Module, data: Any, in_frames: int, n: int
 
 
 def evaluate_run(model: nn.Module, cfg: dict[str, Any], max_sequences: int | None | str = "config",
-                 progress: bool = True) -> dict[str, Any]:
+                 progress: bool = True, split: str = "test") -> dict[str, Any]:
     """Score ``model`` on the fixed cached test set as ``cfg`` describes (future prediction, or
-    reconstruction for an autoencoder). ``max_sequences="config"`` uses ``cfg["eval_sequences"]``."""
-    from vidkit.data import load_test_set
+    reconstruction for an autoencoder). ``max_sequences="config"`` uses ``cfg["eval_sequences"]``.
+    ``split="val"`` scores the validation set instead (:func:`vidkit.data.load_val_set`, as many
+    sequences), the one to look at while choosing recipes or deciding how long to train."""
+    from vidkit.data import load_test_set, load_val_set
 
+    if split not in ("test", "val"):
+        raise ValueError(f"split must be 'test' or 'val', got {split!r}")
     d = cfg["data"]
     n = cfg.get("eval_sequences") if max_sequences == "config" else max_sequences
-    test = load_test_set(get_profile(cfg["profile"]).test_size, d["num_digits"], d["seq_len"], progress=progress)
+    if split == "val":
+        test = load_val_set(n or get_profile(cfg["profile"]).test_size, d["num_digits"], d["seq_len"], progress=progress)
+    else:
+        test = load_test_set(get_profile(cfg["profile"]).test_size, d["num_digits"], d["seq_len"], progress=progress)
     if cfg["model"]["name"] == "srivastava" and cfg["model"].get("mode") == "autoencoder":
-        return _evaluate_reconstruction(model, test, d["in_frames"], n, cfg["eval_batch_size"])
+        return {**_evaluate_reconstruction(model, test, d["in_frames"], n, cfg["eval_batch_size"]), "split": split}
     scores = evaluate_predictor(model, test, d["in_frames"], d["seq_len"] - d["in_frames"], max_sequences=n,
                                 batch_size=cfg["eval_batch_size"], progress=progress)
-    return {**scores, "task": "future"}
+    return {**scores, "task": "future", "split": split}
 
 
 def evaluate_baselines(cfg: dict[str, Any], max_sequences: int | None | str = "config",

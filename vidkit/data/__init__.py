@@ -20,10 +20,12 @@ from vidkit.data.streams import MovingMNISTDataset, MovingMNISTIterable, MovingM
 from vidkit.data.testset import (
     KNOWN_SHA256,
     TEST_SEED,
+    VAL_SEED,
     build_test_set,
     cached_test_path,
     load_official,
     load_test_set,
+    load_val_set,
     verify_test_set,
 )
 
@@ -34,5 +36,5 @@ __all__ = [
     "MovingMNIST", "exact_flow", "generate_moving_mnist",
     "MovingMNISTDataset", "MovingMNISTIterable", "MovingMNISTStream",
     "KNOWN_SHA256", "TEST_SEED", "build_test_set", "cached_test_path", "load_official", "load_test_set",
-    "verify_test_set",
+    "VAL_SEED", "load_val_set", "verify_test_set",
 ]

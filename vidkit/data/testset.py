@@ -22,10 +22,11 @@ from vidkit.data.moving_mnist import MovingMNIST, generate_moving_mnist
 from vidkit.data.streams import concat_batches
 from vidkit.fileio import atomic_write
 
-__all__ = ["TEST_SEED", "KNOWN_SHA256", "load_test_set", "build_test_set", "verify_test_set", "cached_test_path",
+__all__ = ["TEST_SEED", "VAL_SEED", "KNOWN_SHA256", "load_test_set", "load_val_set", "build_test_set", "verify_test_set", "cached_test_path",
            "load_official", "OFFICIAL_SHAPE", "frames_sha256", "atomic_save_npy"]
 
 TEST_SEED = 20150101  # Srivastava et al. 2015
+VAL_SEED = 20150102  # the validation set: training digits, its own seed
 BLOCK = 256
 OFFICIAL_SHAPE = (20, 10000, 64, 64)
 # sha256 of the uint8 frames (C order) of the default test set (2 digits, 20 frames, 64x64), by size.
@@ -70,14 +71,30 @@ def build_test_set(size: int, num_digits: int = 2, seq_len: int = 20, progress: 
     the first sequences of the full 10,000."""
     if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 1:
         raise ValueError(f"size must be a positive int, got {size!r}")
-    size = int(size)
+    return _build(int(size), TEST_SEED, "test", num_digits, seq_len, progress)
+
+
+def _build(size: int, seed: int, split: str, num_digits: int, seq_len: int, progress: bool) -> MovingMNIST:
     parts = []
     nblocks = -(-size // BLOCK)
-    for b in tqdm(range(nblocks), desc="building Moving MNIST test set", disable=not progress or nblocks < 8):
-        # always whole blocks, then truncate: every smaller test set is a prefix of every larger one
-        parts.append(generate_moving_mnist(BLOCK, np.random.SeedSequence([TEST_SEED, b]), split="test",
+    for b in tqdm(range(nblocks), desc=f"building Moving MNIST {split} set", disable=not progress or nblocks < 8):
+        # always whole blocks, then truncate: every smaller set is a prefix of every larger one
+        parts.append(generate_moving_mnist(BLOCK, np.random.SeedSequence([seed, b]), split=split,
                                            num_digits=num_digits, seq_len=seq_len))
     return concat_batches(parts).subset(slice(0, size))
+
+
+def load_val_set(size: int = 1000, num_digits: int = 2, seq_len: int = 20, progress: bool = False) -> MovingMNIST:
+    """A fixed **validation** set, for model selection: deciding between recipes or how long to train.
+
+    The test set (:func:`load_test_set`) is for the final scores only; choosing on it would make those
+    scores optimistic. These sequences use the *training* digits (as the training streams do; the test
+    digits stay unseen) with their own seed, blocks of 256 seeded ``(VAL_SEED, b)``, so every smaller
+    validation set is a prefix of a larger one. Built in memory in about a second per 1,000 sequences.
+    """
+    if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 1:
+        raise ValueError(f"size must be a positive int, got {size!r}")
+    return _build(int(size), VAL_SEED, "train", num_digits, seq_len, progress)
 
 
 def load_test_set(size: int | None = None, num_digits: int = 2, seq_len: int = 20, rebuild: bool = False,
