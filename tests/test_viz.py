@@ -369,6 +369,11 @@ def test_rollout_panels_align_time_and_validate():
     assert {p.shape for p in panels.values()} == {(10, 8, 8, 3)}
     assert tuple(panels["m"][0, 0, 0]) == OBSERVED_RGB and tuple(panels["m"][5, 0, 0]) == PREDICTED_RGB
     assert (panels["truth"][7:, 4, 4] == 128).all()  # past the truth: mid-gray, no data
+    with_input = rollout_panels(x, y, {"m": np.random.rand(6, 8, 8)}, input_panel=True)
+    assert list(with_input) == ["input", "truth", "m", "error m"]
+    assert {p.shape for p in with_input.values()} == {(10, 8, 8, 3)}
+    assert np.array_equal(with_input["input"][:4], with_input["truth"][:4])  # the observed frames
+    assert (with_input["input"][4:] == 128).all()  # then nothing: the model sees no future frame
     recon = rollout_panels(x, None, {"ae": x})
     assert list(recon) == ["input", "ae", "error ae"] and recon["error ae"][:, 2:].max() == 0
     with pytest.raises(ClipFormatError, match="truth frames"):

@@ -17,7 +17,7 @@ Contents:
 * :func:`show_strip`, :func:`show_grid` - matplotlib frame strips (one row per clip).
 * :func:`flow_to_rgb`, :func:`show_flow`, :func:`color_wheel_legend` - optical-flow pictures.
 * :func:`side_by_side` - glue clips into one labelled clip ("input | truth | prediction | error").
-* :func:`rollout_panels` - time-aligned ``truth | model | error`` clips of a rollout, for the player.
+* :func:`rollout_panels` - time-aligned ``[input |] truth | model | error`` clips of a rollout, for the player.
 * :func:`save_gif`, :func:`save_mp4` - atomic GIF / MP4 export with moviepy 2.
 * :func:`gif_html` - an ``<img>`` tag holding an animated GIF (the static fallback of the player).
 
@@ -559,7 +559,7 @@ def _with_bar(rgb: np.ndarray, colour: tuple[int, int, int], height: int = 2) ->
 
 
 def rollout_panels(inputs: Any, truth: Any | None, predictions: Mapping[str, Any],
-                   error: bool = True) -> dict[str, np.ndarray]:
+                   error: bool = True, input_panel: bool = False) -> dict[str, np.ndarray]:
     """Time-aligned panels of a rollout, ready for :class:`vidkit.widgets.ClipPlayer` or :func:`side_by_side`.
 
     Args:
@@ -569,9 +569,12 @@ def rollout_panels(inputs: Any, truth: Any | None, predictions: Mapping[str, Any
         predictions: ``{name: clip}``; each clip has ``T_out`` frames (``T_in`` for a reconstruction) and
             may be longer than ``truth`` (a long rollout: the truth panel then shows blank frames).
         error: add an ``"error <name>"`` panel, ``|truth - prediction|``, per prediction.
+        input_panel: for a future rollout, put an ``"input"`` panel first: the observed frames, then
+            mid-gray (what the model was given, and nothing after), so the player reads
+            ``input | truth | model | error``. (A reconstruction always has its ``"input"`` panel.)
 
     Returns:
-        ``{"truth": ..., name: ..., "error name": ...}``, each ``(T, H, W, 3)`` uint8 with the same ``T``:
+        ``{["input": ...,] "truth": ..., name: ..., "error name": ...}``, each ``(T, H, W, 3)`` uint8 with the same ``T``:
         the observed frames first, then the future. A green bar marks observed frames, a red bar
         predicted ones.
     """
@@ -608,7 +611,8 @@ def rollout_panels(inputs: Any, truth: Any | None, predictions: Mapping[str, Any
             if error:
                 panels[f"error {k}"] = rgb(np.abs(v[: len(x)] - x))
         return panels
-    panels = {"truth": np.concatenate([observed, rgb(padded(y, t_future))])}
+    panels = {"input": np.concatenate([observed, rgb(padded(y[:0], t_future))])} if input_panel else {}
+    panels["truth"] = np.concatenate([observed, rgb(padded(y, t_future))])
     for k, v in preds.items():
         panels[k] = np.concatenate([observed, _with_bar(rgb(padded(v, t_future)), PREDICTED_RGB)])
         if error:

@@ -279,6 +279,7 @@ class SrivastavaLSTM(nn.Module):
         return [tuple(v.mean(0) + v.std(0) * torch.randn(n, v.shape[1], generator=gen).to(v) for v in pair)
                 for pair in self.encode(x)]
 
+    @torch.no_grad()
     def predict_from_state(self, state: State, steps: int = 10, last_frame: torch.Tensor | None = None) -> torch.Tensor:
         """Run the future decoder from any representation ``state`` (one ``(h, c)`` ``(B, hidden)`` pair per
         layer, as :meth:`encode` returns), e.g. a random one, as Srivastava et al. do to show what the
