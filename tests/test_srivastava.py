@@ -264,3 +264,15 @@ def test_random_state_matches_the_statistics_of_real_encodings() -> None:
         model.random_state(x[:1])
     with pytest.raises(ValueError, match="n must be a positive int"):
         model.random_state(x, n=0)
+
+
+def test_predict_from_state_can_return_the_decoder_activations() -> None:
+    model = small("composite", layers=2, hidden=16)
+    x = torch.rand(3, 4, *FRAME)
+    state = model.encode(x)
+    probs, hidden = model.predict_from_state(state, steps=6, return_hidden=True)
+    assert torch.equal(probs, model.predict_from_state(state, steps=6))
+    assert hidden.shape == (3, 6, 16) and (hidden.abs() <= 1).all()  # h = o * tanh(c)
+    # the readout of step t is a function of h_t: recompute the first frame from the returned activations
+    first = torch.sigmoid(model.predictor.readout(hidden[:, 0])).reshape(3, *FRAME)
+    assert torch.allclose(first, probs[:, 0], atol=1e-6)

@@ -81,12 +81,14 @@ class Decoder(nn.Module):
                 self.readout.bias.fill_(math.log(ink / (1.0 - ink)))  # logit(ink): start at a dark background
 
     def forward(self, state: State, steps: int, first: torch.Tensor,
-                teacher: torch.Tensor | None = None) -> torch.Tensor:
+                teacher: torch.Tensor | None = None, hidden: list | None = None) -> torch.Tensor:
         batch = first.shape[0]
         inp = first if self.conditioned else first.new_zeros(batch, 0)
         outputs = []
         for t in range(steps):
             state = self.lstm.step(inp, state)
+            if hidden is not None:  # the caller wants the top layer's h at every step
+                hidden.append(state[-1][0])
             logits = self.readout(state[-1][0])  # (B, P)
             outputs.append(logits)
             if self.conditioned:
@@ -280,11 +282,14 @@ class SrivastavaLSTM(nn.Module):
                 for pair in self.encode(x)]
 
     @torch.no_grad()
-    def predict_from_state(self, state: State, steps: int = 10, last_frame: torch.Tensor | None = None) -> torch.Tensor:
+    def predict_from_state(self, state: State, steps: int = 10, last_frame: torch.Tensor | None = None,
+                           return_hidden: bool = False) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
         """Run the future decoder from any representation ``state`` (one ``(h, c)`` ``(B, hidden)`` pair per
         layer, as :meth:`encode` returns), e.g. a random one, as Srivastava et al. do to show what the
         decoder produces without a real encoding. ``last_frame`` ``(B, C, H, W)`` is the conditioned
-        decoder's first input (zeros if ``None``). Returns probabilities ``(B, steps, C, H, W)``.
+        decoder's first input (zeros if ``None``). Returns probabilities ``(B, steps, C, H, W)``; with
+        ``return_hidden=True`` also the decoder's top-layer ``h`` at every step, ``(B, steps, hidden)``:
+        the unit activations in which Srivastava et al. show the periodicity of long rollouts.
         """
         if self.predictor is None:
             raise ValueError("predict_from_state() needs a future decoder (mode='future' or 'composite')")
@@ -303,8 +308,10 @@ class SrivastavaLSTM(nn.Module):
                 raise ValueError(f"last_frame must be (B, {', '.join(map(str, self.frame_shape))}), "
                                  f"got {tuple(last_frame.shape)}")
             first = last_frame.reshape(b, self.pixels)
-        logits = self.predictor([(h, c) for h, c in state], steps, first)
-        return torch.sigmoid(logits).reshape(b, steps, *self.frame_shape)
+        hidden: list | None = [] if return_hidden else None
+        logits = self.predictor([(h, c) for h, c in state], steps, first, hidden=hidden)
+        probs = torch.sigmoid(logits).reshape(b, steps, *self.frame_shape)
+        return (probs, torch.stack(hidden, dim=1)) if hidden is not None else probs
 
     def embed(self, x: torch.Tensor) -> torch.Tensor:
         """Video representation: the encoder's final ``h`` of all layers, concatenated (layer 1 first).
