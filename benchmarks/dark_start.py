@@ -51,8 +51,9 @@ EXPERIMENTS: dict[str, tuple[dict[str, Any], int, int, list[tuple[str, dict[str,
 }
 
 
-def curve(recipe: str, overrides: dict[str, Any], model: dict[str, Any], steps: int, every: int) -> list[float]:
-    """Mean training loss per window of ``every`` steps, for ``steps`` steps of one variant."""
+def curve(recipe: str, overrides: dict[str, Any], model: dict[str, Any], steps: int,
+          every: int) -> tuple[list[float], torch.nn.Module]:
+    """Mean training loss per window of ``every`` steps, for ``steps`` steps of one variant; and the model."""
     cfg = recipe_config(recipe, "laptop", {**overrides, "model": model})
     torch.manual_seed(0)
     net, loss_fn = build_model(cfg), make_loss(cfg)
@@ -67,7 +68,7 @@ def curve(recipe: str, overrides: dict[str, Any], model: dict[str, Any], steps: 
         losses.append(loss.item())
         if (step + 1) % every == 0:
             out.append(sum(losses[-every:]) / every)
-    return out
+    return out, net
 
 
 def main() -> None:
@@ -81,7 +82,7 @@ def main() -> None:
     if steps < 1 or every < 1 or steps % every:
         parser.error("--steps and --every must be positive, with --steps a multiple of --every")
     start = time.perf_counter()
-    rows = {label: curve(args.recipe, overrides, model, steps, every) for label, model in variants}
+    rows = {label: curve(args.recipe, overrides, model, steps, every)[0] for label, model in variants}
     windows = [f"steps {i * every + 1}-{(i + 1) * every}" for i in range(steps // every)]
     print(f"# {args.recipe}: mean training loss per window, {time.perf_counter() - start:.0f} s")
     print("| read-out bias | " + " | ".join(windows) + " |")
