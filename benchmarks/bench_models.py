@@ -44,7 +44,7 @@ MODELS: dict[str, Callable[[], torch.nn.Module]] = {
     "convlstm OpenSTL 'S': 4x128, k5, patch 4": lambda: ConvRNNPredictor("lstm", hidden=(128,) * 4, kernel=5,
                                                                           patch=4),
     "simvp (defaults)": lambda: SimVP(),
-    # the run meant to replace simvp_ref (runs/ref_simvp8, docs/benchmarks.md): patch 4 with one stride-2
+    # the model of simvp_ref (runs/ref_simvp8, docs/benchmarks.md): patch 4 with one stride-2
     # stage, so an 8x8 latent instead of the recipe's 4x4
     "simvp 32/128/4 blocks, patch 4, downsample 1": lambda: SimVP(hidden_s=32, hidden_t=128, n_translator=4,
                                                                   patch=4, downsample=1),
