@@ -313,6 +313,11 @@ def _evaluate_reconstruction(model: nn.Module, data: Any, in_frames: int, n: int
             "sequences": n, "task": "reconstruction"}
 
 
+def _is_autoencoder(cfg: dict[str, Any]) -> bool:
+    """An autoencoder run has no future: it is scored on reconstruction, and baselines do not apply."""
+    return cfg["model"]["name"] == "srivastava" and cfg["model"].get("mode") == "autoencoder"
+
+
 def evaluate_run(model: nn.Module, cfg: dict[str, Any], max_sequences: int | None | str = "config",
                  progress: bool = True, split: str = "test") -> dict[str, Any]:
     """Score ``model`` on the fixed cached test set as ``cfg`` describes (future prediction, or
@@ -329,7 +334,7 @@ def evaluate_run(model: nn.Module, cfg: dict[str, Any], max_sequences: int | Non
         test = load_val_set(n or get_profile(cfg["profile"]).test_size, d["num_digits"], d["seq_len"], progress=progress)
     else:
         test = load_test_set(get_profile(cfg["profile"]).test_size, d["num_digits"], d["seq_len"], progress=progress)
-    if cfg["model"]["name"] == "srivastava" and cfg["model"].get("mode") == "autoencoder":
+    if _is_autoencoder(cfg):
         return {**_evaluate_reconstruction(model, test, d["in_frames"], n, cfg["eval_batch_size"]), "split": split}
     scores = evaluate_predictor(model, test, d["in_frames"], d["seq_len"] - d["in_frames"], max_sequences=n,
                                 batch_size=cfg["eval_batch_size"], progress=progress)
@@ -343,7 +348,7 @@ def evaluate_baselines(cfg: dict[str, Any], max_sequences: int | None | str = "c
     ``{baseline: scores}``; empty for an autoencoder, whose task (reconstruction) has no baselines."""
     from vidkit.models import BASELINES
 
-    if cfg["model"]["name"] == "srivastava" and cfg["model"].get("mode") == "autoencoder":
+    if _is_autoencoder(cfg):
         return {}
     return {name: evaluate_run(make(), cfg, max_sequences, progress=progress) for name, make in BASELINES.items()}
 
@@ -362,7 +367,7 @@ def write_samples(model: nn.Module, cfg: dict[str, Any], folder: str | os.PathLi
         raise ValueError(f"n must be in 1..{len(test)}, got {n!r}")
     x = test.subset(slice(0, n)).tensors()  # (n, T, 1, H, W) in [0, 1]
     model.eval()
-    if cfg["model"]["name"] == "srivastava" and cfg["model"].get("mode") == "autoencoder":
+    if _is_autoencoder(cfg):
         with torch.no_grad():
             pred = torch.sigmoid(model(x[:, :t_in])["reconstruction"])
         rows = [viz.rollout_panels(x[i, :t_in], None, {"reconstruction": pred[i]}) for i in range(n)]
