@@ -22,6 +22,7 @@ from typing import Any
 
 import torch
 
+from vidkit.errors import CheckpointError
 from vidkit.fileio import _check_path, atomic_write, write_json_atomic
 
 __all__ = ["FORMAT", "VERSION", "CheckpointError", "save_checkpoint", "load_checkpoint", "atomic_write",
@@ -29,10 +30,6 @@ __all__ = ["FORMAT", "VERSION", "CheckpointError", "save_checkpoint", "load_chec
 
 FORMAT = "vidkit-checkpoint"
 VERSION = 1
-
-
-class CheckpointError(RuntimeError):
-    """A file could not be loaded as a vidkit checkpoint (the message names the file)."""
 
 
 def save_checkpoint(state: dict[str, Any], path: str | os.PathLike) -> Path:
