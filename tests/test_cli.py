@@ -63,3 +63,104 @@ def test_train_list_and_run(tmp_path, capsys):
     assert (workdir / "samples" / "rollouts.gif").is_file() and (workdir / "samples" / "rollouts.mp4").is_file()
     with pytest.raises(SystemExit, match="unknown recipe"):
         main(["train", "no_such_recipe"])
+
+
+# ----------------------------------------------------------------------------- failing cleanly (issue 13, B)
+
+def _one_error_line(capsys) -> str:
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if line.startswith("vidkit: error:")]
+    assert len(lines) == 1 and "Traceback" not in err, err
+    return lines[0]
+
+
+def test_corrupt_checkpoint_is_one_line_and_debug_shows_the_traceback(tmp_path, capsys):
+    import os
+
+    from vidkit.errors import CheckpointError
+
+    wd = tmp_path / "run"
+    assert main(["train", "mmnist_tiny", "--steps", "2", "--workdir", str(wd)]) == 0
+    capsys.readouterr()
+    ckpt = wd / "checkpoints" / "last.pt"
+    ckpt.write_bytes(os.urandom(4096))
+    assert main(["eval", str(wd), "--sequences", "4"]) == 2
+    line = _one_error_line(capsys)
+    assert str(ckpt) in line and "not a vidkit checkpoint" in line
+    with pytest.raises(CheckpointError):
+        main(["--debug", "eval", str(wd), "--sequences", "4"])
+
+
+def test_unwritable_workdir_is_one_line_before_training(tmp_path, capsys):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    assert main(["train", "mmnist_tiny", "--steps", "2", "--workdir", str(blocker / "run")]) == 2
+    line = _one_error_line(capsys)
+    assert str(blocker) in line
+
+
+def test_full_disk_is_one_line(tmp_path, capsys, monkeypatch):
+    import torch
+
+    import vidkit.checkpoint as C
+
+    real_save = torch.save
+
+    def save_to_full_disk(obj, f):
+        with open("/dev/full", "wb") as full:
+            real_save(obj, full)
+
+    monkeypatch.setattr(C.torch, "save", save_to_full_disk)
+    assert main(["train", "mmnist_tiny", "--steps", "2", "--workdir", str(tmp_path / "run")]) == 2
+    line = _one_error_line(capsys)
+    assert "last.pt: cannot write (No space left on device)" in line
+
+
+def test_rejected_set_leaves_the_workdir_untouched(tmp_path, capsys):
+    wd = tmp_path / "run"
+    assert main(["train", "mmnist_tiny", "--steps", "2", "--workdir", str(wd), "--set", "train.lr=abc"]) == 2
+    assert "lr must be a positive number, got 'abc'" in _one_error_line(capsys)
+    assert not wd.exists()  # nothing was written for a fresh run...
+    assert main(["train", "mmnist_tiny", "--steps", "2", "--workdir", str(wd)]) == 0
+    before = (wd / "config.json").read_bytes()
+    capsys.readouterr()
+    for bad in ("train.lr=abc", "model.no_such_option=1", "train.warmup_frac=7"):
+        assert main(["train", "mmnist_tiny", "--steps", "3", "--workdir", str(wd), "--set", bad]) == 2
+        _one_error_line(capsys)
+        assert (wd / "config.json").read_bytes() == before  # ...nor for an existing one
+    assert main(["train", "mmnist_tiny", "--steps", "3", "--workdir", str(wd)]) == 0  # the plain command works
+
+
+def test_after_a_nonfinite_stop_a_resume_may_lower_the_lr(tmp_path, capsys, monkeypatch):
+    import vidkit.recipes as R
+
+    real_make_loss = R.make_loss
+
+    def poisoned_make_loss(cfg):
+        loss = real_make_loss(cfg)
+
+        def poisoned(model, frames, step):
+            value = loss(model, frames, step)
+            return value * float("nan") if step == 12 and cfg["train"]["lr"] > 1e-3 else value
+
+        return poisoned
+
+    monkeypatch.setattr(R, "make_loss", poisoned_make_loss)
+    wd = tmp_path / "run"
+    assert main(["train", "mmnist_tiny", "--steps", "30", "--workdir", str(wd)]) == 2
+    line = _one_error_line(capsys)
+    assert "non-finite loss nan at step 13" in line and "step 10) is kept" in line
+    assert f"--workdir {wd} --set train.lr=<lower>" in line
+    record = json.loads((wd / "config.json").read_text())
+    assert record["stopped"] == {"reason": "non_finite", "what": "loss", "step": 13, "checkpoint_step": 10}
+    # only settings that keep the run one run may change
+    assert main(["train", "mmnist_tiny", "--steps", "30", "--workdir", str(wd), "--set", "model.hidden=8"]) == 2
+    assert "may change only train.lr" in _one_error_line(capsys)
+    old_lr = record["config"]["train"]["lr"]
+    assert main(["train", "mmnist_tiny", "--steps", "30", "--workdir", str(wd), "--set", "train.lr=0.0005"]) == 0
+    record = json.loads((wd / "config.json").read_text())
+    assert "stopped" not in record and record["config"]["train"]["lr"] == 0.0005
+    assert record["changes"] == [{"after_step": 10, "reason": "resumed after a non-finite loss at step 13",
+                                  "changed": {"train.lr": [old_lr, 0.0005]}}]
+    assert json.loads((wd / "metrics.json").read_text())["steps"] == 30
+    assert "peak lr changed" in (wd / "log.txt").read_text()

@@ -58,6 +58,59 @@ def test_psnr_and_ssim():
     assert (ssim_noisy < 0.99).all()
 
 
+def _openstl_ssim(pred, true) -> float:
+    """OpenSTL's SSIM written out: scikit-image 0.19's structural_similarity on float frames with no
+    data_range (so 2, the float dtype's range), a 7x7 uniform window, sample covariances, border dropped."""
+    import numpy as np
+    from scipy.ndimage import uniform_filter
+
+    x, y = np.asarray(pred, np.float64), np.asarray(true, np.float64)
+    r, n = 2.0, 49
+    filt = [uniform_filter(v, size=7) for v in (x, y, x * x, y * y, x * y)]
+    ux, uy, uxx, uyy, uxy = filt
+    cov = n / (n - 1)
+    vx, vy, vxy = cov * (uxx - ux * ux), cov * (uyy - uy * uy), cov * (uxy - ux * uy)
+    c1, c2 = (0.01 * r) ** 2, (0.03 * r) ** 2
+    s = ((2 * ux * uy + c1) * (2 * vxy + c2)) / ((ux ** 2 + uy ** 2 + c1) * (vx + vy + c2))
+    return float(s[3:-3, 3:-3].mean())
+
+
+def test_ssim_is_openstl_scale_on_real_predictions():
+    """frame_ssim agrees with OpenSTL's way (and scikit-image) to 1e-4 on a trained model's predictions;
+    torchmetrics' Gaussian SSIM, which the kit used before, reads up to 0.1 higher on the same frames."""
+    import numpy as np
+    from skimage.metrics import structural_similarity
+    from torchmetrics.functional.image import structural_similarity_index_measure
+
+    from vidkit.api import load
+
+    data = load_test_set()
+    ds = MovingMNISTDataset(data)
+    x = torch.stack([ds[i]["frames"] for i in range(3)])
+    pred = load("simvp_ref").predict(x[:, :10], steps=10).float()
+    target = x[:, 10:20]
+    got = frame_ssim(pred, target)
+    assert got.shape == (3, 10)
+    ours = got.flatten().double().numpy()
+    p, t = pred.flatten(0, 1)[:, 0].double().numpy(), target.flatten(0, 1)[:, 0].double().numpy()
+    openstl = np.array([_openstl_ssim(a, b) for a, b in zip(p, t)])
+    skimage = np.array([structural_similarity(a, b, data_range=2.0) for a, b in zip(p, t)])
+    np.testing.assert_allclose(ours, openstl, atol=1e-4)
+    np.testing.assert_allclose(ours, skimage, atol=1e-4)
+    gaussian = structural_similarity_index_measure(pred.flatten(0, 1), target.flatten(0, 1), data_range=1.0,
+                                                   reduction="none").double().numpy()
+    assert np.abs(gaussian - ours).max() > 1e-3  # the old scale is not the literature's
+
+
+def test_ssim_averages_channels_and_needs_a_window():
+    rgb = torch.rand(1, 2, 3, 16, 16, generator=torch.Generator().manual_seed(1))
+    pred = (rgb * 0.8).clamp(0, 1)
+    per_channel = torch.stack([frame_ssim(pred[:, :, c:c + 1], rgb[:, :, c:c + 1]) for c in range(3)]).mean(0)
+    torch.testing.assert_close(frame_ssim(pred, rgb), per_channel)
+    with pytest.raises(ValueError, match="7x7"):
+        frame_ssim(torch.rand(1, 1, 1, 6, 6), torch.rand(1, 1, 1, 6, 6))
+
+
 def test_validation():
     x = torch.rand(1, 2, 1, 4, 4)
     with pytest.raises(ValueError, match=r"\(B, T, C, H, W\)"):

@@ -404,3 +404,140 @@ def test_recipe_smoke_runs_and_resumes(tmp_path):
     run_recipe("mmnist_tiny", profile="smoke", steps=5, workdir=wd, progress=False)
     m = json.loads((wd / "metrics.json").read_text())
     assert m["steps"] == 5 and m["resumed_from"] == 3
+
+
+# ----------------------------------------------------------------------------- faults (issue 13, B2, B3, B5, B7)
+
+def test_nonfinite_gradient_at_a_checkpoint_step_never_reaches_a_checkpoint(tmp_path):
+    """A finite loss whose gradient is NaN (0 * d sqrt(u)/du at u = 0) at a checkpoint step: the step is not
+    applied, the checkpoint before it is kept and named, and the run resumes from it."""
+    calls = [0]
+
+    def nan_gradient(model, batch):
+        calls[0] += 1
+        loss = mse(model, batch)
+        if calls[0] == 6:
+            loss = loss + 0.0 * torch.sqrt(model[0].weight.abs().sum() * 0.0)  # forward 0, backward NaN
+        return loss
+
+    wd = tmp_path / "run"
+    with pytest.raises(NonFiniteLossError, match="non-finite gradient norm nan at step 6") as err:
+        train(make_model(), nan_gradient, ToyStream(), cfg(steps=20, ckpt_every=3), workdir=wd, progress=False)
+    assert err.value.checkpoint == (wd / "checkpoints" / "last.pt", 3)
+    assert "step 3) is kept" in str(err.value)
+    ckpt = load_checkpoint(wd / "checkpoints" / "last.pt")
+    assert ckpt["step"] == 3 and all(torch.isfinite(v).all() for v in ckpt["model"].values())
+    res = train(make_model(), mse, ToyStream(), cfg(steps=8, ckpt_every=3), workdir=wd, progress=False)
+    assert res.resumed_from == 3 and all(torch.isfinite(p).all() for p in res.model.parameters())
+
+
+def test_nonfinite_without_a_checkpoint_says_so(tmp_path):
+    def nan_loss(model, batch):
+        return mse(model, batch) * float("nan")
+
+    with pytest.raises(NonFiniteLossError, match="no checkpoint was written") as err:
+        train(make_model(), nan_loss, ToyStream(), cfg(steps=5), workdir=tmp_path, progress=False)
+    assert err.value.checkpoint is None
+
+
+def test_a_checkpoint_with_nonfinite_weights_is_never_written(tmp_path):
+    model = make_model()
+    with torch.no_grad():
+        model[0].weight[0, 0] = float("inf")  # weights already broken, loss and gradients may still be finite
+    wd = tmp_path / "run"
+    with pytest.raises(NonFiniteLossError):
+        train(model, mse, ToyStream(), cfg(steps=5, ckpt_every=1), workdir=wd, progress=False)
+    assert not (wd / "checkpoints" / "last.pt").exists()
+
+
+def test_resume_with_a_new_lr_scales_the_rest_of_the_schedule(tmp_path):
+    config = cfg(steps=10, warmup_steps=2, ckpt_every=5)
+    train(make_model(), mse, ToyStream(), TrainConfig(**{**config.__dict__, "steps": 10}), workdir=tmp_path,
+          progress=False, callbacks=[])
+    # a second run to step 5 only, then resume it with half the lr
+    wd = tmp_path / "half"
+
+    class Stop(Exception):
+        pass
+
+    def stop_at_5(info):
+        if info.step == 5:
+            raise Stop
+
+    with pytest.raises(Stop):
+        train(make_model(), mse, ToyStream(), config, workdir=wd, callbacks=[stop_at_5], progress=False)
+    res = train(make_model(), mse, ToyStream(), cfg(steps=10, warmup_steps=2, ckpt_every=5, lr=5e-3), workdir=wd,
+                progress=False)
+    lrs = {h["step"]: h["lr"] for h in res.history}
+    schedule = warmup_cosine(2, 10)
+    assert lrs[5] == pytest.approx(1e-2 * schedule(4))  # before the change
+    assert lrs[8] == pytest.approx(5e-3 * schedule(7))  # after: the same schedule at the new peak
+    assert "peak lr changed from 0.01 to 0.005" in (wd / "log.txt").read_text()
+
+
+def test_resume_logs_the_same_history_as_an_uninterrupted_run(tmp_path):
+    """The open logging window is in the checkpoint: crash mid-window, resume, same logged losses."""
+    config = cfg(steps=21, log_every=7, ckpt_every=5)
+    ref = train(make_model(), mse, ToyStream(), config, workdir=tmp_path / "ref", progress=False)
+
+    class Crash(Exception):
+        pass
+
+    def crash_at_12(info):
+        if info.step == 12:
+            raise Crash
+
+    with pytest.raises(Crash):
+        train(make_model(), mse, ToyStream(), config, workdir=tmp_path / "run", callbacks=[crash_at_12],
+              progress=False)
+    res = train(make_model(), mse, ToyStream(), config, workdir=tmp_path / "run", progress=False)
+    assert res.resumed_from == 10
+    assert [(h["step"], h["loss"]) for h in res.history] == [(h["step"], h["loss"]) for h in ref.history]
+
+
+def test_unwritable_workdir_fails_before_training(tmp_path, monkeypatch):
+    from vidkit.errors import WriteError
+
+    calls = [0]
+
+    def counting(model, batch):
+        calls[0] += 1
+        return mse(model, batch)
+
+    wd = tmp_path / "run"
+    wd.mkdir()
+    (wd / "checkpoints").write_text("a file where the checkpoint folder should be")
+    with pytest.raises(WriteError, match="checkpoints: not writable"):
+        train(make_model(), counting, ToyStream(), cfg(steps=5), workdir=wd, progress=False)
+    assert calls[0] == 0
+
+    import builtins
+
+    real_open = builtins.open
+
+    def read_only(path, mode="r", *args, **kw):  # a read-only work dir (chmod does not stop root)
+        if str(path).startswith(str(tmp_path / "ro")) and any(c in mode for c in "wax"):
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_open(path, mode, *args, **kw)
+
+    monkeypatch.setattr(builtins, "open", read_only)
+    with pytest.raises(WriteError, match=r"ro: not writable \(Permission denied\)"):
+        train(make_model(), counting, ToyStream(), cfg(steps=5), workdir=tmp_path / "ro", progress=False)
+    assert calls[0] == 0
+
+
+def test_full_disk_during_a_checkpoint_names_the_file(tmp_path, monkeypatch):
+    import vidkit.checkpoint as C
+    from vidkit.errors import WriteError
+
+    real_save = torch.save
+
+    def save_to_full_disk(obj, f):  # the bytes go to /dev/full: a real ENOSPC from the OS
+        with open("/dev/full", "wb") as full:
+            real_save(obj, full)
+
+    monkeypatch.setattr(C.torch, "save", save_to_full_disk)
+    wd = tmp_path / "run"
+    with pytest.raises(WriteError, match=r"last\.pt: cannot write \(No space left on device\)"):
+        train(make_model(), mse, ToyStream(), cfg(steps=5), workdir=wd, progress=False)
+    assert list((wd / "checkpoints").iterdir()) == []  # no temp file left behind

@@ -133,9 +133,10 @@ def load(path_or_name: str | os.PathLike, map_location: str = "cpu") -> nn.Modul
 
 
 def _reference_readme(name: str, workdir: Path, half: bool,
-                      baselines: dict[str, dict[str, Any]] | None = None) -> str:
+                      baselines: dict[str, dict[str, Any]] | None = None, source: str | None = None) -> str:
     """What a reference checkpoint's README.md says: how it was trained, how long, how good (beside the
-    trivial ``baselines``, ``{name: scores}`` on the same test sequences, when given)."""
+    trivial ``baselines``, ``{name: scores}`` on the same test sequences, when given). ``source`` is the
+    work dir it was published from (default: ``workdir``)."""
     record = json.loads((workdir / "config.json").read_text())
     metrics_path = workdir / "metrics.json"
     metrics = json.loads(metrics_path.read_text()) if metrics_path.is_file() else {}
@@ -145,7 +146,7 @@ def _reference_readme(name: str, workdir: Path, half: bool,
              f"Weights stored as {'float16' if half else 'float32'}; `vidkit.load({name!r})` returns float32.", "",
              "## Trained with", ""]
     commands = record.get("commands") or ["(not recorded: trained from Python, see config.json)"]
-    lines += ["```", *commands, f"vidkit publish {workdir} {name}{' --half' if half else ''}", "```", ""]
+    lines += ["```", *commands, f"vidkit publish {source or workdir} {name}{' --half' if half else ''}", "```", ""]
     if metrics:
         device = f" on `{metrics['device']}`" if metrics.get("device") else ""
         lines += [f"{metrics.get('steps')} steps, {metrics.get('elapsed_s', 0) / 60:.1f} min of training{device} "
@@ -200,11 +201,7 @@ def publish(run: str | os.PathLike, name: str, half: bool = False) -> Path:
         from vidkit.recipes import evaluate_baselines
 
         baselines = evaluate_baselines(run_config(workdir)[0], scores["sequences"])
-    readme = _reference_readme(name, workdir, half, baselines)
-    old = (folder / "README.md").read_text() if (folder / "README.md").is_file() else ""
-    if "\n## Notes\n" in old:  # hand-written notes survive a re-publish
-        readme = readme.rstrip("\n") + "\n\n## Notes\n" + old.split("\n## Notes\n", 1)[1]
-    atomic_write(folder / "README.md", lambda f: f.write(readme.encode()))
+    _write_readme(folder, _reference_readme(name, workdir, half, baselines))
     extras = ["config.json", "metrics.json", "log.txt", "samples/rollouts.gif", "samples/rollouts.mp4"]
     for extra in extras:
         if (workdir / extra).is_file():
@@ -212,6 +209,43 @@ def publish(run: str | os.PathLike, name: str, half: bool = False) -> Path:
             (folder / extra).parent.mkdir(parents=True, exist_ok=True)
             atomic_write(folder / extra, lambda f, data=data: f.write(data))
     return folder
+
+
+def _write_readme(folder: Path, readme: str) -> None:
+    """Write a reference's README.md; a ``## Notes`` section of the existing README is kept."""
+    from vidkit.fileio import atomic_write
+
+    old = (folder / "README.md").read_text() if (folder / "README.md").is_file() else ""
+    if "\n## Notes\n" in old:  # hand-written notes survive a re-publish
+        readme = readme.rstrip("\n") + "\n\n## Notes\n" + old.split("\n## Notes\n", 1)[1]
+    atomic_write(folder / "README.md", lambda f: f.write(readme.encode()))
+
+
+def rescore_reference(name: str, progress: bool = True) -> dict[str, Any]:
+    """Score the published reference ``name`` again (same test sequences as before) with the kit's current
+    metrics, and rewrite its ``metrics.json`` and README table (beside the baselines); the weights, the
+    commands and the notes are unchanged. Used when a metric's definition changes. Returns the scores."""
+    from vidkit.checkpoint import load_checkpoint
+    from vidkit.data import data_dir
+    from vidkit.fileio import write_json_atomic
+    from vidkit.recipes import evaluate_baselines, evaluate_run
+
+    if name not in reference_checkpoints():
+        raise FileNotFoundError(f"{name!r} is not a reference checkpoint; known: {reference_checkpoints()}")
+    folder = data_dir() / "checkpoints" / name
+    metrics = json.loads((folder / "metrics.json").read_text())
+    old = metrics.get("eval") or {}
+    if old.get("task", "future") != "future":
+        raise ValueError(f"{name}: only future-prediction references can be re-scored, this one is {old['task']!r}")
+    cfg = run_config(name)[0]
+    n = old.get("sequences", "config")
+    scores = evaluate_run(load(name), cfg, n, progress=progress)
+    baselines = evaluate_baselines(cfg, scores["sequences"], progress=progress)
+    write_json_atomic({**metrics, "eval": scores}, folder / "metrics.json")
+    ckpt = load_checkpoint(folder / "checkpoints" / "last.pt")
+    half = any(v.dtype == torch.float16 for v in ckpt["model"].values())
+    _write_readme(folder, _reference_readme(name, folder, half, baselines, source=ckpt.get("source")))
+    return scores
 
 
 def show(clips: Any, labels: list[str] | None = None, fps: float = 5, scale: int = 3, title: str | None = None):

@@ -9,6 +9,10 @@
     vidkit eval RUN [--sequences N] [--split val] [--samples]  score a work dir, reference or baseline
     vidkit publish RUN NAME [--half]            copy a run's weights to data/checkpoints/NAME
 
+Expected errors (a bad argument, a missing, refused or corrupt file, a non-finite loss, a full disk, a
+folder that cannot be written) print one line naming the file and what to do, with exit code 2;
+``vidkit --debug ...`` shows the traceback instead.
+
 Each training run gets its own work dir under ``runs/`` (config, log, checkpoints, metrics.json,
 samples/rollouts.gif|mp4). ``--set model.mode=future --set model.layers=2`` changes any config entry.
 """
@@ -16,10 +20,17 @@ samples/rollouts.gif|mp4). ``--set model.mode=future --set model.layers=2`` chan
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import shlex
 import sys
 from pathlib import Path
+
+from vidkit.errors import VidkitError
+
+#: OS errors a user can fix (permissions, a full disk, a path that is not a folder...): one line, exit 2.
+_USER_ERRNOS = {errno.EACCES, errno.EPERM, errno.ENOSPC, errno.EROFS, errno.EDQUOT, errno.ENOTDIR, errno.EISDIR,
+                errno.EEXIST, errno.ENOENT, errno.ENAMETOOLONG}
 
 
 def _cmd_profile(args: argparse.Namespace) -> int:
@@ -72,9 +83,19 @@ def _cmd_train(args: argparse.Namespace) -> int:
         return 0
     if args.recipe not in recipes.RECIPES:
         raise SystemExit(f"unknown recipe {args.recipe!r}; known: {', '.join(sorted(recipes.RECIPES))}")
-    workdir = recipes.run_recipe(args.recipe, profile=args.profile, workdir=args.workdir, steps=args.steps,
-                                 time_budget_s=args.time, resume=not args.no_resume,
-                                 overrides=recipes.parse_overrides(args.set), command=args.command_line)
+    from vidkit.train import NonFiniteLossError
+
+    try:
+        workdir = recipes.run_recipe(args.recipe, profile=args.profile, workdir=args.workdir, steps=args.steps,
+                                     time_budget_s=args.time, resume=not args.no_resume,
+                                     overrides=recipes.parse_overrides(args.set), command=args.command_line)
+    except NonFiniteLossError as e:  # say how to go on from the last good checkpoint
+        if e.checkpoint is None:
+            raise
+        run = e.checkpoint[0].parent.parent
+        raise NonFiniteLossError(e.step, e.loss, e.what, e.checkpoint,
+                                 f"To resume it with a lower lr: vidkit train {args.recipe} --workdir {run} "
+                                 f"--set train.lr=<lower> (also allowed: {', '.join(recipes.AFTER_NON_FINITE)})") from e
     print(f"run finished: {workdir}")
     metrics = Path(workdir) / "metrics.json"
     if metrics.exists():
@@ -111,6 +132,15 @@ def _cmd_eval(args: argparse.Namespace) -> int:
         scores = {**evaluate_predictor(BASELINES[args.run](), data, max_sequences=n), "split": args.split}
         print(_format_scores(args.run, scores))
         return 0
+    from vidkit.api import reference_checkpoints, rescore_reference
+
+    if args.write and args.run in reference_checkpoints() and not Path(args.run).exists():
+        if args.sequences is not None:
+            raise ValueError("a reference is re-scored on the sequences its README reports; drop --sequences")
+        scores = rescore_reference(args.run)  # metrics.json and the README's table, beside the baselines
+        print(_format_scores(args.run, scores))
+        print(f"rewrote the metrics and README of reference {args.run!r}")
+        return 0
     model, cfg, workdir = load(args.run), *run_config(args.run)
     scores = recipes.evaluate_run(model, cfg, "config" if args.sequences is None else args.sequences,
                                   split=args.split)
@@ -144,6 +174,7 @@ def _cmd_publish(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="vidkit", description="vidkit: self-supervised video learning kit")
+    p.add_argument("--debug", action="store_true", help="show the full traceback of an error")
     sub = p.add_subparsers(dest="command", required=True)
 
     sp = sub.add_parser("profile", help="show the active profile")
@@ -177,7 +208,8 @@ def build_parser() -> argparse.ArgumentParser:
     se.add_argument("--sequences", type=int, default=None, help="test prefix (default: the run's setting)")
     se.add_argument("--split", choices=("test", "val"), default="test",
                     help="test (final scores) or val (for choosing recipes and run lengths; default: test)")
-    se.add_argument("--write", action="store_true", help="store the scores in the run's metrics.json")
+    se.add_argument("--write", action="store_true",
+                    help="store the scores in the run's metrics.json (a reference: also its README table)")
     se.add_argument("--samples", action="store_true", help="(re)write samples/rollouts.gif and .mp4")
     se.set_defaults(fn=_cmd_eval)
 
@@ -195,9 +227,29 @@ def main(argv: list[str] | None = None) -> int:
     args.command_line = shlex.join(["vidkit", *argv])
     try:
         return args.fn(args)
-    except (ValueError, FileNotFoundError) as e:
-        print(f"vidkit: error: {e}", file=sys.stderr)
+    except KeyboardInterrupt:
+        if args.debug:
+            raise
+        print("vidkit: interrupted (a training run resumes from its last checkpoint when run again)",
+              file=sys.stderr)
+        return 130
+    except (VidkitError, ValueError, FileNotFoundError, OSError) as e:
+        if args.debug or (isinstance(e, OSError) and not isinstance(e, VidkitError | FileNotFoundError)
+                          and e.errno not in _USER_ERRNOS):
+            raise
+        print(f"vidkit: error: {_one_line(e)}", file=sys.stderr)
         return 2
+
+
+def _one_line(e: BaseException) -> str:
+    """An expected error as one line: the message, or for an OS error the file and the reason."""
+    if isinstance(e, OSError) and not isinstance(e, VidkitError) and e.strerror:
+        where = e.filename if e.filename is not None else "a file"
+        hint = {errno.ENOSPC: " (free some disk space and run again)",
+                errno.EACCES: " (check the folder's permissions, or choose another path)",
+                errno.EROFS: " (the file system is read-only: choose another path)"}.get(e.errno or 0, "")
+        return f"{where}: {e.strerror}{hint}"
+    return " ".join(str(e).split()) or type(e).__name__
 
 
 if __name__ == "__main__":

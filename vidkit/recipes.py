@@ -37,7 +37,15 @@ from vidkit.models import (
 )
 from vidkit.profiles import Profile
 from vidkit.profiles import profile as get_profile
-from vidkit.train import StepInfo, TrainConfig, make_workdir, seed_everything, train
+from vidkit.train import (
+    NonFiniteLossError,
+    StepInfo,
+    TrainConfig,
+    check_writable,
+    make_workdir,
+    seed_everything,
+    train,
+)
 
 __all__ = ["RECIPES", "MODELS", "REFERENCES", "reference_commands", "recipe_config", "build_model", "make_loss", "frame_bce", "run_recipe",
            "evaluate_run", "evaluate_baselines", "write_samples"]
@@ -383,6 +391,37 @@ def write_samples(model: nn.Module, cfg: dict[str, Any], folder: str | os.PathLi
 
 # ----------------------------------------------------------------------------- the whole run
 
+AFTER_NON_FINITE = ("train.lr", "train.grad_clip", "train.amp")
+"""The settings a resume may change after a run stopped on a non-finite loss: they change how the next
+steps are taken, not what is learnt, so the run stays one run. The change is recorded in config.json."""
+
+
+def _changed(old: dict[str, Any], new: dict[str, Any], prefix: str = "") -> dict[str, tuple[Any, Any]]:
+    """Dotted keys whose values differ between two nested configs: ``{"train.lr": (old, new)}``."""
+    out: dict[str, tuple[Any, Any]] = {}
+    for k in sorted(set(old) | set(new)):
+        a, b = old.get(k), new.get(k)
+        if isinstance(a, dict) and isinstance(b, dict):
+            out.update(_changed(a, b, f"{prefix}{k}."))
+        elif a != b:
+            out[f"{prefix}{k}"] = (a, b)
+    return out
+
+
+def _train_config(cfg: dict[str, Any]) -> TrainConfig:
+    """The :class:`TrainConfig` of a resolved recipe config (raises ValueError naming a bad setting)."""
+    t, n = cfg["train"], cfg["steps"]
+    if not isinstance(n, int) or isinstance(n, bool) or n <= 0:
+        raise ValueError(f"steps must be a positive int, got {n!r}")
+    warmup = t["warmup_frac"]
+    if not isinstance(warmup, int | float) or isinstance(warmup, bool) or not 0 <= warmup <= 1:
+        raise ValueError(f"train.warmup_frac must be a number in [0, 1], got {warmup!r}")
+    return TrainConfig(steps=n, time_budget_s=cfg["time_budget_s"], lr=t["lr"], weight_decay=t["weight_decay"],
+                       warmup_steps=round(warmup * n), min_lr_ratio=t["min_lr_ratio"], grad_clip=t["grad_clip"],
+                       amp=t["amp"], compile=t["compile"], seed=t["seed"], ckpt_every=min(500, max(10, n // 10)),
+                       log_every=max(1, min(50, n // 100)))
+
+
 def run_recipe(name: str, *, profile: str | Profile | None = None, workdir: str | os.PathLike | None = None,
                steps: int | None = None, time_budget_s: float | None = None, resume: bool = True,
                overrides: dict[str, Any] | None = None, root: str | os.PathLike = "runs", progress: bool = True,
@@ -405,18 +444,33 @@ def run_recipe(name: str, *, profile: str | Profile | None = None, workdir: str 
     if workdir is not None and not isinstance(workdir, str | os.PathLike):
         raise TypeError(f"workdir must be None, a str or an os.PathLike, got {type(workdir).__name__}")
     saved = Path(workdir) / "config.json" if workdir is not None else None
+    change = None  # a setting changed on resume after a non-finite loss, recorded in config.json
     if resume and saved is not None and saved.is_file():
-        old = json.loads(saved.read_text()).get("config", {})
+        try:
+            record = json.loads(saved.read_text())
+        except (json.JSONDecodeError, UnicodeDecodeError) as e:
+            raise ValueError(f"{saved} is not valid JSON ({e}); use a new work dir") from None
+        old = record.get("config", {})
         if "model" not in old or "train" not in old:
             raise ValueError(f"{saved} was not written by a vidkit recipe; use a new work dir")
         if old.get("recipe") != name:
             raise ValueError(f"{workdir} is a run of recipe {old.get('recipe')!r}, not {name!r}")
         if profile is not None and _resolve_profile(profile).name != old.get("profile"):
             raise ValueError(f"{workdir} was trained in the {old.get('profile')!r} profile; resuming keeps it")
-        if overrides and _merge(old, overrides) != old:
-            raise ValueError(f"{workdir} was made with a different config; resuming keeps it. Drop the "
-                             "overrides (use --steps / --time for the budgets) or use a new work dir.")
-        cfg = old
+        new = _merge(old, overrides or {})
+        changed = _changed(old, new)
+        stopped = record.get("stopped") or {}
+        if changed and (stopped.get("reason") != "non_finite" or not set(changed) <= set(AFTER_NON_FINITE)):
+            allowed = (f" It stopped on a non-finite value at step {stopped.get('step')}: resuming may change "
+                       f"only {', '.join(AFTER_NON_FINITE)}." if stopped.get("reason") == "non_finite" else "")
+            raise ValueError(f"{workdir} was made with a different config ({', '.join(changed)} differ); resuming "
+                             f"keeps it.{allowed} Drop the overrides (use --steps / --time for the budgets) or use "
+                             "a new work dir.")
+        if changed:
+            change = {"after_step": stopped.get("checkpoint_step"), "reason": f"resumed after a non-finite "
+                      f"{stopped.get('what', 'loss')} at step {stopped.get('step')}",
+                      "changed": {k: [v[0], v[1]] for k, v in changed.items()}}
+        cfg = new
     if steps is not None:
         if not isinstance(steps, int) or isinstance(steps, bool) or steps <= 0:
             raise ValueError(f"steps must be a positive int, got {steps!r}")
@@ -425,30 +479,38 @@ def run_recipe(name: str, *, profile: str | Profile | None = None, workdir: str 
         if not isinstance(time_budget_s, int | float) or isinstance(time_budget_s, bool) or time_budget_s <= 0:
             raise ValueError(f"time_budget_s must be a positive number, got {time_budget_s!r}")
         cfg["time_budget_s"] = float(time_budget_s)
+    # everything is validated before anything is written: a rejected --set leaves the work dir as it was
+    config = _train_config(cfg)
+    seed_everything(cfg["train"]["seed"])  # same initial weights on every rank and every run
+    model = build_model(cfg)
 
     was_distributed = D.is_distributed()
     D.init_distributed()
     try:
+        d = cfg["data"]
+        stream = MovingMNISTStream(cfg["batch_size"], seed=cfg["train"]["seed"], rank=D.rank(),
+                                   world_size=D.world_size(), num_digits=d["num_digits"], seq_len=d["seq_len"])
         workdir = make_workdir(name, root, cfg) if workdir is None else Path(workdir)
         if D.is_main():  # keep the budgets of the latest call in config.json
             path = workdir / "config.json"
+            check_writable(workdir)
             record = json.loads(path.read_text()) if path.is_file() else {}
             # a fresh start (resume=False) discards the old weights, so also the commands that trained them
             commands = (record.get("commands", []) if resume else []) + ([command] if command else [])
-            write_json_atomic({**record, "name": name, "config": cfg, "commands": commands}, path)
-        t = dict(cfg["train"])
-        n = cfg["steps"]
-        config = TrainConfig(steps=n, time_budget_s=cfg["time_budget_s"], lr=t["lr"], weight_decay=t["weight_decay"],
-                             warmup_steps=round(t["warmup_frac"] * n), min_lr_ratio=t["min_lr_ratio"],
-                             grad_clip=t["grad_clip"], amp=t["amp"], compile=t["compile"], seed=t["seed"],
-                             ckpt_every=min(500, max(10, n // 10)), log_every=max(1, min(50, n // 100)))
-        seed_everything(t["seed"])  # same initial weights on every rank and every run
-        model = build_model(cfg)
-        d = cfg["data"]
-        stream = MovingMNISTStream(cfg["batch_size"], seed=t["seed"], rank=D.rank(), world_size=D.world_size(),
-                                   num_digits=d["num_digits"], seq_len=d["seq_len"])
-        result = train(model, make_loss(cfg), stream, config, workdir=workdir, resume=resume,
-                       callbacks=callbacks, progress=progress)
+            changes = (record.get("changes", []) if resume else []) + ([change] if change else [])
+            record = {**record, "name": name, "config": cfg, "commands": commands}
+            record.pop("stopped", None)
+            write_json_atomic({**record, **({"changes": changes} if changes else {})}, path)
+        try:
+            result = train(model, make_loss(cfg), stream, config, workdir=workdir, resume=resume,
+                           callbacks=callbacks, progress=progress)
+        except NonFiniteLossError as e:  # recorded, so that a resume may change the lr (see AFTER_NON_FINITE)
+            if D.is_main():
+                path = workdir / "config.json"
+                stopped = {"reason": "non_finite", "what": e.what, "step": e.step,
+                           "checkpoint_step": e.checkpoint[1] if e.checkpoint else None}
+                write_json_atomic({**json.loads(path.read_text()), "stopped": stopped}, path)
+            raise
         if D.is_main():
             # always the fixed, cached test set (a prefix of it in small profiles), never a selection set
             scores = evaluate_run(result.model, cfg, progress=progress)

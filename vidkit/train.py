@@ -44,19 +44,28 @@ from tqdm.auto import tqdm
 
 from vidkit import distributed as D
 from vidkit.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from vidkit.errors import VidkitError, WriteError
 from vidkit.fileio import atomic_write, write_json_atomic
 
-__all__ = ["TrainConfig", "TrainResult", "StepInfo", "NonFiniteLossError", "LivePlot", "train", "pick_device", "steps_for_time",
+__all__ = ["TrainConfig", "TrainResult", "StepInfo", "NonFiniteLossError", "LivePlot", "train", "pick_device",
+           "steps_for_time", "check_writable",
            "seed_everything", "warmup_cosine", "make_optimizer", "make_scheduler", "make_workdir"]
 
 
-class NonFiniteLossError(FloatingPointError):
-    """The loss became NaN or infinite; the run stops and the last good checkpoint is kept."""
+class NonFiniteLossError(VidkitError, FloatingPointError):
+    """The loss, the gradients or the weights became NaN or infinite; the run stops before the bad step
+    is applied, and no checkpoint with non-finite weights is ever written.
 
-    def __init__(self, step: int, loss: float):
-        self.step, self.loss = step, loss
-        super().__init__(f"non-finite loss {loss} at step {step}: training stopped, the last good checkpoint "
-                         "was kept. Try a lower lr, gradient clipping, or amp=False.")
+    ``what`` is ``"loss"``, ``"gradient norm"`` or ``"weights"``; ``checkpoint`` the last good checkpoint
+    (``(path, step)``) or None when there is none.
+    """
+
+    def __init__(self, step: int, loss: float, what: str = "loss", checkpoint: tuple[Path, int] | None = None,
+                 advice: str = "Try a lower lr, gradient clipping, or amp=False."):
+        self.step, self.loss, self.what, self.checkpoint = step, loss, what, checkpoint
+        kept = (f"the last good checkpoint ({checkpoint[0]}, step {checkpoint[1]}) is kept and a resume starts "
+                "from it" if checkpoint else "no checkpoint was written")
+        super().__init__(f"non-finite {what} {loss} at step {step}: training stopped, {kept}. {advice}")
 
 
 # ----------------------------------------------------------------------------- config and validation
@@ -383,23 +392,62 @@ class LivePlot:
 
 # ----------------------------------------------------------------------------- checkpoint state
 
+def _all_finite(model: nn.Module) -> bool:
+    return all(bool(torch.isfinite(p).all()) for p in model.state_dict().values() if p.is_floating_point())
+
+
+def _write_failure(path: Path, e: BaseException) -> WriteError:
+    """One line naming ``path`` for a failed write: a full disk, a read-only folder, a missing permission."""
+    reason = e.strerror if isinstance(e, OSError) and e.strerror else str(e).strip().splitlines()[-1][:200]
+    if isinstance(e, RuntimeError) and ("unexpected pos" in str(e) or "PytorchStreamWriter" in str(e)):
+        reason = "the file could not be written completely (is the disk full?)"
+    return WriteError(f"{path}: cannot write ({reason}). Free disk space or fix the folder's permissions, then "
+                      "run again to resume; the previous checkpoint, if any, is intact.")
+
+
+def check_writable(folder: Path) -> None:
+    """Create ``folder`` if needed and check that a file can be written in it, before any training step;
+    raises :class:`~vidkit.errors.WriteError` naming the folder otherwise."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = folder / f".write-test-{os.getpid()}"
+        with open(probe, "wb") as f:
+            f.write(b"ok")
+        probe.unlink()
+    except OSError as e:
+        raise WriteError(f"{folder}: not writable ({e.strerror or e}). Choose another --workdir or fix the "
+                         "folder's permissions.") from e
+
+
 def _checkpoint(path: Path, step: int, elapsed: float, config: TrainConfig, model: nn.Module,
-                optimizer: torch.optim.Optimizer, scheduler: Any, stream: Any, history: list) -> None:
-    """Save everything needed for an exact resume. Collective under DDP; only rank 0 writes."""
+                optimizer: torch.optim.Optimizer, scheduler: Any, stream: Any, history: list,
+                window: dict[str, Any]) -> None:
+    """Save everything needed for an exact resume (weights, optimizer, schedule, RNGs, data position, the
+    history and the open logging window). Collective under DDP; only rank 0 writes. Refuses non-finite
+    weights: a checkpoint is always one a run can resume from."""
     rngs = D.all_gather_object(_rng_state())
     data = D.all_gather_object(stream.state_dict() if hasattr(stream, "state_dict") else None)
     if not D.is_main():
         return
+    if not _all_finite(model):
+        raise NonFiniteLossError(step, float("nan"), "weights",
+                                 (path, int(load_checkpoint(path)["step"])) if path.is_file() else None)
     state = {"step": step, "elapsed_s": elapsed, "config": asdict(config), "world_size": D.world_size(),
              "model": model.state_dict(), "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
-             "rng": rngs, "data": data, "history": history, "torch_version": str(torch.__version__)}
-    save_checkpoint(state, path)
-    if config.keep_checkpoints:
-        save_checkpoint(state, path.parent / f"step_{step:07d}.pt")
+             "rng": rngs, "data": data, "history": history, "torch_version": str(torch.__version__),
+             "window": {k: v for k, v in window.items() if k != "t"}}
+    targets = [path] + ([path.parent / f"step_{step:07d}.pt"] if config.keep_checkpoints else [])
+    for target in targets:
+        try:
+            save_checkpoint(state, target)
+        except (OSError, RuntimeError) as e:
+            raise _write_failure(target, e) from e
 
 
 def _restore(path: Path, model: nn.Module, optimizer: torch.optim.Optimizer, scheduler: Any,
-             stream: Any) -> tuple[int, float, list]:
+             stream: Any) -> tuple[int, float, list, dict[str, Any], dict[str, Any]]:
+    """Load a checkpoint into the model, optimizer, schedule, RNGs and data stream. Returns
+    ``(step, elapsed, history, logging window, saved TrainConfig as a dict)``."""
     ckpt = load_checkpoint(path)
     try:
         model.load_state_dict(ckpt["model"])
@@ -419,7 +467,17 @@ def _restore(path: Path, model: nn.Module, optimizer: torch.optim.Optimizer, sch
         else:
             warnings.warn("batches has no saved position or no state_dict()/load_state_dict(): the data starts "
                           "over from its beginning (the resume is not exact)", stacklevel=3)
-    return step, elapsed, list(ckpt.get("history", []))
+    return step, elapsed, list(ckpt.get("history", [])), dict(ckpt.get("window", {})), dict(ckpt.get("config", {}))
+
+
+def _set_peak_lr(optimizer: torch.optim.Optimizer, scheduler: Any, lr: float) -> None:
+    """Move a restored schedule to a new peak lr (a resume with a changed ``config.lr``): the multiplier at
+    the current step is kept, so the run continues the same schedule at the new scale."""
+    scale = lr / scheduler.base_lrs[0]
+    scheduler.base_lrs = [lr for _ in scheduler.base_lrs]
+    for g in optimizer.param_groups:
+        g["initial_lr"] = lr
+        g["lr"] *= scale
 
 
 def _reduce(loss: torch.Tensor, out_of_time: bool) -> tuple[float, bool]:
@@ -479,7 +537,8 @@ def train(model: nn.Module, loss_fn: Callable[[nn.Module, Any], Any], batches: I
     ckpt_path = None if workdir is None else workdir / "checkpoints" / "last.pt"
     log_path = None if workdir is None or not main else workdir / "log.txt"
     if log_path is not None:
-        ckpt_path.parent.mkdir(parents=True, exist_ok=True)
+        check_writable(workdir)
+        check_writable(ckpt_path.parent)
         for stale in ckpt_path.parent.glob(".*.tmp*"):  # left by a run killed while saving
             stale.unlink(missing_ok=True)
         if not (workdir / "config.json").exists():
@@ -487,14 +546,20 @@ def train(model: nn.Module, loss_fn: Callable[[nn.Module, Any], Any], batches: I
 
     def log(msg: str) -> None:
         if log_path is not None:
-            with open(log_path, "a") as f:
-                f.write(f"{datetime.now():%Y-%m-%d %H:%M:%S} {msg}\n")
+            try:
+                with open(log_path, "a") as f:
+                    f.write(f"{datetime.now():%Y-%m-%d %H:%M:%S} {msg}\n")
+            except OSError as e:
+                raise _write_failure(log_path, e) from e
 
-    step, elapsed, history, resumed_from = 0, 0.0, [], None
+    step, elapsed, history, resumed_from, window = 0, 0.0, [], None, {}
     if resume and ckpt_path is not None and ckpt_path.is_file():
-        step, elapsed, history = _restore(ckpt_path, model, optimizer, scheduler, stream)
+        step, elapsed, history, window, saved = _restore(ckpt_path, model, optimizer, scheduler, stream)
         resumed_from = step
         log(f"resumed from {ckpt_path} at step {step}")
+        if saved.get("lr", config.lr) != config.lr:
+            _set_peak_lr(optimizer, scheduler, config.lr)
+            log(f"peak lr changed from {saved['lr']} to {config.lr} at step {step}")
     else:
         seed_everything(config.seed + D.rank())
 
@@ -510,7 +575,8 @@ def train(model: nn.Module, loss_fn: Callable[[nn.Module, Any], Any], batches: I
     stopped_by = "time" if budget is not None and elapsed >= budget else "steps"
     t_start = time.perf_counter() - elapsed  # elapsed counts time before a resume too
     session_start, session_samples, last_saved = time.perf_counter(), 0, step
-    win = {"loss": 0.0, "n": 0, "samples": 0, "t": time.perf_counter(), "extras": {}}
+    # the open logging window (saved in checkpoints, so a resumed run logs what an uninterrupted one would)
+    win = {"loss": 0.0, "n": 0, "samples": 0, "extras": {}, **window, "t": time.perf_counter()}
     loss_val, lr, extras = float("nan"), optimizer.param_groups[0]["lr"], {}
     pbar = tqdm(total=config.steps, initial=step, disable=not (progress and main), desc="train", unit="step",
                 dynamic_ncols=True)
@@ -540,11 +606,16 @@ def train(model: nn.Module, loss_fn: Callable[[nn.Module, Any], Any], batches: I
             loss.backward()
             elapsed = time.perf_counter() - t_start
             loss_val, out_of_time = _reduce(loss, budget is not None and elapsed >= budget)
-            if not math.isfinite(loss_val):
-                log(f"stopped: non-finite loss {loss_val} at step {step + 1}")
-                raise NonFiniteLossError(step + 1, loss_val)
-            if config.grad_clip is not None:
-                nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
+            # gradients are all-reduced by now, so every rank sees the same norm and stops together
+            grad_norm = loss_val if not math.isfinite(loss_val) else float(nn.utils.clip_grad_norm_(
+                model.parameters(), config.grad_clip if config.grad_clip is not None else math.inf))
+            if not math.isfinite(grad_norm):
+                what = "loss" if not math.isfinite(loss_val) else "gradient norm"
+                log(f"stopped: non-finite {what} {grad_norm} at step {step + 1}")
+                good = None
+                if ckpt_path is not None and ckpt_path.is_file():  # say truthfully what a resume would load
+                    good = (ckpt_path, int(load_checkpoint(ckpt_path)["step"]))
+                raise NonFiniteLossError(step + 1, grad_norm, what, good)
             optimizer.step()
             scheduler.step()
             step += 1
@@ -563,7 +634,7 @@ def train(model: nn.Module, loss_fn: Callable[[nn.Module, Any], Any], batches: I
             pbar.update(1)
             if ckpt_path is not None and config.ckpt_every is not None and step % config.ckpt_every == 0:
                 _checkpoint(ckpt_path, step, time.perf_counter() - t_start, config, model, optimizer, scheduler,
-                            stream, history)
+                            stream, history, win)
                 last_saved = step
             if main and callbacks:
                 info = StepInfo(step, loss_val, lr, time.perf_counter() - t_start, history, model, extras=extras)
@@ -574,7 +645,7 @@ def train(model: nn.Module, loss_fn: Callable[[nn.Module, Any], Any], batches: I
             record()
         elapsed = time.perf_counter() - t_start
         if ckpt_path is not None and step != last_saved:
-            _checkpoint(ckpt_path, step, elapsed, config, model, optimizer, scheduler, stream, history)
+            _checkpoint(ckpt_path, step, elapsed, config, model, optimizer, scheduler, stream, history, win)
         if main:
             final = StepInfo(step, loss_val, lr, elapsed, history, model, final=True, extras=extras)
             for cb in callbacks:
