@@ -65,3 +65,33 @@ def test_load_errors(tmp_path):
         vidkit.load("no-such-model")
     with pytest.raises(FileNotFoundError, match="config.json"):
         vidkit.load(tmp_path)
+
+
+def test_predict_rejects_empty_clips_and_huge_rollouts():
+    for empty in (np.zeros((0, 8, 8), np.uint8), torch.zeros(2, 0, 1, 8, 8), np.zeros((3, 0, 8))):
+        with pytest.raises(ValueError, match="clip is empty"):
+            vidkit.predict(CopyLastBaseline(), empty, steps=1)
+    with pytest.raises(ValueError, match=r"GiB.*MAX_OUTPUT_BYTES = 4 GiB"):
+        vidkit.predict(CopyLastBaseline(), np.zeros((4, 64, 64), np.uint8), steps=10**6)
+
+
+def test_load_of_another_runs_weights_names_the_file(tmp_path):
+    import shutil
+
+    from vidkit.errors import CheckpointError
+
+    tiny = run_recipe("mmnist_tiny", profile="smoke", steps=2, root=tmp_path, progress=False, samples=False)
+    simvp = run_recipe("mmnist_simvp", profile="smoke", steps=1, root=tmp_path, progress=False, samples=False)
+    shutil.copy(simvp / "checkpoints" / "last.pt", tiny / "checkpoints" / "last.pt")
+    with pytest.raises(CheckpointError, match=r"last\.pt: its weights do not fit.*recipe 'mmnist_tiny'"):
+        vidkit.load(tiny)
+
+
+def test_samples_folder_is_cleaned_of_leftover_temp_files(tmp_path):
+    from vidkit.recipes import recipe_config, write_samples
+
+    cfg = recipe_config("mmnist_tiny", "smoke")
+    stale = tmp_path / ".rollouts.0123456789ab.tmp.gif"
+    stale.write_bytes(b"half a gif")
+    write_samples(CopyLastBaseline(), cfg, tmp_path, n=1)
+    assert not stale.exists() and (tmp_path / "rollouts.gif").is_file()

@@ -17,12 +17,16 @@ import numpy as np
 import torch
 from torch import nn
 
-__all__ = ["load", "predict", "show", "publish", "run_config", "checkpoint_path", "reference_checkpoints"]
+__all__ = ["load", "predict", "show", "publish", "run_config", "checkpoint_path", "reference_checkpoints",
+           "rescore_reference", "MAX_OUTPUT_BYTES"]
 
 
 def _as_clips(clip: Any) -> tuple[torch.Tensor, bool]:
     """Any clip layout -> float ``(B, T, C, H, W)`` in [0, 1], and whether a batch axis was added."""
     x = torch.as_tensor(np.asarray(clip)) if not isinstance(clip, torch.Tensor) else clip.detach().cpu()
+    if x.numel() == 0:
+        raise ValueError(f"clip is empty (shape {tuple(x.shape)}): give at least one frame, as (T, H, W), "
+                         "(T, C, H, W) or (B, T, C, H, W)")
     if x.dtype == torch.uint8:
         x = x.float() / 255.0
     elif x.is_floating_point():
@@ -42,6 +46,11 @@ def _as_clips(clip: Any) -> tuple[torch.Tensor, bool]:
     raise ValueError(f"clip must be (T, H, W), (T, C, H, W) or (B, T, C, H, W), got shape {tuple(x.shape)}")
 
 
+MAX_OUTPUT_BYTES = 4 * 2**30
+"""The largest rollout :func:`predict` makes in one call (4 GiB of float32 frames): more steps or clips
+than that would exhaust a laptop's memory; split the call instead."""
+
+
 @torch.no_grad()
 def predict(model: nn.Module, clip: Any, steps: int = 10) -> torch.Tensor:
     """Predict ``steps`` future frames of ``clip`` with ``model`` (any vidkit predictor or baseline).
@@ -55,6 +64,12 @@ def predict(model: nn.Module, clip: Any, steps: int = 10) -> torch.Tensor:
     if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
         raise ValueError(f"steps must be a positive int, got {steps!r}")
     x, single = _as_clips(clip)
+    b, _, c, h, w = x.shape
+    size = b * steps * c * h * w * 4
+    if size > MAX_OUTPUT_BYTES:
+        raise ValueError(f"steps={steps} for {b} clip(s) of {c}x{h}x{w} would need {size / 2**30:.1f} GiB for the "
+                         f"predicted frames alone (limit vidkit.api.MAX_OUTPUT_BYTES = "
+                         f"{MAX_OUTPUT_BYTES / 2**30:.0f} GiB): predict fewer steps or fewer clips per call")
     device = next((p.device for p in model.parameters()), torch.device("cpu"))
     was_training = model.training
     model.eval()
@@ -122,13 +137,22 @@ def load(path_or_name: str | os.PathLike, map_location: str = "cpu") -> nn.Modul
     ``torch.load(weights_only=True)``; it is returned in eval mode, in float32.
     """
     from vidkit.checkpoint import load_checkpoint
+    from vidkit.errors import CheckpointError
     from vidkit.recipes import build_model
 
-    ckpt_path, _ = _locate(path_or_name)
+    ckpt_path, workdir = _locate(path_or_name)
     config, _ = run_config(path_or_name)
     model = build_model(config)
-    state = load_checkpoint(ckpt_path, map_location=map_location)["model"]
-    model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in state.items()})
+    state = load_checkpoint(ckpt_path, map_location=map_location).get("model")
+    if not isinstance(state, dict):
+        raise CheckpointError(f"{ckpt_path}: holds no model weights (no 'model' entry)")
+    try:
+        model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in state.items()})
+    except (RuntimeError, AttributeError) as e:
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise CheckpointError(f"{ckpt_path}: its weights do not fit the model that {workdir / 'config.json'} "
+                              f"describes (recipe {config.get('recipe')!r}, model {config.get('model')}): {first}. "
+                              "Was the checkpoint copied from another run?") from e
     return model.eval()
 
 

@@ -385,6 +385,8 @@ def write_samples(model: nn.Module, cfg: dict[str, Any], folder: str | os.PathLi
     grid = np.concatenate([viz.side_by_side(r if i == 0 else list(r.values())) for i, r in enumerate(rows)],
                           axis=1)
     folder = Path(folder)
+    for stale in folder.glob(".*.tmp*"):  # left by a run killed while writing its samples
+        stale.unlink(missing_ok=True)
     return [viz.save_gif(grid, folder / "rollouts.gif", fps=fps, scale=2),
             viz.save_mp4(grid, folder / "rollouts.mp4", fps=fps, scale=2)]
 
