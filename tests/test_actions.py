@@ -444,6 +444,35 @@ def test_validation(kwargs: dict, match: str) -> None:
         generate_actions(**kwargs)
 
 
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(seed=-1), r"seed must be a non-negative int, got -1 \(int\)"),
+    (dict(seed=1.7), r"seed must be a non-negative int, got 1\.7 \(float\)"),
+    (dict(seed=True), r"seed must be a non-negative int, got True \(bool\)"),
+    (dict(n=True), r"n must be a positive integer, got True"),
+    (dict(digits=(np.zeros((0, 28, 28), np.uint8), np.zeros(0, np.int64))),
+     r"digits must hold at least one digit image \(M >= 1\), got an empty bank"),
+    (dict(digits=(np.zeros((2, 28, 28), np.uint8), np.array([2.5, 3.0]))),
+     r"digits labels must be whole numbers in 0\.\.9, got dtype float64"),
+    (dict(digits=(np.zeros((2, 28, 28), np.uint8), np.array([1, -1]))), r"digits labels must lie in 0\.\.9, got values from -1"),
+], ids=["seed-negative", "seed-float", "seed-bool", "n-bool", "digits-empty-bank", "digits-fractional-labels",
+        "digits-negative-label"])
+def test_generator_arguments_name_the_expected_type_and_value(kwargs: dict, match: str) -> None:
+    with pytest.raises(ValueError, match=match):
+        generate_actions(**{"n": 3, **kwargs})
+
+
+@pytest.mark.parametrize("call, match", [
+    (lambda: all_captions(3.7, "zoom_in"), r"digit must be an int in 0\.\.9, got 3\.7 \(float\)"),
+    (lambda: all_captions(True, "zoom_in"), r"digit must be an int in 0\.\.9, got True \(bool\)"),
+    (lambda: all_captions(3, 2.5), r"action index must be an int in 0\.\.7.*got 2\.5 \(float\)"),
+    (lambda: captions_for(3, "zoom_in", n=2.5), r"n must be an int in 1\.\.\d+, got 2\.5 \(float\)"),
+    (lambda: captions_for(3, "zoom_in", rng=-1), r"rng \(an int seed or a numpy Generator\) must be a non-negative int"),
+], ids=["digit-float", "digit-bool", "action-float", "n-float", "rng-negative"])
+def test_caption_helper_arguments_are_not_truncated(call, match: str) -> None:
+    with pytest.raises(ValueError, match=match):
+        call()
+
+
 def test_custom_digit_pool() -> None:
     rng = np.random.default_rng(0)
     images = (rng.random((20, 28, 28)) > 0.7).astype(np.uint8) * 255

@@ -5,10 +5,12 @@ from __future__ import annotations
 import json
 import os
 import pickle
+import random
 import signal
 import subprocess
 import sys
 import time
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -130,6 +132,112 @@ def test_torch_save_of_arbitrary_objects_is_refused(tmp_path):
     assert not marker.exists()
     torch.load(tmp_path / "payload.pt", weights_only=False)  # control: an unsafe load would run it
     assert marker.exists()
+
+
+class SystemCall:
+    """Unpickling this would run ``os.system`` (never executed here: the command only creates ``marker``)."""
+
+    def __init__(self, marker: Path):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (os.system, (f"touch {self.marker}",))
+
+
+def _no_unsafe_advice(message: str) -> None:
+    assert "weights_only" not in message and "weights only" not in message.lower()
+    assert "trust" not in message.lower()
+
+
+@pytest.mark.parametrize("how", ["raw pickle", "raw pickle protocol 2", "torch.save", "legacy torch.save"])
+def test_refusal_names_the_blocked_global_and_never_advises_weights_only_false(tmp_path, how):
+    marker = tmp_path / "pwned"
+    path = tmp_path / "evil.pt"
+    obj = {"format": FORMAT, "version": 1, "x": SystemCall(marker)}
+    if how == "raw pickle":
+        path.write_bytes(pickle.dumps(obj))
+    elif how == "raw pickle protocol 2":
+        path.write_bytes(pickle.dumps(obj, protocol=2))
+    elif how == "torch.save":
+        torch.save(obj, path)
+    else:
+        torch.save(obj, path, _use_new_zipfile_serialization=False)
+    with pytest.raises(CheckpointError, match=r"evil\.pt: .*refused for safety.*blocked global: posix\.system") as info:
+        load_checkpoint(path)
+    _no_unsafe_advice(str(info.value))
+    assert not marker.exists()
+
+
+def test_refusal_of_a_custom_class_names_it(tmp_path):
+    torch.save({"format": FORMAT, "version": 1, "x": Plain()}, tmp_path / "plain.pt")
+    with pytest.raises(CheckpointError, match=r"plain\.pt: .*refused for safety.*blocked global: \S*Plain") as info:
+        load_checkpoint(tmp_path / "plain.pt")
+    _no_unsafe_advice(str(info.value))
+    pickle.dump(Payload(tmp_path / "pwned"), open(tmp_path / "exec.pt", "wb"))
+    with pytest.raises(CheckpointError, match=r"exec\.pt: .*blocked global: builtins\.exec") as info:
+        load_checkpoint(tmp_path / "exec.pt")
+    _no_unsafe_advice(str(info.value))
+    assert not (tmp_path / "pwned").exists()
+
+
+def test_random_bytes_are_not_a_vidkit_checkpoint(tmp_path):
+    path = tmp_path / "noise.pt"
+    prefixes = [b"", b"PK\x03\x04", b"\x80\x02", b"\x80\x04\x95"]  # as if a zip / a pickle
+    for seed in range(40):
+        path.write_bytes(prefixes[seed % 4] + random.Random(seed).randbytes(4096))
+        with pytest.raises(CheckpointError, match=r"noise\.pt: not a vidkit checkpoint") as info:
+            load_checkpoint(path)
+        assert "safety" not in str(info.value)
+        _no_unsafe_advice(str(info.value))
+    path.write_bytes(b"")
+    with pytest.raises(CheckpointError, match=r"noise\.pt: not a vidkit checkpoint \(the file is empty\)"):
+        load_checkpoint(path)
+    path.write_bytes(pickle.dumps({"format": FORMAT, "version": 1}))  # a pickle, but not from torch.save
+    with pytest.raises(CheckpointError, match=r"noise\.pt: not a vidkit checkpoint \(a plain pickle"):
+        load_checkpoint(path)
+
+
+def _record_offset(path: Path, suffix: str) -> tuple[int, int]:
+    """(offset of the data, size) of the zip record whose name ends with ``suffix``."""
+    with zipfile.ZipFile(path) as zf:
+        info = next(i for i in zf.infolist() if i.filename.endswith(suffix))
+    raw = path.read_bytes()
+    start = info.header_offset
+    name_len, extra_len = int.from_bytes(raw[start + 26:start + 28], "little"), int.from_bytes(
+        raw[start + 28:start + 30], "little")
+    return start + 30 + name_len + extra_len, info.file_size
+
+
+def test_a_flipped_byte_in_a_tensor_is_detected(tmp_path):
+    path = save_checkpoint({"model": {"w": torch.randn(10_000)}, "step": 3}, tmp_path / "flip.pt")
+    offset, size = _record_offset(path, "data/0")
+    assert size == 40_000
+    raw = bytearray(path.read_bytes())
+    raw[offset + 1234] ^= 0x10  # one bit of one float: torch.load alone reads it without a word
+    path.write_bytes(bytes(raw))
+    with pytest.raises(CheckpointError, match=r"flip\.pt: .*damaged.*CRC-32.*use an earlier one or retrain"):
+        load_checkpoint(path)
+    # the pickle record is covered too
+    path = save_checkpoint({"step": 12345678}, tmp_path / "flip2.pt")
+    offset, size = _record_offset(path, "data.pkl")
+    raw = bytearray(path.read_bytes())
+    raw[offset + size - 3] ^= 0x01
+    path.write_bytes(bytes(raw))
+    with pytest.raises(CheckpointError, match=r"flip2\.pt: .*damaged"):
+        load_checkpoint(path)
+
+
+def test_crc_check_is_cheap(tmp_path):
+    path = save_checkpoint({"model": {"w": torch.randn(1_300_000)}}, tmp_path / "five_mb.pt")  # ~5.2 MB
+    load_checkpoint(path)  # warm the page cache
+    with zipfile.ZipFile(path) as zf:
+        t0 = time.perf_counter()
+        assert zf.testzip() is None
+        crc = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    load_checkpoint(path)
+    total = time.perf_counter() - t0
+    assert crc < 0.25 and total < 1.0, (crc, total)  # measured: ~2 ms CRC check, ~10 ms load in all
 
 
 def _worker(workdir: Path, out: Path, *extra: str) -> list[str]:

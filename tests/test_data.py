@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import gzip
+import math
 import struct
+import time
 
 import numpy as np
 import pytest
@@ -22,9 +24,11 @@ from vidkit.data import (
     load_digits,
     load_official,
     load_test_set,
+    testset,
     verify_test_set,
 )
 from vidkit.data.testset import frames_sha256
+from vidkit.errors import DataCacheError, DataFileError
 
 FREE = 64 - 28
 
@@ -315,20 +319,191 @@ def test_user_digits_get_their_own_test_set_cache(tmp_path, monkeypatch):
 
 # --- the official test set --------------------------------------------------------------------------
 
-def test_official_file_is_validated(tmp_path):
+def test_official_full_file_is_memory_mapped(tmp_path, capsys):
     good = tmp_path / "mnist_test_seq.npy"
     arr = np.lib.format.open_memmap(good, mode="w+", dtype=np.uint8, shape=(20, 10000, 64, 64))
     arr[3, 7, 1, 2] = 9
     del arr
     loaded = load_official(good)
+    assert isinstance(loaded, np.memmap) and not loaded.flags.writeable  # mapped, not read whole
     assert loaded.shape == (20, 10000, 64, 64) and loaded[3, 7, 1, 2] == 9
-    bad = tmp_path / "bad.npy"
-    np.save(bad, np.zeros((10, 20, 64, 64), np.float32))
-    with pytest.raises(ValueError, match=r"bad.npy.*uint8.*\(20, 10000, 64, 64\)"):
-        load_official(bad)
+    assert "loaded 10,000 sequences" in capsys.readouterr().err
     junk = tmp_path / "junk.npy"
     junk.write_bytes(b"not numpy")
-    with pytest.raises(ValueError, match="junk.npy"):
+    with pytest.raises(DataFileError, match="junk.npy: not a readable .npy"):
         load_official(junk)
     with pytest.raises(FileNotFoundError, match="optional"):
         load_official(tmp_path / "missing.npy")
+
+
+def test_official_subset_is_accepted_and_counted(tmp_path, capsys):
+    sub = np.random.default_rng(0).integers(0, 256, (20, 3, 64, 64), dtype=np.uint8)
+    np.save(tmp_path / "subset.npy", sub)
+    loaded = load_official(tmp_path / "subset.npy")
+    assert loaded.shape == (20, 3, 64, 64) and np.array_equal(loaded, sub)
+    err = capsys.readouterr().err
+    assert "loaded 3 sequences of 20 frames (a subset; the full set has 10,000)" in err and "subset.npy" in err
+    load_official(tmp_path / "subset.npy", progress=False)
+    assert capsys.readouterr().err == ""
+
+
+@pytest.mark.parametrize("shape, dtype, match", [
+    ((10, 3, 64, 64), np.uint8, r"got uint8 \(10, 3, 64, 64\): T = 10 frames, expected 20"),
+    ((20, 3, 32, 64), np.uint8, r"got uint8 \(20, 3, 32, 64\): frames of 32x64 pixels, expected 64x64"),
+    ((20, 3, 64, 64), np.float32, r"got float32 \(20, 3, 64, 64\): dtype float32, expected uint8"),
+    ((20, 0, 64, 64), np.uint8, r"got uint8 \(20, 0, 64, 64\): N = 0 sequences, expected at least 1"),
+    ((3, 20, 64, 64), np.uint8, r"T = 3 frames, expected 20; this looks like the kit's \(N, T, H, W\) layout"),
+    ((20, 64, 64), np.uint8, r"got uint8 \(20, 64, 64\)"),
+], ids=["wrong-T", "wrong-HW", "wrong-dtype", "zero-sequences", "kit-layout", "three-dims"])
+def test_official_wrong_layout_is_refused_naming_the_file(tmp_path, shape, dtype, match):
+    bad = tmp_path / "bad.npy"
+    np.save(bad, np.zeros(shape, dtype))
+    with pytest.raises(DataFileError, match=r"bad\.npy: expected .*uint8 of shape \(20, N, 64, 64\).*" + match):
+        load_official(bad)
+
+
+# --- cache integrity --------------------------------------------------------------------------------
+
+def _flip_byte(path, offset_from_end: int = 1000) -> None:
+    """Flip one bit of a file in place (the file keeps its inode; its mtime and ctime change)."""
+    with open(path, "r+b") as f:
+        f.seek(-offset_from_end, 2)
+        byte = f.read(1)
+        f.seek(-offset_from_end, 2)
+        f.write(bytes([byte[0] ^ 1]))
+
+
+def test_corrupt_cached_frames_are_refused_on_load(tmp_path):
+    data = load_test_set(40, root=tmp_path, progress=False)
+    path, good = data.meta["path"], data.meta["sha256"]
+    assert good == frames_sha256(build_test_set(40, progress=False).frames)
+    del data
+    _flip_byte(path)
+    actual = frames_sha256(np.load(path, mmap_mode="r"))
+    assert actual != good
+    with pytest.raises(DataCacheError, match=rf"mmnist_test_n40\S*\.npy: the cached test frames are corrupt: their "
+                                             rf"sha256 is {actual}, but {good} was recorded.*--rebuild"):
+        load_test_set(40, root=tmp_path, progress=False)
+    with pytest.raises(DataCacheError, match=rf"actual sha256 {actual}, recorded {good}.*--rebuild"):
+        verify_test_set(40, root=tmp_path)
+    # what `vidkit data build --rebuild` does: regenerate, and report the hash of what is on disk
+    rebuilt = load_test_set(40, root=tmp_path, rebuild=True, progress=False)
+    assert rebuilt.meta["sha256"] == good == frames_sha256(np.asarray(rebuilt.frames))
+    assert verify_test_set(40, root=tmp_path)["sha256"] == good
+
+
+def test_cache_hash_is_checked_once_per_file_version(tmp_path, monkeypatch):
+    load_test_set(24, root=tmp_path, progress=False)
+    calls = []
+    real = testset.frames_sha256
+    monkeypatch.setattr(testset, "frames_sha256", lambda frames: calls.append(len(frames)) or real(frames))
+    testset._VERIFIED.clear()  # as in a new process
+    data = load_test_set(24, root=tmp_path, progress=False)
+    assert calls == [24]
+    load_test_set(24, root=tmp_path, progress=False)
+    assert calls == [24]  # same file, same process: not hashed again
+    _flip_byte(data.meta["path"])
+    with pytest.raises(DataCacheError, match="corrupt"):
+        load_test_set(24, root=tmp_path, progress=False)  # a modified file is hashed again
+    assert calls == [24, 24]
+
+
+@pytest.mark.parametrize("damage", ["garbage", "truncated", "flipped byte", "missing key"])
+def test_corrupt_cache_metadata_is_refused_naming_it(tmp_path, damage):
+    data = load_test_set(8, root=tmp_path, progress=False)
+    meta = tmp_path / (data.meta["path"].rsplit("/", 1)[-1].removesuffix(".npy") + ".meta.npz")
+    assert meta.exists()
+    if damage == "garbage":
+        meta.write_bytes(b"this is not a zip archive" * 10)
+    elif damage == "truncated":
+        meta.write_bytes(meta.read_bytes()[:200])
+    elif damage == "flipped byte":
+        _flip_byte(meta, offset_from_end=meta.stat().st_size // 2)
+    else:
+        with np.load(meta) as m:
+            kept = {k: m[k] for k in m.files if k != "sha256"}
+        np.savez(meta, **kept)
+    with pytest.raises(DataCacheError, match=rf"{meta.name}: the cached test set's metadata is .*--rebuild"):
+        load_test_set(8, root=tmp_path, progress=False)
+    assert load_test_set(8, root=tmp_path, rebuild=True, progress=False).meta["sha256"] == data.meta["sha256"]
+
+
+def test_integrity_check_cost_for_1000_sequences():
+    frames = np.random.default_rng(0).integers(0, 256, (1000, 20, 64, 64), dtype=np.uint8)
+    frames_sha256(frames[:10])
+    t0 = time.perf_counter()
+    frames_sha256(frames)
+    cost = time.perf_counter() - t0
+    assert cost < 1.5, cost  # measured ~55 ms (82 MB) on the dev machine; once per process per file version
+
+
+# --- argument checks --------------------------------------------------------------------------------
+
+EMPTY_BANK = (np.zeros((0, 28, 28), np.uint8), np.zeros(0, np.int64))
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(n=True), r"n must be an int >= 1, got True \(bool\)"),
+    (dict(n=2.0), r"n must be an int >= 1, got 2\.0 \(float\)"),
+    (dict(num_digits=True), r"num_digits must be an int >= 1, got True \(bool\)"),
+    (dict(num_digits=1.5), r"num_digits must be an int >= 1, got 1\.5"),
+    (dict(seq_len=20.0), r"seq_len must be an int >= 2, got 20\.0 \(float\)"),
+    (dict(canvas=True), r"canvas must be an int >= 28, got True"),
+    (dict(seed=-1), r"seed must be a non-negative int or a numpy SeedSequence, got -1 \(int\)"),
+    (dict(seed=1.5), r"seed must be a non-negative int or a numpy SeedSequence, got 1\.5 \(float\)"),
+    (dict(seed=True), r"seed must be a non-negative int.*got True \(bool\)"),
+    (dict(step_length=math.nan), r"step_length must be a finite number in \(0, 1\].*got nan"),
+    (dict(step_length=math.inf), r"step_length must be a finite number in \(0, 1\].*got inf"),
+    (dict(step_length="0.1"), r"step_length must be a finite number.*got '0\.1' \(str\)"),
+    (dict(speed_range=(0.5, math.inf)), r"speed_range must be None or a pair \(lo, hi\) of finite .*bad value inf"),
+    (dict(speed_range=(math.nan, 1.0)), r"speed_range must be .*bad value nan"),
+    (dict(speed_range=(0.0, 1.0)), r"speed_range must be .*0 < lo <= hi.*bad value 0\.0"),
+    (dict(speed_range=(0.5,)), r"speed_range must be .*got \(0\.5,\) \(tuple\)"),
+    (dict(speed_range="ab"), r"speed_range must be .*got 'ab' \(str\)"),
+    (dict(split="val"), r"split must be 'train' or 'test', got 'val'"),
+    (dict(digits=EMPTY_BANK), r"digits must hold at least one digit image \(M >= 1\), got an empty bank"),
+    (dict(digits=(np.zeros((3, 28, 28), np.uint8), np.array([0.0, 1.5, 2.0]))),
+     r"digits labels must be whole numbers in 0\.\.9, got dtype float64"),
+    (dict(digits=(np.zeros((3, 28, 28), np.uint8), np.array([0, 1, 10]))),
+     r"digits labels must lie in 0\.\.9, got values from 0 to 10"),
+    (dict(digits=np.zeros((3, 28, 28), np.uint8)), r"digits must be a pair \(images uint8"),
+], ids=["n-bool", "n-float", "num_digits-bool", "num_digits-float", "seq_len-float", "canvas-bool", "seed-negative",
+        "seed-float", "seed-bool", "step_length-nan", "step_length-inf", "step_length-str", "speed_range-inf",
+        "speed_range-nan", "speed_range-zero", "speed_range-one-value", "speed_range-str", "split-unknown",
+        "digits-empty-bank", "digits-fractional-labels", "digits-label-10", "digits-not-a-pair"])
+def test_generator_arguments_are_checked_at_the_boundary(kwargs, match):
+    kwargs = {"n": 2, **kwargs}
+    with pytest.raises(ValueError, match=match):
+        generate_moving_mnist(**kwargs)
+
+
+def test_generator_accepts_what_it_documents():
+    bank = (np.full((2, 28, 28), 255, np.uint8), np.array([3.0, 4.0]))  # whole-number float labels are fine
+    m = generate_moving_mnist(np.int64(2), np.uint32(5), digits=bank, speed_range=[1, 2], step_length=np.float32(0.2))
+    assert m.labels.dtype == np.int64 and set(m.labels.ravel()) <= {3, 4}
+    a = generate_moving_mnist(3, np.random.SeedSequence(4))
+    assert np.array_equal(a.frames, generate_moving_mnist(3, np.random.SeedSequence(4)).frames)
+
+
+@pytest.mark.parametrize("make, match", [
+    (lambda: MovingMNISTStream(4, rank=1.5, world_size=2), r"rank must be an int >= 0, got 1\.5 \(float\)"),
+    (lambda: MovingMNISTStream(4, rank=0, world_size=True), r"world_size must be an int >= 1, got True"),
+    (lambda: MovingMNISTStream(True), r"batch_size must be an int >= 1, got True \(bool\)"),
+    (lambda: MovingMNISTStream(4, seed=-2), r"seed must be a non-negative int, got -2"),
+    (lambda: MovingMNISTStream(4, seed=0.5), r"seed must be a non-negative int, got 0\.5 \(float\)"),
+    (lambda: MovingMNISTStream(4, seq_len=1), r"seq_len must be an int >= 2, got 1"),
+    (lambda: MovingMNISTStream(4, speed_range=(1.0, math.inf)), r"speed_range must be .*bad value inf"),
+    (lambda: MovingMNISTStream(4, num_digits=True), r"num_digits must be an int >= 1, got True"),
+    (lambda: MovingMNISTIterable(seed=1.0), r"seed must be a non-negative int, got 1\.0 \(float\)"),
+    (lambda: MovingMNISTIterable(speed_range=(math.nan, 2.0)), r"speed_range must be .*bad value nan"),
+    (lambda: MovingMNISTStream(4).load_state_dict({"step": 2.5}), r"'step' must be an int >= 0, got 2\.5"),
+    (lambda: load_digits("train", train_per_class=400.5), r"train_per_class must be an int in 1\.\.499, got 400\.5"),
+    (lambda: load_digits("train", train_per_class=True), r"train_per_class must be an int in 1\.\.499, got True"),
+    (lambda: load_test_set(True), r"size must be an int >= 1, got True \(bool\)"),
+], ids=["stream-rank-float", "stream-world_size-bool", "stream-batch_size-bool", "stream-seed-negative",
+        "stream-seed-float", "stream-seq_len-1", "stream-speed-inf", "stream-num_digits-bool", "iterable-seed-float",
+        "iterable-speed-nan", "stream-state-step-float", "train_per_class-float", "train_per_class-bool",
+        "test_set-size-bool"])
+def test_stream_and_digit_arguments_are_checked_at_the_boundary(make, match):
+    with pytest.raises(ValueError, match=match):
+        make()

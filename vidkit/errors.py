@@ -5,7 +5,7 @@ traceback); a bug still ends in a traceback.
 
 from __future__ import annotations
 
-__all__ = ["VidkitError", "CheckpointError", "DataCacheError", "WriteError"]
+__all__ = ["VidkitError", "CheckpointError", "DataCacheError", "DataFileError", "WriteError"]
 
 
 class VidkitError(Exception):
@@ -18,6 +18,11 @@ class CheckpointError(VidkitError, RuntimeError):
 
 class DataCacheError(VidkitError, ValueError):
     """A cached data file is corrupt or does not match its recorded hash (the message names the file)."""
+
+
+class DataFileError(VidkitError, ValueError):
+    """A data file the user supplied (official ``mnist_test_seq.npy``, MNIST IDX files) is unreadable or not in
+    the expected layout: the message names the file, what was expected and what it holds."""
 
 
 class WriteError(VidkitError, OSError):

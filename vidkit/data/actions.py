@@ -61,6 +61,8 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import Dataset
 
+from vidkit.data._checks import check_digit_bank, check_int, check_seed
+
 __all__ = [
     "ACTIONS",
     "ACTION_GERUNDS",
@@ -165,10 +167,10 @@ def _action_name(action: int | str) -> str:
         if action not in _MOTION:
             raise ValueError(f"unknown action {action!r}; known actions: {', '.join(ACTIONS)}")
         return action
-    a = int(action)
-    if not 0 <= a < len(ACTIONS):
-        raise ValueError(f"action index must be in 0..{len(ACTIONS) - 1} (an index into ACTIONS), got {action}")
-    return ACTIONS[a]
+    if isinstance(action, bool) or not isinstance(action, int | np.integer) or not 0 <= action < len(ACTIONS):
+        raise ValueError(f"action index must be an int in 0..{len(ACTIONS) - 1} (an index into ACTIONS), or give "
+                         f"an action name; got {action!r} ({type(action).__name__})")
+    return ACTIONS[int(action)]
 
 
 @lru_cache(maxsize=256)
@@ -189,10 +191,7 @@ def all_captions(digit: int, action: int | str) -> list[str]:
     ``len(SUBJECT_TEMPLATES) * sum over templates of the action's synonyms`` distinct strings (216 for
     most actions), e.g. "a 7 spins clockwise", "the digit seven is rotating to the right".
     """
-    d = int(digit)
-    if not 0 <= d <= 9:
-        raise ValueError(f"digit must be in 0..9, got {digit}")
-    return list(_all_captions(d, _action_name(action)))
+    return list(_all_captions(check_int("digit", digit, 0, 9), _action_name(action)))
 
 
 def captions_for(digit: int, action: int | str, rng: np.random.Generator | int | None = None,
@@ -202,10 +201,10 @@ def captions_for(digit: int, action: int | str, rng: np.random.Generator | int |
     Useful as a multiple-instance bag of positive captions for one clip.
     """
     pool = all_captions(digit, action)
-    if not 1 <= int(n) <= len(pool):
-        raise ValueError(f"n must be in 1..{len(pool)} (the number of caption variants), got {n}")
-    gen = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
-    return [pool[i] for i in gen.choice(len(pool), size=int(n), replace=False)]
+    n = check_int("n", n, 1, len(pool))  # at most the number of caption variants
+    gen = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(
+        None if rng is None else check_seed("rng (an int seed or a numpy Generator)", rng))
+    return [pool[i] for i in gen.choice(len(pool), size=n, replace=False)]
 
 
 # ----------------------------------------------------------------------------------------------- rendering
@@ -471,20 +470,6 @@ class ActionClips:
 # ----------------------------------------------------------------------------------------------- generation
 
 
-def _split_pool(digits: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-    images, labels = digits
-    images, labels = np.asarray(images), np.asarray(labels)
-    if images.ndim != 3 or images.shape[1:] != (28, 28) or images.dtype != np.uint8:
-        raise ValueError(f"digits images must be uint8 of shape (M, 28, 28), got {images.dtype} {images.shape}")
-    if labels.shape != (len(images),):
-        raise ValueError(f"digits labels must have shape ({len(images)},), got {labels.shape}")
-    if len(images) == 0:
-        raise ValueError("digits is empty")
-    if labels.min() < 0 or labels.max() > 9:
-        raise ValueError("digits labels must lie in 0..9")
-    return images, labels.astype(np.int64)
-
-
 def _pick_images(rng: np.random.Generator, labels: np.ndarray, shape: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
     """Class uniform over the classes present, then an image uniform within the class."""
     order = np.argsort(labels, kind="stable")
@@ -519,7 +504,7 @@ def generate_actions(
         n: number of clips (> 0).
         split: which digit images (``load_digits(split)``; train and test digits are disjoint). Also part
             of the seed, so ``seed=0`` train and test sets differ in labels and poses as well.
-        seed: random seed.
+        seed: random seed, a non-negative int.
         num_frames: ``T >= 2``.
         size: frame side ``S >= 16`` pixels (32 and 64 are the usual choices); digits scale with it.
         num_distractors: ``K >= 0`` extra digits per clip.
@@ -553,6 +538,7 @@ def generate_actions(
         raise ValueError(f"num_distractors must be an integer >= 0, got {num_distractors!r}")
     if distractor_motion not in ("static", "moving"):
         raise ValueError(f"distractor_motion must be 'static' or 'moving', got {distractor_motion!r}")
+    seed = check_seed("seed", seed)
     if isinstance(actions, str):
         raise ValueError(f"actions must be a sequence of action names, not a string ({actions!r})")
     actions = tuple(actions)
@@ -567,7 +553,7 @@ def generate_actions(
         from vidkit.data.digits import load_digits
 
         digits = load_digits(split)
-    pool_images, pool_labels = _split_pool(digits)
+    pool_images, pool_labels = check_digit_bank(digits)
 
     n, t, s, k = int(n), int(num_frames), int(size), int(num_distractors)
     ss = np.random.SeedSequence([int(seed), 0 if split == "train" else 1])

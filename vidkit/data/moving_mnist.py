@@ -30,9 +30,18 @@ from dataclasses import dataclass, field, fields
 import numpy as np
 import torch
 
+from vidkit.data._checks import (
+    check_digit_bank,
+    check_int,
+    check_real,
+    check_seed,
+    check_speed_range,
+    check_split,
+)
 from vidkit.data.digits import load_digits
 
-__all__ = ["MovingMNIST", "generate_moving_mnist", "exact_flow", "paste_digits", "CANVAS", "DIGIT"]
+__all__ = ["MovingMNIST", "generate_moving_mnist", "check_motion_args", "exact_flow", "paste_digits", "CANVAS",
+           "DIGIT"]
 
 CANVAS = 64
 DIGIT = 28
@@ -172,6 +181,18 @@ def _caption(labels: np.ndarray, velocities0: np.ndarray) -> str:
     return ", ".join(words[:-1]) + " and " + words[-1]
 
 
+def check_motion_args(num_digits: int = 2, seq_len: int = 20, canvas: int = CANVAS, step_length: float = 0.1,
+                      speed_range: tuple[float, float] | None = None
+                      ) -> tuple[int, int, int, float, tuple[float, float] | None]:
+    """Validate the motion arguments of :func:`generate_moving_mnist` (also used by the streams, so a bad
+    value fails when a stream is built, not at its first batch). Raises ``ValueError`` naming the argument,
+    the expected type and range, and the value got."""
+    return (check_int("num_digits", num_digits, 1), check_int("seq_len", seq_len, 2),
+            check_int("canvas", canvas, DIGIT),
+            check_real("step_length", step_length, 0.0, 1.0, what=" (a fraction of the free canvas)"),
+            check_speed_range(speed_range))
+
+
 def generate_moving_mnist(
     n: int,
     seed: int | np.random.SeedSequence = 0,
@@ -188,42 +209,30 @@ def generate_moving_mnist(
     """Generate ``n`` bouncing-digit sequences (Srivastava protocol), vectorised.
 
     Args:
-        n: number of sequences (>= 1).
-        seed: an int or ``np.random.SeedSequence``; the same seed gives the same data on every machine.
+        n: number of sequences (an int >= 1).
+        seed: a non-negative int or ``np.random.SeedSequence``; the same seed gives the same data on every
+            machine.
         split: ``"train"`` or ``"test"`` digits (disjoint images, see :func:`vidkit.data.load_digits`).
         num_digits: digits per sequence K (>= 1; default 2).
         seq_len: frames T per sequence (>= 2; default 20 = 10 in + 10 out).
         canvas: frame side in pixels (>= 28; default 64).
         step_length: step per frame as a fraction of the free canvas ``canvas - 28`` (default 0.1).
         speed_range: ``None`` for the fixed speed of the reference code, or ``(lo, hi)`` multipliers of
-            ``step_length`` drawn uniformly per digit (the paper's random speeds).
-        digits: optional ``(images (M, 28, 28) uint8, labels (M,))`` bank to draw from.
+            ``step_length`` drawn uniformly per digit (the paper's random speeds), finite, ``0 < lo <= hi``.
+        digits: optional ``(images (M, 28, 28) uint8, labels (M,) in 0..9)`` bank to draw from, ``M >= 1``.
+
+    Every argument is checked first: a bad one raises ``ValueError`` naming it, the expected type and
+    range, and the value got (bools and floats are not taken for counts or seeds).
 
     Returns:
         :class:`MovingMNIST` with frames ``(n, seq_len, canvas, canvas)`` uint8 and metadata.
     """
-    if not isinstance(n, (int, np.integer)) or n < 1:
-        raise ValueError(f"n must be a positive int, got {n!r}")
-    if not isinstance(num_digits, (int, np.integer)) or num_digits < 1:
-        raise ValueError(f"num_digits must be a positive int, got {num_digits!r}")
-    if not isinstance(seq_len, (int, np.integer)) or seq_len < 2:
-        raise ValueError(f"seq_len must be an int >= 2, got {seq_len!r}")
-    if not isinstance(canvas, (int, np.integer)) or canvas < DIGIT:
-        raise ValueError(f"canvas must be an int >= {DIGIT} pixels, got {canvas!r}")
-    if not 0.0 < float(step_length) <= 1.0:
-        raise ValueError(f"step_length must be in (0, 1] (fraction of the free canvas), got {step_length}")
-    if speed_range is not None:
-        lo, hi = speed_range
-        if not 0.0 < lo <= hi:
-            raise ValueError(f"speed_range must be (lo, hi) with 0 < lo <= hi, got {speed_range}")
-    if digits is None:
-        images, labels = load_digits(split)
-    else:
-        images, labels = digits
-        if images.ndim != 3 or images.shape[1:] != (DIGIT, DIGIT) or images.dtype != np.uint8:
-            raise ValueError(f"digits images must be uint8 (M, 28, 28), got {images.dtype} {images.shape}")
-        if len(labels) != len(images):
-            raise ValueError("digits labels must have one entry per image")
+    n = check_int("n", n, 1)
+    seed = check_seed("seed", seed, seed_sequence=True)
+    split = check_split(split)
+    num_digits, seq_len, canvas, step_length, speed_range = check_motion_args(
+        num_digits, seq_len, canvas, step_length, speed_range)
+    images, labels = load_digits(split) if digits is None else check_digit_bank(digits)
 
     rng = np.random.default_rng(seed)
     free = canvas - DIGIT

@@ -21,7 +21,8 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset, IterableDataset, get_worker_info
 
-from vidkit.data.moving_mnist import MovingMNIST, _uint8_to_float, generate_moving_mnist
+from vidkit.data._checks import check_int, check_seed, check_split
+from vidkit.data.moving_mnist import MovingMNIST, _uint8_to_float, check_motion_args, generate_moving_mnist
 
 __all__ = ["MovingMNISTStream", "MovingMNISTIterable", "MovingMNISTDataset", "current_rank", "concat_batches"]
 
@@ -37,12 +38,6 @@ def current_rank() -> tuple[int, int]:
     except ValueError:
         raise ValueError(f"RANK={os.environ.get('RANK')!r} / WORLD_SIZE={os.environ.get('WORLD_SIZE')!r} "
                          "must be integers") from None
-
-
-def _check_int(name: str, value: object, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ValueError(f"{name} must be an int >= {minimum}, got {value!r}")
-    return int(value)
 
 
 def concat_batches(parts: list[MovingMNIST]) -> MovingMNIST:
@@ -68,13 +63,13 @@ class MovingMNISTStream:
     def __init__(self, batch_size: int, seed: int = 0, rank: int | None = None, world_size: int | None = None,
                  num_digits: int = 2, seq_len: int = 20, speed_range: tuple[float, float] | None = None,
                  split: str = "train", with_meta: bool = False) -> None:
-        batch_size = _check_int("batch_size", batch_size, 1)
-        seed = _check_int("seed", seed, 0)
-        if split not in ("train", "test"):
-            raise ValueError(f"split must be 'train' or 'test', got {split!r}")
+        batch_size = check_int("batch_size", batch_size, 1)
+        seed = check_seed("seed", seed)
+        split = check_split(split)
+        num_digits, seq_len, _, _, speed_range = check_motion_args(num_digits, seq_len, speed_range=speed_range)
         auto_rank, auto_world = current_rank()
-        self.rank = auto_rank if rank is None else int(rank)
-        self.world_size = auto_world if world_size is None else int(world_size)
+        self.world_size = auto_world if world_size is None else check_int("world_size", world_size, 1)
+        self.rank = auto_rank if rank is None else check_int("rank", rank, 0)
         if not 0 <= self.rank < self.world_size:
             raise ValueError(f"need 0 <= rank < world_size, got rank={self.rank}, world_size={self.world_size}")
         self.batch_size, self.seed, self.split = batch_size, seed, split
@@ -102,10 +97,12 @@ class MovingMNISTStream:
 
     def load_state_dict(self, state: dict) -> None:
         """Resume at ``state["step"]``; refuses a state saved with another seed or batch size."""
+        if not isinstance(state, dict) or "step" not in state:
+            raise ValueError(f"stream state must be a dict with a 'step' (from state_dict()), got {state!r}")
         for key in ("seed", "batch_size"):
             if key in state and state[key] != getattr(self, key):
                 raise ValueError(f"stream state has {key}={state[key]}, this stream has {getattr(self, key)}")
-        self.step = int(state["step"])
+        self.step = check_int("stream state 'step'", state["step"], 0)
 
 
 class MovingMNISTIterable(IterableDataset):
@@ -122,13 +119,12 @@ class MovingMNISTIterable(IterableDataset):
     def __init__(self, seed: int = 0, chunk_size: int = 64, rank: int | None = None, start_chunk: int = 0,
                  num_digits: int = 2, seq_len: int = 20, speed_range: tuple[float, float] | None = None,
                  split: str = "train") -> None:
-        self.seed = _check_int("seed", seed, 0)
-        self.chunk_size = _check_int("chunk_size", chunk_size, 1)
-        self.start_chunk = _check_int("start_chunk", start_chunk, 0)
-        if split not in ("train", "test"):
-            raise ValueError(f"split must be 'train' or 'test', got {split!r}")
-        self.split = split
-        self.rank = current_rank()[0] if rank is None else _check_int("rank", rank, 0)
+        self.seed = check_seed("seed", seed)
+        self.chunk_size = check_int("chunk_size", chunk_size, 1)
+        self.start_chunk = check_int("start_chunk", start_chunk, 0)
+        self.split = check_split(split)
+        self.rank = current_rank()[0] if rank is None else check_int("rank", rank, 0)
+        num_digits, seq_len, _, _, speed_range = check_motion_args(num_digits, seq_len, speed_range=speed_range)
         self.kwargs = dict(num_digits=num_digits, seq_len=seq_len, speed_range=speed_range)
         generate_moving_mnist(1, 0, split=split, captions=False, **self.kwargs)  # fail here, not in a worker
 
