@@ -227,19 +227,6 @@ def test_a_flipped_byte_in_a_tensor_is_detected(tmp_path):
         load_checkpoint(path)
 
 
-def test_crc_check_is_cheap(tmp_path):
-    path = save_checkpoint({"model": {"w": torch.randn(1_300_000)}}, tmp_path / "five_mb.pt")  # ~5.2 MB
-    load_checkpoint(path)  # warm the page cache
-    with zipfile.ZipFile(path) as zf:
-        t0 = time.perf_counter()
-        assert zf.testzip() is None
-        crc = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    load_checkpoint(path)
-    total = time.perf_counter() - t0
-    assert crc < 0.25 and total < 1.0, (crc, total)  # measured: ~2 ms CRC check, ~10 ms load in all
-
-
 def _worker(workdir: Path, out: Path, *extra: str) -> list[str]:
     return [sys.executable, str(WORKER), "--workdir", str(workdir), "--out", str(out), "--steps", "20",
             "--ckpt-every", "5", *extra]

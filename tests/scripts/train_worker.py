@@ -5,7 +5,9 @@
 
 Writes ``O/weights_rank<r>.pt`` (final weights) and ``O/info_rank<r>.json`` (resume step, a hash of
 the batches this rank drew, ...). With ``--hang-at S`` it writes ``M`` after step S and then sleeps,
-so a test can SIGKILL it at a known point between two checkpoints.
+so a test can SIGKILL it at a known point between two checkpoints. With ``--hang-in-save S`` it writes
+half of step S's checkpoint into the temporary file, writes ``M`` and sleeps: a SIGKILL there is a
+kill in the middle of a checkpoint write.
 
 The loss deliberately uses every global RNG (dropout: torch; noise factors: ``random`` and numpy),
 so a resume that forgot to restore one of them cannot reproduce the uninterrupted run.
@@ -15,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import io
 import json
 import random
 import sys
@@ -76,8 +79,26 @@ def main() -> None:
     p.add_argument("--steps", type=int, default=20)
     p.add_argument("--ckpt-every", type=int, default=5)
     p.add_argument("--hang-at", type=int, default=None)
+    p.add_argument("--hang-in-save", type=int, default=None)
     p.add_argument("--marker", default=None)
     args = p.parse_args()
+
+    if args.hang_in_save is not None:
+        import vidkit.checkpoint as C
+
+        real_save = torch.save
+
+        def half_written_save(obj, f, *a, **kw):  # the bytes of step S's checkpoint stop half way
+            if isinstance(obj, dict) and obj.get("step") == args.hang_in_save:
+                buf = io.BytesIO()
+                real_save(obj, buf, *a, **kw)
+                f.write(buf.getvalue()[: len(buf.getvalue()) // 2])
+                f.flush()
+                Path(args.marker).write_text("saving")
+                time.sleep(600)  # the test kills us here
+            return real_save(obj, f, *a, **kw)
+
+        C.torch.save = half_written_save
 
     torch.set_num_threads(1)  # bitwise determinism on CPU
     D.init_distributed()
