@@ -164,3 +164,22 @@ def test_after_a_nonfinite_stop_a_resume_may_lower_the_lr(tmp_path, capsys, monk
                                   "changed": {"train.lr": [old_lr, 0.0005]}}]
     assert json.loads((wd / "metrics.json").read_text())["steps"] == 30
     assert "peak lr changed" in (wd / "log.txt").read_text()
+
+
+def test_corrupt_data_cache_is_one_line_and_rebuild_fixes_it(data_root, capsys):
+    assert main(["data", "build", "--size", "256"]) == 0
+    capsys.readouterr()
+    frames = next((data_root / "cache").glob("mmnist_test_n256_*.npy"))
+    raw = bytearray(frames.read_bytes())
+    raw[-1000] ^= 0xFF  # one flipped byte inside the pixels
+    frames.write_bytes(bytes(raw))
+    for argv in (["eval", "zeros", "--sequences", "4"], ["data", "build", "--size", "256"]):
+        assert main(argv) == 2
+        line = _one_error_line(capsys)
+        assert str(frames) in line and "corrupt" in line and KNOWN_SHA256[256] in line and "--rebuild" in line
+    assert main(["data", "build", "--size", "256", "--rebuild"]) == 0
+    assert KNOWN_SHA256[256] in capsys.readouterr().out
+    meta = next((data_root / "cache").glob("mmnist_test_n256_*.meta.npz"))
+    meta.write_bytes(b"not a zip")
+    assert main(["eval", "zeros", "--sequences", "4"]) == 2
+    assert str(meta) in _one_error_line(capsys)
