@@ -107,3 +107,18 @@ def test_reference_checkpoint_is_small_documented_and_loads(folder):
     model = vidkit.load(folder.name)
     out = model.predict(torch.zeros(1, 10, 1, 64, 64), steps=2)
     assert out.shape == (1, 2, 1, 64, 64) and torch.isfinite(out).all()
+
+
+def test_reliability_doc_names_only_tests_that_exist():
+    """Every `tests/x.py::name` in docs/reliability.md is a test function in that file (so the table of
+    covered faults cannot point at a test that was renamed or removed)."""
+    import ast
+    import re
+
+    text = (ROOT / "docs" / "reliability.md").read_text()
+    refs = set(re.findall(r"`(tests/[\w/]+\.py)::(\w+)`", text))
+    assert len(refs) >= 30
+    for path, name in sorted(refs):
+        tree = ast.parse((ROOT / path).read_text())
+        names = {n.name for n in ast.walk(tree) if isinstance(n, ast.FunctionDef)}
+        assert name in names, f"docs/reliability.md cites {path}::{name}, which does not exist"
