@@ -183,3 +183,27 @@ def test_corrupt_data_cache_is_one_line_and_rebuild_fixes_it(data_root, capsys):
     meta.write_bytes(b"not a zip")
     assert main(["eval", "zeros", "--sequences", "4"]) == 2
     assert str(meta) in _one_error_line(capsys)
+
+
+def test_os_errors_are_one_line_but_bugs_keep_their_traceback(capsys, monkeypatch):
+    import errno
+
+    import vidkit.cli as cli
+
+    for err, expect in ((PermissionError(errno.EACCES, "Permission denied", "/x/runs/a"),
+                         "/x/runs/a: Permission denied (check the folder's permissions"),
+                        (OSError(errno.ENOSPC, "No space left on device", "/x/runs/a/log.txt"),
+                         "/x/runs/a/log.txt: No space left on device (free some disk space")):
+        def fail(args, err=err):
+            raise err
+
+        monkeypatch.setattr(cli, "_cmd_profile", fail)
+        assert main(["profile"]) == 2
+        assert expect in _one_error_line(capsys)
+
+    def bug(args):
+        raise TypeError("a bug in vidkit, not the user's input")
+
+    monkeypatch.setattr(cli, "_cmd_profile", bug)
+    with pytest.raises(TypeError):
+        main(["profile"])
