@@ -12,9 +12,11 @@ from vidkit.eval import (
     knn_accuracy,
     knn_predict,
     linear_probe,
+    nearest_neighbours,
     results_frame,
     retrieval_recall,
 )
+from vidkit.retrieval import cosine_scores, retrieval_metrics
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -120,6 +122,95 @@ def test_retrieval_exclude_self():
     assert retrieval_recall(p, y, p, y, ks=(1, 2), exclude_self=True) == {"R@1": 0.0, "R@2": 1.0}
     assert retrieval_recall(p, y, p, y, ks=(1,)) == {"R@1": 1.0}
     assert list(retrieval_recall(p, y, p, y, ks=(3, 1), exclude_self=True)) == ["R@3", "R@1"]
+
+
+# ------------------------------------------------------------------------------------- retrieval and ties
+# retrieval_recall ranks with vidkit.retrieval.first_hit_ranks: a wrong clip that ties with (or is rounded
+# to just below) the best right clip counts as ranked above it, whatever the gallery order.
+
+
+@pytest.mark.parametrize("center", [True, False])
+def test_retrieval_all_equal_embeddings_give_every_query_the_worst_rank(center):
+    # 20 identical gallery clips, 5 per label: every query ties with all of them, so its first same-label
+    # clip comes after the 15 other-label ones: rank 16 for every query, never a lucky hit.
+    gy, qy = np.repeat(np.arange(4), 5), np.array([0, 1, 2, 3, 3, 0])
+    gx, qx = np.ones((20, 3)), np.ones((6, 3))
+    r = retrieval_recall(qx, qy, gx, gy, ks=(1, 5, 15, 16), center=center)
+    assert r == {"R@1": 0.0, "R@5": 0.0, "R@15": 0.0, "R@16": 1.0}
+    # querying the set with itself: 1 other same-label clip and 2 other-label clips each -> rank 3
+    p, y = np.ones((4, 2)), np.array([0, 0, 1, 1])
+    assert retrieval_recall(p, y, p, y, ks=(1, 2, 3), exclude_self=True, center=center) == {
+        "R@1": 0.0, "R@2": 0.0, "R@3": 1.0}
+
+
+@pytest.mark.parametrize("duplicates_first", [False, True])
+def test_retrieval_an_exact_duplicate_of_a_wrong_clip_ties(duplicates_first):
+    # Each query's nearest clip (its own label) has an exact duplicate with another label: rank 2 for every
+    # query, R@1 = 0, R@2 = 1, whether the duplicates come before or after the originals in the gallery.
+    rng = np.random.default_rng(0)
+    own = rng.standard_normal((40, 8))
+    qx, qy = own + 0.05 * rng.standard_normal((40, 8)), np.arange(40) % 4
+    originals, duplicates = (own, qy), (own.copy(), (qy + 1) % 4)
+    parts = [duplicates, originals] if duplicates_first else [originals, duplicates]
+    gx, gy = np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
+    assert retrieval_recall(qx, qy, gx, gy, ks=(1, 2)) == {"R@1": 0.0, "R@2": 1.0}
+
+
+def test_retrieval_does_not_depend_on_gallery_order_and_agrees_with_retrieval_metrics():
+    # quantised embeddings: many clips share an embedding, so many scores tie exactly (or to rounding)
+    rng = np.random.default_rng(1)
+    gx, qx = rng.integers(-1, 2, (300, 3)).astype(float), rng.integers(-1, 2, (50, 3)).astype(float) + 0.1
+    gy, qy = rng.integers(0, 5, 300), rng.integers(0, 5, 50)
+    ks = (1, 2, 5, 10, 50)
+    want = retrieval_recall(qx, qy, gx, gy, ks=ks)
+    for _ in range(5):
+        perm = rng.permutation(300)
+        assert retrieval_recall(qx, qy, gx[perm], gy[perm], ks=ks) == want
+    # the one implementation: R@k of retrieval_metrics with relevance = same label
+    same = qy[:, None] == gy[None, :]
+    for center in (True, False):
+        metrics = retrieval_metrics(cosine_scores(qx, gx, center=center), same, ks=ks)
+        recall = retrieval_recall(qx, qy, gx, gy, ks=ks, center=center)
+        assert recall == {f"R@{k}": metrics[f"R@{k}"] for k in ks}
+
+
+def test_retrieval_a_near_tie_from_float_rounding_counts_as_a_tie():
+    # Wrong clips c * x_i are scaled copies of the right ones x_i: the same cosine, but normalisation and the
+    # float64 matmul round some of their scores a few 1e-16 apart (either way). Uncentred, so the copies
+    # stay parallel. Every query still gets rank 2, whichever comes first in the gallery.
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((200, 16))
+    qx, qy = x + 0.3 * rng.standard_normal((200, 16)), np.zeros(200, dtype=int)
+    copies = x * np.resize([3.0, 7.0, 0.1, 1 / 3, 11.0], 200)[:, None]
+    scores = cosine_scores(qx, np.concatenate([x, copies]))
+    gap = scores[range(200), range(200)] - scores[range(200), range(200, 400)]
+    assert (gap != 0).any(), "no score was rounded apart from its copy's: the test needs a near-tie"
+    for i in range(0, 200, 40):   # one query at a time: its own clip is the only right answer
+        q = qx[i:i + 1]
+        for gx, gy in ((np.stack([x[i], copies[i]]), np.array([0, 1])),
+                       (np.stack([copies[i], x[i]]), np.array([1, 0]))):
+            assert retrieval_recall(q, qy[:1], gx, gy, ks=(1, 2), center=False) == {"R@1": 0.0, "R@2": 1.0}
+    # all at once: each query against the 400 clips, its own original the one right answer
+    labels = np.arange(200)
+    gy = np.concatenate([labels, labels + 200])
+    assert retrieval_recall(qx, labels, np.concatenate([x, copies]), gy, ks=(1, 2), center=False) == {
+        "R@1": 0.0, "R@2": 1.0}
+
+
+def test_retrieval_a_query_without_a_same_label_clip_never_hits():
+    gx, gy = np.eye(3), np.array([0, 1, 2])
+    assert retrieval_recall(np.eye(3)[:2], np.array([0, 7]), gx, gy, ks=(1, 3)) == {"R@1": 0.5, "R@3": 0.5}
+    # querying a set with itself, a clip whose label is unique has no right answer left
+    assert retrieval_recall(gx, np.array([0, 0, 1]), gx, np.array([0, 0, 1]), ks=(2,), exclude_self=True) == {
+        "R@2": pytest.approx(2 / 3)}
+
+
+def test_nearest_neighbours_list_ties_in_gallery_order():
+    # gallery rows 1, 2 and 4 are exact twins of the query direction; they come first, in gallery order
+    g = np.array([[0.0, 1.0], [1.0, 0.0], [2.0, 0.0], [1.0, 1.0], [3.0, 0.0]])
+    assert nearest_neighbours(np.array([[5.0, 0.0]]), g, k=4, center=False).tolist() == [[1, 2, 4, 3]]
+    idx = nearest_neighbours(g, g, k=2, center=False, exclude_self=True)
+    assert idx[1].tolist() == [2, 4] and idx[2].tolist() == [1, 4] and idx[4].tolist() == [1, 2]
 
 
 # ----------------------------------------------------------------------------------------- weighted kNN

@@ -9,6 +9,8 @@ import pytest
 import torch
 
 from vidkit.retrieval import (
+    TIE_ULPS,
+    cosine_scores,
     first_hit_ranks,
     heldout_pairs,
     instance_relevance,
@@ -51,6 +53,66 @@ def test_first_hit_ranks_matches_loop_with_many_ties_and_several_relevant():
     got = first_hit_ranks(scores, relevant)
     assert got.dtype == torch.long and got.shape == (50,)
     assert got.tolist() == [loop_rank(s, r) for s, r in zip(scores.tolist(), relevant.tolist())]
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_a_near_tie_from_float_rounding_counts_as_a_tie(dtype):
+    """A wrong item 1 ulp below the right one is a tie (rank 2); a real difference is not."""
+    best = torch.tensor(0.7, dtype=dtype)
+    one_ulp_below = torch.nextafter(best, torch.tensor(0.0, dtype=dtype))
+    few_ulps_below = best * (1 - TIE_ULPS / 2 * torch.finfo(dtype).eps)
+    clearly_below = best - 1e-4
+    scores = torch.stack([torch.stack([best, one_ulp_below, torch.tensor(0.2, dtype=dtype)]),
+                          torch.stack([best, few_ulps_below, torch.tensor(0.2, dtype=dtype)]),
+                          torch.stack([best, clearly_below, torch.tensor(0.2, dtype=dtype)])])
+    relevant = torch.tensor([[True, False, False]] * 3)
+    assert first_hit_ranks(scores, relevant).tolist() == [2, 2, 1]
+    assert first_hit_ranks(scores, relevant, tie_rtol=0).tolist() == [1, 1, 1]       # exact ties only
+    assert retrieval_metrics(scores, relevant, ks=(1,))["R@1"] == pytest.approx(1 / 3)
+    # the tolerance is relative to the row's largest |score|: the same scores x 1000 tie the same way
+    assert first_hit_ranks(scores * 1000, relevant).tolist() == [2, 2, 1]
+    # half-precision scores are ranked as float32
+    assert first_hit_ranks(scores.half(), relevant).tolist()[2] == 1
+
+
+def test_identical_embeddings_rounded_apart_by_the_matmul_still_tie():
+    """Gallery: 200 clips x_i (each the one right answer for its query) and a scaled copy c * x_i of each
+    (a wrong answer with the same cosine). Normalising and the matmul round the copies' scores a few ulps
+    apart from the originals', either way; every query must still get rank 2, never 1."""
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((200, 16))
+    queries = x + 0.3 * rng.standard_normal((200, 16))
+    gallery = np.concatenate([x, x * np.resize([3.0, 7.0, 0.1, 1 / 3, 11.0], 200)[:, None]])
+    relevant = instance_relevance(np.arange(200), 400)
+    for dtype in (torch.float32, torch.float64):
+        scores = cosine_scores(torch.from_numpy(queries).to(dtype), torch.from_numpy(gallery).to(dtype))
+        gap = scores[range(200), range(200)] - scores[range(200), range(200, 400)]
+        assert (gap != 0).any(), "no score was rounded apart from its copy's: the test needs a near-tie"
+        assert gap.abs().max() < TIE_ULPS * torch.finfo(dtype).eps
+        assert first_hit_ranks(scores, relevant).tolist() == [2] * 200
+        assert retrieval_metrics(scores, relevant, ks=(1, 2))["R@1"] == 0.0
+        assert first_hit_ranks(scores, relevant, tie_rtol=0).min() == 1              # exact rule: lucky hits
+
+
+def test_first_hit_ranks_do_not_depend_on_gallery_order():
+    rng = np.random.default_rng(1)
+    scores = rng.integers(0, 3, size=(30, 9)).astype(np.float64) / 3      # many exact ties
+    relevant = rng.random((30, 9)) < 0.3
+    relevant[np.arange(30), rng.integers(0, 9, 30)] = True
+    want = first_hit_ranks(scores, relevant).tolist()
+    for _ in range(5):
+        perm = rng.permutation(9)
+        assert first_hit_ranks(scores[:, perm], relevant[:, perm]).tolist() == want
+
+
+def test_minus_inf_marks_an_item_out_of_the_gallery():
+    scores = torch.tensor([[0.5, -math.inf, 0.1, 0.5], [-math.inf, 0.3, 0.3, 0.9]])
+    relevant = torch.tensor([[True, False, False, False], [False, True, False, False]])
+    assert first_hit_ranks(scores, relevant).tolist() == [2, 3]
+    with pytest.raises(ValueError, match="tie_rtol"):
+        first_hit_ranks(scores, relevant, tie_rtol=-1.0)
+    with pytest.raises(TypeError, match="tie_rtol"):
+        first_hit_ranks(scores, relevant, tie_rtol="0")
 
 
 def test_first_hit_ranks_validates():
@@ -128,6 +190,19 @@ def test_search_equals_a_full_sort(center):
     order = torch.argsort(full, dim=1, descending=True)[:, :10]
     assert torch.equal(idx, order)
     torch.testing.assert_close(scores, torch.gather(full, 1, order))
+
+
+@pytest.mark.parametrize("center", [False, True])
+def test_cosine_scores_are_what_search_ranks(center):
+    gen = torch.Generator().manual_seed(1)
+    q, g = torch.randn(9, 5, generator=gen), torch.randn(40, 5, generator=gen) + 1.0
+    full = cosine_scores(q, g, center=center)
+    assert full.shape == (9, 40) and full.dtype == torch.float32
+    scores, idx = search(q, g, k=6, center=center)
+    assert torch.equal(scores, torch.gather(full, 1, idx))
+    assert cosine_scores(q.double(), g, center=center).dtype == torch.float64
+    # a row equal to the gallery mean is a zero vector after centring: it scores 0 against everything
+    assert torch.equal(cosine_scores(g.mean(dim=0, keepdim=True), g, center=True), torch.zeros(1, 40))
 
 
 def test_search_ties_keep_gallery_order_and_exclude_self():

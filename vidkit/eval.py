@@ -16,13 +16,17 @@ The protocol, with ``N`` train clips, ``M`` test clips and ``D``-dimensional emb
    their class with weight ``exp(s / temperature)``, the class with the largest total wins.
 4. :func:`retrieval_recall` is CoCLR's nearest-neighbour retrieval: each test clip queries the train
    clips; features are **mean-centred** (the gallery mean is subtracted from both sets) and L2-normalised;
-   a query is a hit at ``k`` (``R@k``) if any of its ``k`` nearest gallery clips has the query's label.
+   a query is a hit at ``k`` (``R@k``) if a gallery clip with the query's label is among its ``k``
+   nearest, ties counted against the query (:func:`vidkit.retrieval.first_hit_ranks`).
 5. :func:`evaluate_representation` runs all three for every label; :func:`results_frame` turns the results
    of several methods into one table (rows: methods, columns: ``(label, metric)``).
 
 Every function takes NumPy arrays or torch tensors (converted to float64 NumPy) and returns plain floats
-(fractions in ``[0, 1]``, not percentages). Ties between equally similar neighbours go to the gallery
-item with the smaller index; ties in the kNN vote go to the smaller class label.
+(fractions in ``[0, 1]``, not percentages). Ties: :func:`retrieval_recall` counts a wrong clip that scores
+as high as the right one (or within float rounding of it) as ranked above it, so its ``R@k`` does not
+depend on the order of the gallery; :func:`nearest_neighbours` and the kNN classifier list equally similar
+neighbours in gallery order (the smaller index first); ties in the kNN vote go to the smaller class
+label.
 """
 
 from __future__ import annotations
@@ -35,7 +39,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from vidkit.retrieval import search
+from vidkit.retrieval import cosine_scores, first_hit_ranks, search
 
 __all__ = [
     "extract_embeddings",
@@ -297,7 +301,10 @@ def knn_accuracy(train_x: ArrayLike, train_y: ArrayLike, test_x: ArrayLike, test
 def nearest_neighbours(query_x: ArrayLike, gallery_x: ArrayLike, k: int = 5, center: bool = True,
                        exclude_self: bool = False) -> np.ndarray:
     """Indices ``(M, k)`` of each query's ``k`` nearest gallery rows, most similar first: cosine similarity
-    after subtracting the gallery mean from both sets (``center=True``), as :func:`retrieval_recall` ranks."""
+    after subtracting the gallery mean from both sets (``center=True``), the similarity
+    :func:`retrieval_recall` ranks by. Equally similar rows come in gallery order (the smaller index
+    first: :func:`vidkit.retrieval.search`), a display order; :func:`retrieval_recall` counts ties against
+    the query instead."""
     qx, gx = _features(query_x, "query_x"), _features(gallery_x, "gallery_x")
     if qx.shape[1] != gx.shape[1]:
         raise ValueError(f"query_x and gallery_x need the same D, got {qx.shape} and {gx.shape}")
@@ -308,22 +315,53 @@ def nearest_neighbours(query_x: ArrayLike, gallery_x: ArrayLike, k: int = 5, cen
     return _search(qx, gx, k, center=bool(center), exclude_self=bool(exclude_self))[0]
 
 
+def _class_ranks(qx: np.ndarray, qy: np.ndarray, gx: np.ndarray, gy: np.ndarray, center: bool,
+                 exclude_self: bool) -> np.ndarray:
+    """``(M,)`` first-hit rank of each query (:func:`vidkit.retrieval.first_hit_ranks`) with relevant = same
+    label, scored in float64 blocks of ``_CHUNK`` queries; ``inf`` where no gallery item has the label."""
+    ranks = np.full(len(qx), np.inf)
+    for lo in range(0, len(qx), _CHUNK):
+        hi = min(len(qx), lo + _CHUNK)
+        scores = cosine_scores(qx[lo:hi], gx, center=center)                   # (B, N) float64
+        relevant = torch.from_numpy(gy[None, :] == qy[lo:hi, None])            # (B, N) same label
+        if exclude_self:                                       # item i is not in query i's gallery
+            rows = torch.arange(hi - lo)
+            scores[rows, lo + rows], relevant[rows, lo + rows] = -math.inf, False
+        found = relevant.any(dim=1)
+        if found.any():
+            ranks[lo:hi][found.numpy()] = first_hit_ranks(scores[found], relevant[found]).numpy()
+    return ranks
+
+
 def retrieval_recall(query_x: ArrayLike, query_y: ArrayLike, gallery_x: ArrayLike, gallery_y: ArrayLike,
                      ks: Sequence[int] = (1, 5, 10, 20), exclude_self: bool = False,
                      center: bool = True) -> dict[str, float]:
     """Class-level nearest-neighbour retrieval recall ``R@k``, as CoCLR evaluates it.
 
     Each query ``(M, D)`` ranks the gallery ``(N, D)`` by cosine similarity, after **mean-centring**: the
-    gallery mean ``mu`` is subtracted from both sets (``q - mu``, ``g - mu``), then rows are L2-normalised.
-    Query ``i`` is a hit at ``k`` if any of its ``k`` nearest gallery items has label ``query_y[i]``;
-    ``R@k`` is the fraction of hits, in [0, 1] and non-decreasing in ``k``.
+    gallery mean ``mu`` is subtracted from both sets (``q - mu``, ``g - mu``), then rows are L2-normalised
+    (:func:`vidkit.retrieval.cosine_scores`, in float64). The relevant gallery items of query ``i`` are
+    those with label ``query_y[i]``; its rank is :func:`vidkit.retrieval.first_hit_ranks`, the kit's one
+    ranking rule::
+
+        best_i = max_{g : gallery_y[g] == query_y[i]} s_ig
+        rank_i = 1 + #{ g : gallery_y[g] != query_y[i] and s_ig >= best_i - tol_i }
+
+    i.e. a clip of another label that **ties** with the best same-label clip (or falls short of it by
+    float rounding only: ``tol_i`` = 16 float64 eps, 3.6e-15, times the query's largest ``|s_ig|``)
+    counts as ranked above it. ``R@k`` is the fraction of queries with ``rank <= k``, in [0, 1] and
+    non-decreasing in ``k``; it does not depend on the order of the gallery. Constant (collapsed)
+    embeddings give every query the worst rank, ``1 +`` the number of other-label clips, not a lucky
+    hit. A query whose label no gallery item has never hits. This is
+    :func:`vidkit.retrieval.retrieval_metrics`' ``R@k`` with relevance = same label (which also gives
+    the median rank and chance levels).
 
     Centring matters: raw embeddings often share a large common component (e.g. all-positive ReLU
     features), which makes every cosine close to 1; centring compares clips by how they *differ* from
     the average clip. ``center=False`` skips it (to show the difference).
 
     ``exclude_self=True`` is for querying a set with itself (``query_x`` is ``gallery_x``, same order):
-    query ``i`` never retrieves gallery item ``i``. Then each ``k`` must be at most ``N - 1``.
+    gallery item ``i`` is left out of query ``i``'s gallery. Then each ``k`` must be at most ``N - 1``.
 
     Returns ``{"R@1": ..., "R@5": ...}`` in the order of ``ks``.
     """
@@ -339,10 +377,8 @@ def retrieval_recall(query_x: ArrayLike, query_y: ArrayLike, gallery_x: ArrayLik
     n = len(gx) - int(bool(exclude_self))
     bound = " (the gallery size minus 1 with exclude_self)" if exclude_self else " (the gallery size)"
     ks = [_positive_int(k, "each k in ks", upper=n, upper_text=bound) for k in ks]
-    idx = nearest_neighbours(qx, gx, max(ks), center=center, exclude_self=exclude_self)
-    same = gy[idx] == qy[:, None]  # (M, max k): is the j-th neighbour of query i of its class?
-    first_hit = np.where(same.any(axis=1), same.argmax(axis=1), np.inf)  # rank (0-based) of the first hit
-    return {f"R@{k}": float(np.mean(first_hit < k)) for k in ks}
+    ranks = _class_ranks(qx, qy, gx, gy, center=bool(center), exclude_self=bool(exclude_self))
+    return {f"R@{k}": float(np.mean(ranks <= k)) for k in ks}
 
 
 # ------------------------------------------------------------------------------------------ all together

@@ -10,21 +10,26 @@ Which gallery items count as right answers is a ``(Q, G)`` boolean **relevance**
 
 **Ranks and ties.** :func:`first_hit_ranks` gives each query the rank of its best-ranked relevant item::
 
-    rank_q = 1 + #{ g not relevant : score_qg >= max over relevant g' of score_qg' }
+    rank_q = 1 + #{ g not relevant : score_qg >= max over relevant g' of score_qg' - tol_q }
 
-so a non-relevant item that *ties* with the best relevant one is counted as ranked above it: a tie
-never helps, and a constant scorer gets the worst possible rank, ``G - n_q + 1`` with ``n_q`` relevant
-items. The reference HowTo100M / MIL-NCE evaluation (``compute_metrics``: sort the scores, subtract the
-true item's score, ``np.where(... == 0)``) does the opposite: it finds *every* sorted position holding
-the true score, so a true item tied with 3 others counts as a hit at rank 1 (and the query adds 4
-entries to the average). Ties are rare with float embeddings, but not with collapsed or quantised ones,
-which is exactly when an optimistic rule flatters a broken model.
+so a non-relevant item that *ties* with the best relevant one is counted as ranked above it, and so is
+one that falls short of it only by float rounding (``tol_q``: ``TIE_ULPS = 16`` eps of the score dtype
+times the query's largest ``|score|``; see there). It is the kit's one ranking rule:
+:func:`retrieval_metrics`, :func:`vidkit.eval.retrieval_recall` (class-level video -> video recall) and
+:func:`vidkit.textvideo.evaluate_text_video` all rank with it, and no result depends on the gallery
+order. A tie never helps, and a constant scorer gets the worst possible rank, ``G - n_q + 1`` with
+``n_q`` relevant items. The reference HowTo100M / MIL-NCE evaluation (``compute_metrics``: sort the
+scores, subtract the true item's score, ``np.where(... == 0)``) does the opposite: it finds *every*
+sorted position holding the true score, so a true item tied with 3 others counts as a hit at rank 1
+(and the query adds 4 entries to the average). Ties are rare with float embeddings, but not with
+collapsed or quantised ones, which is exactly when an optimistic rule flatters a broken model.
 
 **Metrics** (:func:`retrieval_metrics`): ``R@k`` = fraction of queries with ``rank <= k``; ``MedR`` /
 ``MeanR`` = median / mean rank (lower is better); and the chance levels of a random ranking (see there).
 
 **Search** (:func:`search`): cosine top-``k`` over a gallery in query chunks, ties in gallery order, for
 interactive use on galleries of tens of thousands of clips; the kit's only nearest-neighbour search.
+:func:`cosine_scores` gives the full ``(Q, G)`` cosine matrix that search scores with, for ranking.
 
 **Compositional generalisation** (:func:`heldout_pairs`, :func:`split_by_pairs`): hold out some
 (digit, action) *combinations* from training while every digit and every action is still trained on
@@ -48,6 +53,7 @@ import torch.nn.functional as F
 __all__ = [
     "first_hit_ranks",
     "retrieval_metrics",
+    "cosine_scores",
     "search",
     "semantic_relevance",
     "instance_relevance",
@@ -119,24 +125,63 @@ def _int(v: Any, name: str, lo: int, hi: int | None = None) -> int:
 
 # --------------------------------------------------------------------------------------------- ranking
 
+#: Near-ties: scores closer than ``TIE_ULPS * eps`` of the score dtype, relative to the query's largest
+#: ``|score|``, are ties (:func:`first_hit_ranks`). Measured on CPU (float32 and float64, D = 8..2048): a
+#: matmul scores two identical gallery items up to ~2.5 eps apart, a clip and a scaled copy of it (which
+#: normalise to the same row up to rounding) up to ~6.3 eps apart; 16 covers both.
+TIE_ULPS = 16
 
-def first_hit_ranks(scores: Any, relevant: Any) -> torch.Tensor:
+
+def _tie_rtol(tie_rtol: Any, dtype: torch.dtype) -> float:
+    if tie_rtol is None:
+        return TIE_ULPS * torch.finfo(dtype).eps
+    if isinstance(tie_rtol, bool) or not isinstance(tie_rtol, int | float | np.integer | np.floating):
+        raise TypeError(f"tie_rtol must be None or a float >= 0, got {type(tie_rtol).__name__}")
+    if not (math.isfinite(tie_rtol) and tie_rtol >= 0):
+        raise ValueError(f"tie_rtol must be a finite float >= 0 (0 = exact ties only), got {tie_rtol}")
+    return float(tie_rtol)
+
+
+def first_hit_ranks(scores: Any, relevant: Any, *, tie_rtol: float | None = None) -> torch.Tensor:
     """1-based rank of each query's best-ranked relevant gallery item, ties counted **against** the query.
 
-    ``scores`` ``(Q, G)`` float (higher = better; no NaN), ``relevant`` ``(Q, G)`` bool with at least
-    one True per row. Returns ``(Q,)`` int64::
+    The kit's one ranking rule: :func:`retrieval_metrics`, :func:`vidkit.eval.retrieval_recall` and
+    :func:`vidkit.textvideo.evaluate_text_video` all take their ranks from here.
+
+    ``scores`` ``(Q, G)`` float (higher = better; no NaN; ``-inf`` = not in this query's gallery),
+    ``relevant`` ``(Q, G)`` bool with at least one True per row. Returns ``(Q,)`` int64::
 
         best_q = max_{g relevant} scores[q, g]
-        rank_q = 1 + #{ g : not relevant[q, g] and scores[q, g] >= best_q }
+        tol_q  = tie_rtol * max_g |scores[q, g]|          (over the finite scores of row q)
+        rank_q = 1 + #{ g : not relevant[q, g] and scores[q, g] >= best_q - tol_q }
 
-    Every non-relevant item scoring at least as high as the best relevant one counts as ranked above
-    it. Examples: the true item tied with 3 others -> rank 4 (not 1); all scores equal with one
-    relevant item -> rank ``G``. Other relevant items never push a query down.
+    Every non-relevant item scoring at least as high as the best relevant one, or lower by at most
+    ``tol_q``, counts as ranked above it. Examples: the true item tied with 3 others -> rank 4 (not 1);
+    all scores equal with one relevant item -> rank ``G``. Other relevant items never push a query down,
+    and the order of the gallery never matters.
+
+    **Near-ties.** Two gallery items with the same embedding should score exactly alike, but a float
+    matmul may round their scores apart (measured: up to 2.5 ``eps`` of the dtype for cosines, i.e.
+    ~5e-16 in float64, ~3e-7 in float32; up to 6.3 eps after normalising rescaled copies). So a
+    non-relevant score within ``tol_q`` below the best relevant one is a tie too: by default
+    ``tie_rtol = TIE_ULPS * eps`` of the scores' dtype (16 eps: 3.6e-15 in float64, 1.9e-6 in float32),
+    relative to the row's largest ``|score|`` (about 1 for cosines), so scaling all scores changes
+    nothing. Scores that close are not resolved by the arithmetic (a float32 cosine is itself only
+    accurate to a few eps), so calling them tied is the honest reading; the price is that a genuinely
+    different score that close ties too. In float64 that does not happen in practice
+    (:func:`vidkit.eval.retrieval_recall` scores in float64); with float32 cosines over a gallery of
+    1,000 clips it moved one or two queries in 1,000 by one rank and no R@k (one measured run of
+    notebook 04's text-video evaluation). ``tie_rtol=0`` counts exact ties only. Half-precision scores
+    are ranked as float32 (their own, coarser rounding is not absorbed: score in float32 or float64).
     """
     s = _scores(scores)
+    if s.dtype in (torch.float16, torch.bfloat16):
+        s = s.float()
+    rtol = _tie_rtol(tie_rtol, s.dtype)
     r = _relevance(relevant, tuple(s.shape)).to(s.device)
-    best = s.masked_fill(~r, -math.inf).amax(dim=1, keepdim=True)      # (Q, 1)
-    return (1 + ((s >= best) & ~r).sum(dim=1)).long().cpu()
+    scale = s.abs().masked_fill(~torch.isfinite(s), 0.0).amax(dim=1, keepdim=True)   # (Q, 1)
+    best = s.masked_fill(~r, -math.inf).amax(dim=1, keepdim=True)                    # (Q, 1)
+    return (1 + ((s >= best - rtol * scale) & ~r).sum(dim=1)).long().cpu()
 
 
 def _chance_recall(g: int, n: np.ndarray, k: int) -> np.ndarray:
@@ -148,11 +193,13 @@ def _chance_recall(g: int, n: np.ndarray, k: int) -> np.ndarray:
     return out
 
 
-def retrieval_metrics(scores: Any, relevant: Any, ks: Sequence[int] = (1, 5, 10)) -> dict[str, float]:
+def retrieval_metrics(scores: Any, relevant: Any, ks: Sequence[int] = (1, 5, 10), *,
+                      tie_rtol: float | None = None) -> dict[str, float]:
     """Recall at ``k``, median and mean rank, and their chance levels, as fractions / ranks (plain floats).
 
-    ``scores`` ``(Q, G)``, ``relevant`` ``(Q, G)`` bool (see :func:`first_hit_ranks`, whose tie rule
-    applies). With ``rank_q`` the first-hit rank and ``n_q`` the number of relevant items of query ``q``::
+    ``scores`` ``(Q, G)``, ``relevant`` ``(Q, G)`` bool, ``tie_rtol``: see :func:`first_hit_ranks`, whose
+    tie rule applies (ties and near-ties count against the query). Every metric below comes from those
+    ranks. With ``rank_q`` the first-hit rank and ``n_q`` the number of relevant items of query ``q``::
 
         R@k          = 1/Q sum_q [rank_q <= k]
         MedR         = median_q rank_q          (numpy's median: the mean of the two middle ranks if Q is even)
@@ -173,7 +220,7 @@ def retrieval_metrics(scores: Any, relevant: Any, ks: Sequence[int] = (1, 5, 10)
     if isinstance(ks, str) or not isinstance(ks, Sequence) or len(ks) == 0:
         raise TypeError(f"ks must be a non-empty sequence of ints such as (1, 5, 10), got {ks!r}")
     ks = [_int(k, "each k in ks", 1, g) for k in ks]
-    ranks = first_hit_ranks(s, relevant).numpy()
+    ranks = first_hit_ranks(s, relevant, tie_rtol=tie_rtol).numpy()
     n_rel = _tensor(relevant, "relevant", "").sum(dim=1).cpu().numpy()
     out: dict[str, float] = {f"R@{k}": float(np.mean(ranks <= k)) for k in ks}
     out["MedR"] = float(np.median(ranks))
@@ -196,40 +243,60 @@ def _embeddings(x: Any, name: str) -> torch.Tensor:
     return t.to(torch.promote_types(t.dtype, torch.float32))
 
 
-@torch.no_grad()
-def search(query_emb: Any, gallery_emb: Any, k: int = 10, batch: int = 1024, center: bool = False,
-           exclude_self: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
-    """Top-``k`` gallery items per query by cosine similarity: ``(scores (Q, k), indices (Q, k))``.
-
-    The kit's one nearest-neighbour search (:func:`vidkit.eval.knn_predict`,
-    :func:`vidkit.eval.nearest_neighbours` and :func:`vidkit.eval.retrieval_recall` use it too).
-    ``query_emb`` ``(Q, D)``, ``gallery_emb`` ``(G, D)``; rows are L2-normalised (after subtracting the
-    gallery mean from both sets when ``center=True``, as :func:`vidkit.eval.retrieval_recall` does), then
-    ``batch`` queries at a time are scored against the whole gallery (a ``(batch, G)`` block: memory
-    ``batch * G`` floats) and the best ``k`` are kept, highest first. **Ties** keep gallery order (a stable
-    sort: of two equal scores the smaller gallery index comes first), so results are reproducible; score
-    ranks with :func:`first_hit_ranks`, which does not depend on the order of ties. ``exclude_self=True``
-    (queries are the gallery, same order: ``Q == G``) never returns item ``i`` for query ``i``; ``k`` is
-    then at most ``G - 1``. Computed in float32 at least (float64 stays float64), on the query's device.
-    100 queries against 10,000 clips of dimension 64 take milliseconds on one CPU core
-    (``benchmarks/bench_retrieval.py``).
-    """
+def _unit_rows(query_emb: Any, gallery_emb: Any, center: bool) -> tuple[torch.Tensor, torch.Tensor]:
+    """Validated query ``(Q, D)`` and gallery ``(G, D)`` rows, in a common float dtype (float32 at least) on
+    the query's device, L2-normalised after subtracting the gallery mean from both when ``center``."""
     qe, ge = _embeddings(query_emb, "query_emb"), _embeddings(gallery_emb, "gallery_emb")
     if qe.shape[1] != ge.shape[1]:
         raise ValueError(f"query_emb (Q, D) and gallery_emb (G, D) need the same D, got {_shape(qe)} and "
                          f"{_shape(ge)}")
-    if exclude_self and qe.shape[0] != ge.shape[0]:
-        raise ValueError(f"exclude_self=True needs the queries to be the gallery (Q == G), got {_shape(qe)} "
-                         f"queries and {_shape(ge)} gallery items")
-    k = _int(k, "k", 1, ge.shape[0] - int(bool(exclude_self)))
-    batch = _int(batch, "batch", 1)
     dtype = torch.promote_types(qe.dtype, ge.dtype)
     qe, ge = qe.to(dtype), ge.to(device=qe.device, dtype=dtype)
     if center:
         mu = ge.mean(dim=0, keepdim=True)
         qe, ge = qe - mu, ge - mu
-    qe, ge = F.normalize(qe, dim=1), F.normalize(ge, dim=1)
-    scores = torch.empty(qe.shape[0], k, dtype=dtype, device=qe.device)
+    return F.normalize(qe, dim=1), F.normalize(ge, dim=1)
+
+
+@torch.no_grad()
+def cosine_scores(query_emb: Any, gallery_emb: Any, center: bool = False) -> torch.Tensor:
+    """``(Q, G)`` cosine similarities of ``query_emb`` ``(Q, D)`` to ``gallery_emb`` ``(G, D)``, as
+    :func:`search` scores them: rows L2-normalised (after subtracting the gallery mean from both sets when
+    ``center=True``), one matmul. Float32 at least (float64 stays float64), on the query's device; a zero
+    row (e.g. a clip equal to the gallery mean) scores 0 against everything. Rank the result with
+    :func:`first_hit_ranks` / :func:`retrieval_metrics` (:func:`vidkit.eval.retrieval_recall` does, in
+    blocks of queries).
+    """
+    qe, ge = _unit_rows(query_emb, gallery_emb, center)
+    return qe @ ge.T
+
+
+@torch.no_grad()
+def search(query_emb: Any, gallery_emb: Any, k: int = 10, batch: int = 1024, center: bool = False,
+           exclude_self: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+    """Top-``k`` gallery items per query by cosine similarity: ``(scores (Q, k), indices (Q, k))``.
+
+    The kit's one nearest-neighbour search (:func:`vidkit.eval.knn_predict` and
+    :func:`vidkit.eval.nearest_neighbours` use it too). ``query_emb`` ``(Q, D)``, ``gallery_emb``
+    ``(G, D)``; rows are L2-normalised (after subtracting the gallery mean from both sets when
+    ``center=True``, as :func:`vidkit.eval.retrieval_recall` does), then ``batch`` queries at a time are
+    scored against the whole gallery (:func:`cosine_scores`; a ``(batch, G)`` block: memory ``batch * G``
+    floats) and the best ``k`` are kept, highest first. **Ties** keep gallery order (a stable sort: of two
+    equal scores the smaller gallery index comes first), so results are reproducible; this order is for
+    showing neighbours, not for scoring: recall and ranks come from :func:`first_hit_ranks`, which counts
+    ties against the query and does not depend on the gallery order. ``exclude_self=True`` (queries are
+    the gallery, same order: ``Q == G``) never returns item ``i`` for query ``i``; ``k`` is then at most
+    ``G - 1``. Computed in float32 at least (float64 stays float64), on the query's device.
+    100 queries against 10,000 clips of dimension 64 take milliseconds on one CPU core
+    (``benchmarks/bench_retrieval.py``).
+    """
+    qe, ge = _unit_rows(query_emb, gallery_emb, center)
+    if exclude_self and qe.shape[0] != ge.shape[0]:
+        raise ValueError(f"exclude_self=True needs the queries to be the gallery (Q == G), got {_shape(qe)} "
+                         f"queries and {_shape(ge)} gallery items")
+    k = _int(k, "k", 1, ge.shape[0] - int(bool(exclude_self)))
+    batch = _int(batch, "batch", 1)
+    scores = torch.empty(qe.shape[0], k, dtype=qe.dtype, device=qe.device)
     indices = torch.empty(qe.shape[0], k, dtype=torch.long, device=qe.device)
     for lo in range(0, qe.shape[0], batch):
         block = qe[lo:lo + batch] @ ge.T                                  # (batch, G)
