@@ -12,6 +12,14 @@ read-out (logistic-regression probe fit on 2,000 training clips; action NN@1 wit
 gallery). Results are appended run by run to a JSON file (atomic writes), so an interrupted sweep
 resumes where it stopped; ``--fresh`` starts over.
 
+Loss forms (issue 13). The groups budget, seeds, queue, topk and digit were recorded before issue 13
+and keep the losses they were run with: UberNCE in the multiple-instance form
+``-log sum_p softmax_p`` (``form="log_sum"``, CoCLR's own loss form) and CoCLR keeping the clip's own
+positive in every step (``drop_self_prob=0``). The group ``equal_steps`` uses the authors' forms:
+UberNCE ``-mean_p log softmax_p`` (``form="mean_log"``, CoCLR's main_nce.py) and CoCLR dropping the
+self positive in 90 % of the steps (main_coclr.py), with InfoNCE, all at 300 steps over 3 seeds, plus
+the two pre-issue-13 forms as controls under the same seeds.
+
 Run:  OMP_NUM_THREADS=2 .venv/bin/python benchmarks/contrastive_sweep.py [--groups budget,queue,...]
 The numbers quoted in notebook 02 and docs/benchmarks.md come from docs/results/contrastive_sweep.json.
 """
@@ -51,8 +59,14 @@ from vidkit.eval import evaluate_representation, extract_embeddings
 from vidkit.fileio import write_json_atomic
 from vidkit.train import TrainConfig, train
 
-GROUPS = ("budget", "seeds", "queue", "temperature", "topk", "digit", "srivastava")
+GROUPS = ("budget", "seeds", "queue", "temperature", "topk", "digit", "srivastava", "equal_steps")
 OUT = Path("docs/results/contrastive_sweep.json")
+
+# UberNCE's two forms (the groups recorded before issue 13 use log_sum) and the authors' CoCLR self-drop
+# probability (see the module docstring).
+UBERNCE_LOG_SUM = functools.partial(ubernce_loss, form="log_sum")
+UBERNCE_AUTHORS = functools.partial(ubernce_loss, form="mean_log")
+AUTHORS_DROP_SELF = 0.9
 
 
 class Sweep:
@@ -79,11 +93,14 @@ class Sweep:
         torch.manual_seed(seed)  # the initial weights: every run is reproducible on its own
         return notebook_moco(view, temperature=temperature)
 
-    def pretrain(self, model: torch.nn.Module, loss_fn: Any, steps: int, seed: int = 0) -> tuple[torch.nn.Module, dict]:
+    def pretrain(self, model: torch.nn.Module, loss_fn: Any, steps: int, seed: int = 0,
+                 train_seed: int = 0) -> tuple[torch.nn.Module, dict]:
+        """``seed`` orders the batches; ``train_seed`` seeds train()'s RNGs (augmentations, CoCLR's
+        self-drop draw). The groups before issue 13 used ``train_seed=0`` for every seed."""
         torch.manual_seed(seed)
         batches = clip_batches(self.rgb[0], self.labels[0], self.budget["batch"], flow=self.flow[0], seed=seed)
         cfg = TrainConfig(steps=steps, time_budget_s=3600, lr=3e-3, weight_decay=1e-4,
-                          warmup_steps=max(1, steps // 20), log_every=max(1, steps // 30))
+                          warmup_steps=max(1, steps // 20), log_every=max(1, steps // 30), seed=train_seed)
         result = train(model, loss_fn, batches, cfg, progress=False)
         mined = [h["mined_same_action"] for h in result.history if h.get("mined_same_action", 0) > 0]
         info = {"steps": result.steps, "train_s": round(result.elapsed_s, 1), "final_loss": result.final_loss}
@@ -112,26 +129,31 @@ class Sweep:
 
     # -- cached InfoNCE initialisations (CoCLR starts from them) --------------------------------------------
     @functools.cache  # noqa: B019 - one Sweep per process
-    def infonce(self, view: str, steps: int, seed: int = 0) -> MoCo:
-        model, _ = self.pretrain(self.moco(view, seed=seed), infonce_loss, steps, seed)
+    def infonce(self, view: str, steps: int, seed: int = 0, train_seed: int = 0) -> MoCo:
+        model, _ = self.pretrain(self.moco(view, seed=seed), infonce_loss, steps, seed, train_seed)
         return model
 
-    def coclr(self, steps: int, init_steps: int, topk: int = 5, queue: int = 256, seed: int = 0) -> tuple[MoCo, dict]:
-        rgb = copy.deepcopy(self.infonce("rgb", init_steps, seed))
-        flow = copy.deepcopy(self.infonce("flow", init_steps, seed))
+    def coclr(self, steps: int, init_steps: int, topk: int = 5, queue: int = 256, seed: int = 0,
+              drop_self_prob: float = 0.0, train_seed: int = 0) -> tuple[MoCo, dict]:
+        """CoCLR-RGB from InfoNCE initialisations. ``drop_self_prob=0`` (keep the self positive) is what
+        the groups before issue 13 ran; the authors use :data:`AUTHORS_DROP_SELF`."""
+        rgb = copy.deepcopy(self.infonce("rgb", init_steps, seed, train_seed))
+        flow = copy.deepcopy(self.infonce("flow", init_steps, seed, train_seed))
         if queue != rgb.queue.size:  # CoCLRPair starts with an empty queue of this size
             rgb.queue = type(rgb.queue)(queue, rgb.proj_dim)
-        pair, info = self.pretrain(CoCLRPair(rgb, flow, topk=topk), coclr_loss_fn, steps, seed)
+        loss_fn = functools.partial(coclr_loss_fn, drop_self_prob=drop_self_prob)
+        pair, info = self.pretrain(CoCLRPair(rgb, flow, topk=topk), loss_fn, steps, seed, train_seed)
         return pair.model, info
 
 
 def run_budget(s: Sweep) -> None:
     """Equal total budgets: CoCLR-RGB = n InfoNCE steps (both views) + n CoCLR steps, so the oracle and
-    InfoNCE-RGB get 2n steps. The notebook compares CoCLR's 150 + 150 with the oracle's 150."""
+    InfoNCE-RGB get 2n steps. The notebook compares CoCLR's 150 + 150 with the oracle's 150. Recorded
+    before issue 13: UberNCE in the ``log_sum`` form, CoCLR without self-dropping (kept so)."""
     for n in (150,):
         runs = {f"InfoNCE RGB, {2 * n} steps": lambda n=n: s.pretrain(s.moco("rgb"), infonce_loss, 2 * n),
-                f"UberNCE RGB, {n} steps": lambda n=n: s.pretrain(s.moco("rgb"), ubernce_loss, n),
-                f"UberNCE RGB, {2 * n} steps": lambda n=n: s.pretrain(s.moco("rgb"), ubernce_loss, 2 * n),
+                f"UberNCE RGB, {n} steps": lambda n=n: s.pretrain(s.moco("rgb"), UBERNCE_LOG_SUM, n),
+                f"UberNCE RGB, {2 * n} steps": lambda n=n: s.pretrain(s.moco("rgb"), UBERNCE_LOG_SUM, 2 * n),
                 f"CoCLR RGB, {n} + {n} steps": lambda n=n: s.coclr(n, n)}
         if not s.done(f"InfoNCE RGB, {n} steps"):
             s.record(f"InfoNCE RGB, {n} steps", "budget", {"steps": n, **s.readout(s.infonce("rgb", n), "rgb")})
@@ -143,11 +165,13 @@ def run_budget(s: Sweep) -> None:
 
 def run_seeds(s: Sweep) -> None:
     """The notebook's comparison (150 steps; CoCLR 150 + 150) and the equal-budget oracle, with other seeds
-    (seed 0 is in the budget group): how much of a difference is noise?"""
+    (seed 0 is in the budget group): how much of a difference is noise? Forms as in :func:`run_budget`."""
     for seed in (1, 2):
         runs = {"InfoNCE RGB, 150 steps": lambda seed=seed: (s.infonce("rgb", 150, seed), {}),
-                "UberNCE RGB, 150 steps": lambda seed=seed: s.pretrain(s.moco("rgb", seed=seed), ubernce_loss, 150, seed),
-                "UberNCE RGB, 300 steps": lambda seed=seed: s.pretrain(s.moco("rgb", seed=seed), ubernce_loss, 300, seed),
+                "UberNCE RGB, 150 steps": lambda seed=seed: s.pretrain(s.moco("rgb", seed=seed), UBERNCE_LOG_SUM, 150,
+                                                                       seed),
+                "UberNCE RGB, 300 steps": lambda seed=seed: s.pretrain(s.moco("rgb", seed=seed), UBERNCE_LOG_SUM, 300,
+                                                                       seed),
                 "CoCLR RGB, 150 + 150 steps": lambda seed=seed: s.coclr(150, 150, seed=seed)}
         for base, fn in runs.items():
             name = f"{base}, seed {seed}"
@@ -186,7 +210,7 @@ def run_digit(s: Sweep) -> None:
     runs = {
         "InfoNCE RGB, no spatial crop": functools.partial(infonce_loss, crop_scale=(1.0, 1.0)),
         "InfoNCE RGB, strong crop 0.3-1": functools.partial(infonce_loss, crop_scale=(0.3, 1.0)),
-        "UberNCE RGB on digit labels": functools.partial(ubernce_loss, label="digit"),
+        "UberNCE RGB on digit labels": functools.partial(UBERNCE_LOG_SUM, label="digit"),
     }
     for name, loss_fn in runs.items():
         if not s.done(name):
@@ -220,8 +244,44 @@ def run_srivastava(s: Sweep) -> None:
                 s.record(name, "srivastava", {"init": init, "lr": lr, "labels": frac, "accuracy": out["accuracy"]})
 
 
+def run_equal_steps(s: Sweep) -> None:
+    """CoCLR's ordering UberNCE > CoCLR-RGB > InfoNCE-RGB with the AUTHORS' loss forms, at equal steps,
+    over seeds 0, 1, 2 (seed = initial weights, batch order and train()'s RNGs: augmentations and the
+    self-drop draw). Every arm trains the RGB encoder 300 steps in all:
+
+    * InfoNCE RGB: 300 InfoNCE steps;
+    * UberNCE RGB: 300 steps of ``-mean_p log softmax_p`` (``form="mean_log"``, the authors' UberNCE);
+    * CoCLR RGB: 150 InfoNCE steps (RGB and flow) + 150 CoCLR steps, ``-log sum_p softmax_p`` with the
+      self positive dropped in 90 % of the steps (the authors' CoCLR), K = 5, queue 256.
+
+    Two controls with the same seeds isolate the forms: UberNCE in the ``log_sum`` form and CoCLR
+    without self-dropping (``drop_self_prob=0``), the kit's losses before issue 13.
+    """
+    n = 150
+    for seed in (0, 1, 2):
+        runs = {
+            (f"equal steps: InfoNCE RGB, {2 * n} steps, seed {seed}", "InfoNCE"):
+                lambda seed=seed: s.pretrain(s.moco("rgb", seed=seed), infonce_loss, 2 * n, seed, train_seed=seed),
+            (f"equal steps: UberNCE RGB (mean_log), {2 * n} steps, seed {seed}", "UberNCE mean_log"):
+                lambda seed=seed: s.pretrain(s.moco("rgb", seed=seed), UBERNCE_AUTHORS, 2 * n, seed, train_seed=seed),
+            (f"equal steps: CoCLR RGB (drop self {AUTHORS_DROP_SELF}), {n} + {n} steps, seed {seed}",
+             f"CoCLR log_sum, drop self {AUTHORS_DROP_SELF}"):
+                lambda seed=seed: s.coclr(n, n, seed=seed, drop_self_prob=AUTHORS_DROP_SELF, train_seed=seed),
+            (f"equal steps: UberNCE RGB (log_sum), {2 * n} steps, seed {seed}", "UberNCE log_sum (control)"):
+                lambda seed=seed: s.pretrain(s.moco("rgb", seed=seed), UBERNCE_LOG_SUM, 2 * n, seed, train_seed=seed),
+            (f"equal steps: CoCLR RGB (drop self 0), {n} + {n} steps, seed {seed}",
+             "CoCLR log_sum, drop self 0 (control)"):
+                lambda seed=seed: s.coclr(n, n, seed=seed, drop_self_prob=0.0, train_seed=seed),
+        }
+        for (name, loss), fn in runs.items():
+            if not s.done(name):
+                model, info = fn()
+                s.record(name, "equal_steps", {"seed": seed, "loss": loss, "total_steps": 2 * n, **info,
+                                               **s.readout(model, "rgb")})
+
+
 RUNNERS = {"budget": run_budget, "seeds": run_seeds, "queue": run_queue, "temperature": run_temperature, "topk": run_topk,
-           "digit": run_digit, "srivastava": run_srivastava}
+           "digit": run_digit, "srivastava": run_srivastava, "equal_steps": run_equal_steps}
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -3,11 +3,15 @@ batches, label subsets and fine-tuning."""
 
 from __future__ import annotations
 
+import copy
+import inspect
+
 import numpy as np
 import pytest
 import torch
 from conftest import moving_square_clips
 
+from vidkit import contrastive
 from vidkit.contrastive import (
     CoCLRPair,
     MoCo,
@@ -20,6 +24,7 @@ from vidkit.contrastive import (
     ubernce_loss,
 )
 from vidkit.data.actions import generate_actions
+from vidkit.losses import uber_nce
 from vidkit.models import Conv3dEncoder, SrivastavaLSTM
 from vidkit.train import TrainConfig, train
 
@@ -60,6 +65,61 @@ def test_ubernce_and_coclr_run_and_coclr_mines_aligned_positives(clips):
     torch.testing.assert_close(pair.model.queue.indices, pair.other_queue.indices)  # the queues stay aligned
     with pytest.raises(ValueError, match="two different views"):
         CoCLRPair(rgb_model, MoCo(Conv3dEncoder(1, width=4, dim=32), "rgb"))
+
+
+def test_ubernce_loss_trains_the_authors_mean_log_form_by_default(clips):
+    rgb, flow, labels = clips
+    batches = clip_batches(rgb, labels, 16, flow)
+    torch.manual_seed(0)
+    model = MoCo(Conv3dEncoder(1, width=4, dim=32), "rgb", queue_size=32)
+    ubernce_loss(model, next(batches), length=6)                        # a queue of 16 labelled keys
+    batch = next(batches)
+
+    def run(**kw):
+        m = copy.deepcopy(model)
+        torch.manual_seed(1)                                             # the same augmentations every time
+        return ubernce_loss(m, batch, length=6, **kw)[0].detach()
+
+    default, mean_log, log_sum = run(), run(form="mean_log"), run(form="log_sum")
+    torch.testing.assert_close(default, mean_log, rtol=0, atol=0)
+    assert float(mean_log) > float(log_sum) + 0.5                        # several positives per row: the forms differ
+    # and it is vidkit.losses.uber_nce in that form on the same q, k and queue
+    m = copy.deepcopy(model)
+    torch.manual_seed(1)
+    v1, v2 = contrastive._views(m, batch, 6)
+    q, k = m.query(v1), m.key(v2)
+    expected = uber_nce(q, k, batch["action"], m.temperature, m.queue.keys, m.queue.labels, form="mean_log")
+    torch.testing.assert_close(default, expected.detach())
+    assert inspect.signature(ubernce_loss).parameters["form"].default == "mean_log"
+
+
+def test_coclr_loss_fn_passes_drop_self_prob_with_the_authors_default(clips, monkeypatch):
+    rgb, flow, labels = clips
+    batches = clip_batches(rgb, labels, 16, flow)
+    torch.manual_seed(0)
+    pair = CoCLRPair(MoCo(Conv3dEncoder(1, width=4, dim=32), "rgb", queue_size=32),
+                     MoCo(Conv3dEncoder(2, width=4, dim=32), "flow", queue_size=32), topk=3)
+    for _ in range(2):                                                   # fill the queues: mining starts
+        coclr_loss_fn(pair, next(batches), length=6, drop_self_prob=0.0)
+    batch = next(batches)
+    seen, real = [], contrastive.coclr_loss
+
+    def spy(*args, **kwargs):
+        seen.append(kwargs.get("drop_self_prob"))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(contrastive, "coclr_loss", spy)
+
+    def run(**kw):
+        p = copy.deepcopy(pair)
+        torch.manual_seed(1)
+        return coclr_loss_fn(p, batch, length=6, **kw)[0].detach()
+
+    default, dropped, kept = run(), run(drop_self_prob=1.0), run(drop_self_prob=0.0)
+    assert seen == [0.9, 1.0, 0.0]
+    assert float(dropped) != pytest.approx(float(kept))                  # every row has mined positives
+    assert default.item() in (dropped.item(), kept.item())               # one draw for the whole batch
+    assert inspect.signature(coclr_loss_fn).parameters["drop_self_prob"].default == 0.9
 
 
 def test_srivastava_pretrain_loss_is_finite(clips):

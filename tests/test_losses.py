@@ -1,6 +1,7 @@
 """Contrastive losses (vidkit.losses) against brute-force per-sample loops, plus the MoCo machinery."""
 
 import copy
+import inspect
 import math
 
 import pytest
@@ -8,9 +9,11 @@ import torch
 from torch import nn
 
 from vidkit.losses import (
+    NCE_FORMS,
     MoCoQueue,
     coclr_loss,
     info_nce,
+    max_margin_ranking,
     mine_topk_positives,
     momentum_update,
     multi_positive_nce,
@@ -45,6 +48,20 @@ def loop_multi_positive(q, keys, positives, tau):
         s = [dot(qi, unit(keys[n])) / tau for n in range(keys.shape[0])]
         total += -math.log(sum(math.exp(s[p]) for p in positives[i]) / sum(math.exp(x) for x in s))
     return total / q.shape[0]
+
+
+def loop_mean_log(q, keys, positives, tau):
+    """mean_i -1/|P(i)| sum_{p in P(i)} log( exp(s_ip) / sum_n exp(s_in) ): the mean of the log-probabilities."""
+    total = 0.0
+    for i in range(q.shape[0]):
+        qi = unit(q[i])
+        s = [dot(qi, unit(keys[n])) / tau for n in range(keys.shape[0])]
+        log_z = math.log(sum(math.exp(x) for x in s))
+        total += -sum(s[p] - log_z for p in positives[i]) / len(positives[i])
+    return total / q.shape[0]
+
+
+LOOPS = {"log_sum": loop_multi_positive, "mean_log": loop_mean_log}
 
 
 def loop_info_nce(q, k, tau, queue=None):
@@ -99,8 +116,36 @@ def test_multi_positive_nce_is_stable_at_tiny_temperature():
     assert torch.isfinite(loss)
 
 
+@pytest.mark.parametrize("tau", [0.07, 0.3])
+def test_multi_positive_nce_mean_log_matches_loop(tau):
+    q, keys = rand(4, 5, seed=6), rand(9, 5, seed=7)
+    positives = [[0], [1, 4, 8], [2, 3], list(range(9))]
+    mask = torch.zeros(4, 9, dtype=torch.bool)
+    for i, ps in enumerate(positives):
+        mask[i, ps] = True
+    got = multi_positive_nce(q, keys, mask, temperature=tau, form="mean_log")
+    assert float(got) == pytest.approx(loop_mean_log(q, keys, positives, tau), rel=1e-10)
+    # the default is still CoCLR's log_sum form
+    torch.testing.assert_close(multi_positive_nce(q, keys, mask, tau), multi_positive_nce(q, keys, mask, tau, "log_sum"))
+
+
+def test_mean_log_is_at_least_log_sum_plus_log_positives_and_equal_with_one_positive():
+    q, keys = rand(5, 6, seed=60), rand(10, 6, seed=61)
+    mask = rand(5, 10, seed=62) > 0.3
+    mask[:, 0] = True
+    for i in range(5):
+        one = mask[i:i + 1]
+        gap = float(multi_positive_nce(q[i:i + 1], keys, one, 0.2, "mean_log")
+                    - multi_positive_nce(q[i:i + 1], keys, one, 0.2, "log_sum"))
+        assert gap >= math.log(int(one.sum())) - 1e-12
+    eye = torch.eye(5, 10, dtype=torch.bool)
+    torch.testing.assert_close(multi_positive_nce(q, keys, eye, 0.2, "mean_log"),
+                               multi_positive_nce(q, keys, eye, 0.2, "log_sum"))
+
+
 @pytest.mark.parametrize("with_queue", [False, True])
-def test_uber_nce_matches_loop_with_label_positives(with_queue):
+@pytest.mark.parametrize("form", NCE_FORMS)
+def test_uber_nce_matches_loop_with_label_positives(with_queue, form):
     q, k, tau = rand(6, 4, seed=10), rand(6, 4, seed=11), 0.2
     labels = torch.tensor([0, 1, 0, 2, 1, 2])
     queue, queue_labels = (rand(5, 4, seed=12), torch.tensor([2, 0, 3, 1, 0])) if with_queue else (None, None)
@@ -108,8 +153,141 @@ def test_uber_nce_matches_loop_with_label_positives(with_queue):
     key_labels = labels.tolist() + ([] if queue_labels is None else queue_labels.tolist())
     positives = [[n for n, lab in enumerate(key_labels) if lab == labels[i]] for i in range(6)]
     assert all(len(p) > 1 for p in positives)                      # really several positives
-    got = uber_nce(q, k, labels, tau, queue=queue, queue_labels=queue_labels)
-    assert float(got) == pytest.approx(loop_multi_positive(q, keys, positives, tau), rel=1e-10)
+    got = uber_nce(q, k, labels, tau, queue=queue, queue_labels=queue_labels, form=form)
+    assert float(got) == pytest.approx(LOOPS[form](q, keys, positives, tau), rel=1e-10)
+
+
+# ----------------------------------------------------------------------------- the authors' formulas (CoCLR code)
+#
+# CoCLR's code (TengdaHan/CoCLR) scores a query against [its own key, the queue]: logits (B, 1 + K), the own
+# key in column 0, and a positive mask of the same shape. Its UberNCE training (main_nce.py, --model ubernce)
+# uses the mean over positives of -log softmax; its CoCLR training (main_coclr.py, multi_nce_loss) uses
+# -log of the summed softmax over positives. The kit also scores the other batch keys, so with B = 1 the
+# layouts coincide: the batch mean of the authors' loss is the mean of the kit's one-row losses.
+
+def authors_row_logits(qi, ki, queue, tau):
+    """[s(q_i, k_i), s(q_i, queue_0), ...], the authors' (1 + K) logits of one row."""
+    u = unit(qi)
+    return [dot(u, unit(ki)) / tau] + [dot(u, unit(queue[m])) / tau for m in range(queue.shape[0])]
+
+
+def authors_ubernce(logits, masks):
+    """main_nce.py: mean over the batch of -(log_softmax * mask).sum(1) / mask.sum(1)."""
+    total = 0.0
+    for s, mask in zip(logits, masks):
+        log_z = math.log(sum(math.exp(x) for x in s))
+        total += -sum(x - log_z for x, m in zip(s, mask) if m) / sum(mask)
+    return total / len(logits)
+
+
+def authors_multi_nce(logits, masks):
+    """main_coclr.py multi_nce_loss: mean over the batch of -log (softmax * mask).sum(1)."""
+    total = 0.0
+    for s, mask in zip(logits, masks):
+        z = sum(math.exp(x) for x in s)
+        total += -math.log(sum(math.exp(x) / z for x, m in zip(s, mask) if m))
+    return total / len(logits)
+
+
+def authors_coclr_mask(mined_rows, drop):
+    """main_coclr.py: mask = [1, mined]; if the step's draw says so, mask[mask_sum != 1, 0] = 0."""
+    masks = []
+    for mined in mined_rows:
+        mask = [True] + list(mined)
+        if drop and sum(mask) != 1:
+            mask[0] = False
+        masks.append(mask)
+    return masks
+
+
+@pytest.mark.parametrize("form", NCE_FORMS)
+def test_uber_nce_forms_are_the_authors_formulas(form):
+    """mean_log = the authors' UberNCE (main_nce.py), log_sum = their CoCLR loss on the same mask (main_coclr.py)."""
+    b, n_queue, tau = 7, 13, 0.1
+    q, k, queue = rand(b, 6, seed=63), rand(b, 6, seed=64), rand(n_queue, 6, seed=65)
+    gen = torch.Generator().manual_seed(66)
+    labels, queue_labels = torch.randint(0, 3, (b,), generator=gen), torch.randint(0, 3, (n_queue,), generator=gen)
+    logits = [authors_row_logits(q[i], k[i], queue, tau) for i in range(b)]
+    masks = [[True] + (queue_labels == labels[i]).tolist() for i in range(b)]
+    assert sum(map(sum, masks)) > 2 * b                                  # several positives per row
+    expected = (authors_ubernce if form == "mean_log" else authors_multi_nce)(logits, masks)
+    rows = [uber_nce(q[i:i + 1], k[i:i + 1], labels[i:i + 1], tau, queue, queue_labels, form=form) for i in range(b)]
+    assert float(torch.stack(rows).mean()) == pytest.approx(expected, rel=1e-12, abs=1e-12)
+
+
+def test_uber_nce_default_form_is_the_authors_mean_log():
+    q, k, queue = rand(6, 4, seed=67), rand(6, 4, seed=68), rand(5, 4, seed=69)
+    labels, queue_labels = torch.tensor([0, 1, 0, 2, 1, 2]), torch.tensor([2, 0, 3, 1, 0])
+    default = uber_nce(q, k, labels, 0.2, queue, queue_labels)
+    torch.testing.assert_close(default, uber_nce(q, k, labels, 0.2, queue, queue_labels, form="mean_log"))
+    assert float(default) > float(uber_nce(q, k, labels, 0.2, queue, queue_labels, form="log_sum")) + 0.5
+    assert inspect.signature(uber_nce).parameters["form"].default == "mean_log"
+
+
+def coclr_case():
+    """4 rows, queue of 6; row 1 has no mined positive (it must keep its own key under any draw)."""
+    q, k, queue, tau = rand(4, 5, seed=70), rand(4, 5, seed=71), rand(6, 5, seed=72), 0.2
+    mined = [[1, 4], [], [0, 2, 5], [3]]
+    mask = torch.zeros(4, 6, dtype=torch.bool)
+    for i, ms in enumerate(mined):
+        mask[i, ms] = True
+    return q, k, queue, tau, mined, mask
+
+
+@pytest.mark.parametrize("prob", [1.0, 0.0, 1, 0])
+def test_coclr_loss_self_drop_deterministic_cases_match_the_authors(prob):
+    q, k, queue, tau, mined, mask = coclr_case()
+    drop = prob == 1
+    state = torch.get_rng_state()
+    got = coclr_loss(q, k, queue, mask, tau, drop_self_prob=prob)
+    assert torch.equal(torch.get_rng_state(), state)                     # no draw when the outcome is certain
+    # the kit's layout [k; queue]: own key i, then queue row m at column B + m; row 1 keeps its own key
+    positives = [([] if drop and ms else [i]) + [4 + m for m in ms] for i, ms in enumerate(mined)]
+    assert positives[1] == [1] and (not drop or positives[0] == [5, 8])
+    assert float(got) == pytest.approx(loop_multi_positive(q, torch.cat([k, queue]), positives, tau), rel=1e-10)
+    # the authors' layout and rule, row by row
+    logits = [authors_row_logits(q[i], k[i], queue, tau) for i in range(4)]
+    expected = authors_multi_nce(logits, authors_coclr_mask(mask.tolist(), drop))
+    rows = [coclr_loss(q[i:i + 1], k[i:i + 1], queue, mask[i:i + 1], tau, drop_self_prob=prob) for i in range(4)]
+    assert float(torch.stack(rows).mean()) == pytest.approx(expected, rel=1e-12, abs=1e-12)
+
+
+def test_coclr_loss_rows_without_mined_positives_keep_their_own_key():
+    q, k, queue, tau, _, mask = coclr_case()
+    row = slice(1, 2)                                                    # no mined positive
+    torch.testing.assert_close(coclr_loss(q[row], k[row], queue, mask[row], tau, drop_self_prob=1.0),
+                               info_nce(q[row], k[row], tau, queue=queue))
+    none = torch.zeros(4, 6, dtype=torch.bool)                           # nothing mined (queue not full yet)
+    torch.testing.assert_close(coclr_loss(q, k, queue, none, tau, drop_self_prob=1.0), info_nce(q, k, tau, queue=queue))
+
+
+def test_coclr_loss_default_draws_once_per_call_from_torch_rng_with_the_authors_0_9():
+    q, k, queue, tau, _, mask = coclr_case()
+    assert inspect.signature(coclr_loss).parameters["drop_self_prob"].default == 0.9
+    dropped, kept = (coclr_loss(q, k, queue, mask, tau, drop_self_prob=p) for p in (1.0, 0.0))
+    outcomes = []
+    for seed in range(40):
+        torch.manual_seed(seed)
+        u, after = torch.rand(()), torch.rand(())                        # the draw, and the next one
+        torch.manual_seed(seed)
+        got = coclr_loss(q, k, queue, mask, tau)                          # default: drop when u < 0.9
+        torch.testing.assert_close(got, dropped if u < 0.9 else kept, rtol=0, atol=0)
+        assert torch.equal(torch.rand(()), after)                         # exactly one draw consumed
+        outcomes.append(bool(u < 0.9))
+    assert 25 <= sum(outcomes) < 40                                       # both outcomes occur, mostly drops
+    # the draw is shared by all rows: the whole batch drops or keeps, never a mix
+    assert float(dropped) != pytest.approx(float(kept))
+
+
+def test_coclr_loss_draws_from_a_given_generator():
+    q, k, queue, tau, _, mask = coclr_case()
+    dropped, kept = (coclr_loss(q, k, queue, mask, tau, drop_self_prob=p) for p in (1.0, 0.0))
+    state = torch.get_rng_state()
+    for seed in range(10):
+        u = torch.rand((), generator=torch.Generator().manual_seed(seed))
+        got = coclr_loss(q, k, queue, mask, tau, drop_self_prob=0.5, generator=torch.Generator().manual_seed(seed))
+        torch.testing.assert_close(got, dropped if u < 0.5 else kept, rtol=0, atol=0)
+    assert torch.equal(torch.get_rng_state(), state)                     # the global RNG is untouched
 
 
 def test_coclr_loss_matches_loop():
@@ -119,7 +297,7 @@ def test_coclr_loss_matches_loop():
     for i, ms in enumerate(mined):
         mask[i, ms] = True
     positives = [[i] + [3 + m for m in ms] for i, ms in enumerate(mined)]   # k_i, then queue rows after B
-    got = coclr_loss(q, k, queue, mask, temperature=tau)
+    got = coclr_loss(q, k, queue, mask, temperature=tau, drop_self_prob=0.0)   # keep k_i (see the self-drop tests)
     assert float(got) == pytest.approx(loop_multi_positive(q, torch.cat([k, queue]), positives, tau), rel=1e-10)
 
 
@@ -163,7 +341,7 @@ def test_gradients_flow_and_aligned_beats_random(name):
             return uber_nce(q, k, torch.tensor([0, 0, 1, 1, 2, 3]))
         mask = torch.zeros(6, 6, dtype=torch.bool)
         mask[0, 1] = True
-        return coclr_loss(q, k, rand(6, 8, seed=30), mask)
+        return coclr_loss(q, k, rand(6, 8, seed=30), mask, drop_self_prob=1.0)
 
     q = rand(6, 8, seed=25).requires_grad_()
     k = rand(6, 8, seed=26).requires_grad_()
@@ -410,3 +588,41 @@ def test_loss_validation_errors():
         coclr_loss(q, k, keys, torch.zeros(3, 5, dtype=torch.long))
     with pytest.raises(ValueError, match=r"pos_mask_queue must have shape \(B, K\) = \(3, 5\), got \(3, 4\)"):
         coclr_loss(q, k, keys, torch.zeros(3, 4, dtype=torch.bool))
+    for bad in (-0.1, 1.5, float("nan"), True, "0.9", None):
+        with pytest.raises(ValueError, match=r"drop_self_prob must be a number in \[0, 1\]"):
+            coclr_loss(q, k, keys, torch.zeros(3, 5, dtype=torch.bool), drop_self_prob=bad)
+    with pytest.raises(TypeError, match="generator must be a torch.Generator or None"):
+        coclr_loss(q, k, keys, torch.zeros(3, 5, dtype=torch.bool), generator=0)
+    for bad in ("supcon", "LOG_SUM", None):
+        with pytest.raises(ValueError, match=r"form must be one of \('log_sum', 'mean_log'\)"):
+            uber_nce(q, k, torch.arange(3), form=bad)
+        with pytest.raises(ValueError, match=r"form must be one of"):
+            multi_positive_nce(q, keys, torch.ones(3, 5, dtype=torch.bool), form=bad)
+
+
+# ----------------------------------------------------------------------------- HowTo100M's max-margin loss
+
+def howto100m_max_margin(sim, margin):
+    """HowTo100M's MaxMarginRankingLoss (loss.py, default options), one entry at a time: the two hinge
+    matrices relu(m + x_ij - x_ii) and relu(m + x_ij - x_jj), added, then .mean() over the B x B entries."""
+    x = sim.tolist()
+    b = len(x)
+    total = sum(max(0.0, margin + x[i][j] - x[i][i]) + max(0.0, margin + x[i][j] - x[j][j])
+                for i in range(b) for j in range(b))
+    return total / (b * b)
+
+
+@pytest.mark.parametrize("b", [2, 3, 8])
+@pytest.mark.parametrize("margin", [0.0, 0.1, 0.5])
+def test_max_margin_ranking_is_howto100m_up_to_scale_and_shift(b, margin):
+    """L_ref = (B - 1) / B * L + 2m / B exactly (the docstring's relation), on random similarity matrices."""
+    for seed in range(3):
+        sim = torch.tanh(rand(b, b, seed=80 + seed))
+        ours = float(max_margin_ranking(sim, margin))
+        assert howto100m_max_margin(sim, margin) == pytest.approx((b - 1) / b * ours + 2 * margin / b, rel=1e-12, abs=1e-15)
+
+
+def test_max_margin_ranking_docstring_states_the_howto100m_relation():
+    doc = " ".join(max_margin_ranking.__doc__.split())
+    assert "L_ref = 1/B^2 sum_{i,j}" in doc and "= (B - 1) / B * L + 2m / B" in doc
+    assert "(B - 1) / (2B)" not in doc and "2 B^2`` single hinges" not in doc

@@ -5,9 +5,12 @@ Every method is a *loss function for one batch*, trained by the kit's one loop
 
 * :func:`infonce_loss`: two augmented views of a clip are a positive pair; the momentum encoder's
   keys of other clips (the batch and a queue) are negatives (MoCo, He et al. 2020).
-* :func:`ubernce_loss`: the oracle: every clip with the same *label* is a positive (CoCLR's UberNCE).
+* :func:`ubernce_loss`: the oracle: every clip with the same *label* is a positive (CoCLR's UberNCE),
+  by default in the authors' form ``-mean_p log softmax_p`` (``form="mean_log"``).
 * :func:`coclr_loss_fn`: CoCLR (Han et al. 2020): train one view (e.g. RGB) while the other view's
-  encoder (e.g. flow), frozen, mines the top-K nearest clips of the queue as extra positives.
+  encoder (e.g. flow), frozen, mines the top-K nearest clips of the queue as extra positives; the
+  loss is ``-log sum_p softmax_p`` (``"log_sum"``), and the clip's own positive is dropped in 90 % of
+  the steps (``drop_self_prob``), both as in the authors' code.
 * :func:`srivastava_pretrain_loss`: the composite LSTM's reconstruction + future loss (issue 3).
 
 The model trained by the contrastive losses is a :class:`MoCo`: an encoder, its projection head,
@@ -28,7 +31,15 @@ from torch import nn
 
 from vidkit.augment import augment_clips
 from vidkit.checkpoint import load_checkpoint, save_checkpoint
-from vidkit.losses import MoCoQueue, coclr_loss, info_nce, mine_topk_positives, momentum_update, uber_nce
+from vidkit.losses import (
+    MoCoQueue,
+    NCEForm,
+    coclr_loss,
+    info_nce,
+    mine_topk_positives,
+    momentum_update,
+    uber_nce,
+)
 from vidkit.models.encoders import ProjectionHead
 
 __all__ = ["BUDGETS", "MoCo", "notebook_moco", "notebook_srivastava", "save_encoders", "load_encoders", "clip_batches", "infonce_loss", "ubernce_loss", "coclr_loss_fn", "srivastava_pretrain_loss",
@@ -118,15 +129,22 @@ def infonce_loss(model: MoCo, batch: Mapping[str, torch.Tensor], length: int = 1
 
 
 def ubernce_loss(model: MoCo, batch: Mapping[str, torch.Tensor], length: int = 12,
-                 label: str = "action", crop_scale: tuple[float, float] = CROP_SCALE) -> tuple[torch.Tensor, dict]:
+                 label: str = "action", crop_scale: tuple[float, float] = CROP_SCALE,
+                 form: NCEForm = "mean_log") -> tuple[torch.Tensor, dict]:
     """UberNCE, the supervised oracle: as :func:`infonce_loss`, but every key (batch or queue) whose
-    ``label`` equals the query's is a positive (multi-positive NCE, see :func:`vidkit.losses.uber_nce`)."""
+    ``label`` equals the query's is a positive (see :func:`vidkit.losses.uber_nce`). With ``p_in`` the
+    softmax of ``q_i . key_n / tau`` over all keys and ``P(i)`` the keys sharing clip ``i``'s label::
+
+        form="mean_log" (default, the authors' UberNCE):  L_i = -1/|P(i)| sum_{p in P(i)} log p_ip
+        form="log_sum"  (CoCLR's loss, the kit's UberNCE before issue 13):  L_i = -log sum_{p in P(i)} p_ip
+
+    Pass the form with ``functools.partial(ubernce_loss, form="log_sum")``."""
     if label not in batch:
         raise KeyError(f"ubernce_loss: the batch has no label {label!r} (it has {sorted(batch)})")
     v1, v2 = _views(model, batch, length, crop_scale)
     q, k = model.query(v1), model.key(v2)
     queue = (model.queue.keys, model.queue.labels) if len(model.queue) else (None, None)
-    loss = uber_nce(q, k, batch[label], model.temperature, *queue)
+    loss = uber_nce(q, k, batch[label], model.temperature, *queue, form=form)
     model.queue.enqueue(k, labels=batch[label], indices=batch["index"])
     return loss, {}
 
@@ -152,14 +170,19 @@ class CoCLRPair(nn.Module):
         return self.model.embed(x)
 
 
-def coclr_loss_fn(pair: CoCLRPair, batch: Mapping[str, torch.Tensor], length: int = 12) -> tuple[torch.Tensor, dict]:
+def coclr_loss_fn(pair: CoCLRPair, batch: Mapping[str, torch.Tensor], length: int = 12,
+                  drop_self_prob: float = 0.9) -> tuple[torch.Tensor, dict]:
     """CoCLR (Han et al. 2020), one alternation step: train ``pair.model``'s view with positives mined
     in the frozen ``pair.other`` view. For query ``i`` the positives are its own key ``k_i`` and the
     ``topk`` queue entries whose OTHER-view embeddings are nearest to clip ``i``'s (never clip ``i``)::
 
-        L_i = -log  sum_{p in P(i)} exp(q_i . key_p / tau)  /  sum_n exp(q_i . key_n / tau)
+        L_i = -log  sum_{p in P(i)} exp(q_i . key_p / tau)  /  sum_n exp(q_i . key_n / tau)   (the "log_sum" form)
 
-    Mining starts once the queue is full (as in CoCLR); before that it is plain InfoNCE.
+    Mining starts once the queue is full (as in CoCLR); before that it is plain InfoNCE. Once it mines,
+    ``k_i`` is dropped from ``P(i)`` (it stays in the denominator) in a fraction ``drop_self_prob`` of
+    the steps, one draw of torch's global RNG per step, as the authors' training code does with 0.9
+    (see :func:`vidkit.losses.coclr_loss`); ``drop_self_prob=0`` keeps it always (the kit's CoCLR before
+    issue 13). Pass it with ``functools.partial(coclr_loss_fn, drop_self_prob=0.0)``.
     """
     model, other = pair.model, pair.other
     v1, v2 = _views(model, batch, length)
@@ -176,7 +199,7 @@ def coclr_loss_fn(pair: CoCLRPair, batch: Mapping[str, torch.Tensor], length: in
         mined = float(same.sum()) / float(mask.sum())
     else:
         mask = torch.zeros(len(q), len(model.queue), dtype=torch.bool)
-    loss = coclr_loss(q, k, model.queue.keys, mask, model.temperature)
+    loss = coclr_loss(q, k, model.queue.keys, mask, model.temperature, drop_self_prob=drop_self_prob)
     model.queue.enqueue(k, labels=batch["action"], indices=batch["index"])
     pair.other_queue.enqueue(z_other, labels=batch["action"], indices=batch["index"])
     return loss, {"mined_same_action": mined}

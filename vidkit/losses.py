@@ -18,17 +18,24 @@ similarity in [-1, 1], divided by a **temperature** ``tau`` (small tau = sharper
   (:func:`momentum_update`), and are kept in a FIFO **queue** of past batches (:class:`MoCoQueue`),
   so the softmax sees many more negatives than a batch holds.
 * **Multi-positive NCE** (Han, Xie & Zisserman 2020, "Self-supervised Co-training for Video
-  Representation Learning", CoCLR): several keys may be positives; the loss is minus the log of the
-  *summed* probability of the positives (:func:`multi_positive_nce`)::
+  Representation Learning", CoCLR): several keys may be positives (:func:`multi_positive_nce`). With
+  ``p_in = softmax_n(q_i . k_n / tau)`` there are two forms, named by their formula::
 
-      L_i = -log( sum_{p in P(i)} exp(q_i . k_p / tau) / sum_n exp(q_i . k_n / tau) )
+      form="log_sum":   L_i = -log( sum_{p in P(i)} p_ip )          (CoCLR's eq. 2 and its training code)
+      form="mean_log":  L_i = -1/|P(i)| sum_{p in P(i)} log p_ip    (CoCLR's UberNCE training code)
 
+  ``log_sum`` is the multiple-instance form (as MIL-NCE, and SupCon's "L_in"): the query may put its
+  mass on any positive. ``mean_log`` is the supervised-contrastive form (SupCon's "L_out"): every
+  positive must get mass. They agree with one positive; otherwise ``mean_log >= log_sum + log |P(i)|``.
 * **UberNCE** (CoCLR's supervised oracle): the positives of a query are *all* keys with the same
-  class label (:func:`uber_nce`). It is an upper bound for what mining positives can achieve.
+  class label (:func:`uber_nce`, by default in the authors' ``mean_log`` form). It is an upper bound
+  for what mining positives can achieve.
 * **CoCLR**: positives are mined in the *other* view. For a clip's RGB query, the clips whose
   *flow* embeddings are its top-K nearest neighbours count as positives in the RGB loss, and vice
-  versa (:func:`mine_topk_positives`, then :func:`coclr_loss`). Motion similarity finds other
-  instances of the same action that instance discrimination would push away.
+  versa (:func:`mine_topk_positives`, then :func:`coclr_loss`, in the ``log_sum`` form; by default it
+  also drops the clip's own positive in 90 % of the steps, as the authors' training code does).
+  Motion similarity finds other instances of the same action that instance discrimination would
+  push away.
 
 Conventions: embeddings are ``(B, D)`` (a batch) or ``(N, D)`` (a bank / queue) float tensors,
 normalised inside every function (pass raw projection-head outputs). Half-precision inputs are
@@ -40,15 +47,21 @@ back-propagates through both views.
 from __future__ import annotations
 
 import math
+from typing import Literal
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["info_nce", "nt_xent", "multi_positive_nce", "uber_nce", "coclr_loss", "mine_topk_positives",
+__all__ = ["NCE_FORMS", "NCEForm", "info_nce", "nt_xent", "multi_positive_nce", "uber_nce", "coclr_loss",
+           "mine_topk_positives",
            "MoCoQueue", "momentum_update", "attention_regulariser",
            "max_margin_ranking", "text_video_nce", "mil_nce"]
 
+
+#: The two multi-positive NCE forms, named by their formula (see :func:`multi_positive_nce`).
+NCEForm = Literal["log_sum", "mean_log"]
+NCE_FORMS: tuple[str, ...] = ("log_sum", "mean_log")
 
 # ----------------------------------------------------------------------------- input checks
 
@@ -85,6 +98,12 @@ def _check_labels(name: str, labels: object, rows: int) -> None:
                          f"{int(labels.min())}")
 
 
+def _check_form(form: object) -> None:
+    if not isinstance(form, str) or form not in NCE_FORMS:
+        raise ValueError(f"form must be one of {NCE_FORMS} ('log_sum': -log sum_p softmax_p, CoCLR's loss; "
+                         f"'mean_log': -mean_p log softmax_p, the authors' UberNCE), got {form!r}")
+
+
 def _normalize(x: torch.Tensor, like: torch.Tensor | None = None) -> torch.Tensor:
     """L2-normalise the rows, in float32 at least (float16 / bfloat16 are upcast, float64 stays).
 
@@ -105,19 +124,26 @@ def _stack_keys(k: torch.Tensor, queue: torch.Tensor) -> torch.Tensor:
 
 
 def multi_positive_nce(q: torch.Tensor, keys: torch.Tensor, pos_mask: torch.Tensor,
-                       temperature: float = 0.07) -> torch.Tensor:
-    """NCE with several positives per query (CoCLR's eq. 2), averaged over the batch.
+                       temperature: float = 0.07, form: NCEForm = "log_sum") -> torch.Tensor:
+    """NCE with several positives per query, averaged over the batch, in one of two forms.
 
     ``q`` ``(B, D)`` queries, ``keys`` ``(N, D)``, ``pos_mask`` ``(B, N)`` bool: ``pos_mask[i, n]`` says
     key ``n`` is a positive of query ``i`` (at least one per row). With ``s_in = q_i . k_n / tau`` on
-    L2-normalised rows::
+    L2-normalised rows and ``log p_in = s_in - logsumexp_n s_in`` (the log-softmax over all N keys)::
 
-        L_i = -log( sum_{p in P(i)} exp(s_ip) / sum_{n=1..N} exp(s_in) )
-            = logsumexp_{n} s_in - logsumexp_{p in P(i)} s_ip
+        form="log_sum"  (default; CoCLR's eq. 2, ``multi_nce_loss`` in the authors' main_coclr.py):
+            L_i = -log( sum_{p in P(i)} exp(s_ip) / sum_{n=1..N} exp(s_in) )
+                = logsumexp_{n} s_in - logsumexp_{p in P(i)} s_ip
+        form="mean_log" (the authors' UberNCE loss in main_nce.py; SupCon's L_out):
+            L_i = -1/|P(i)| sum_{p in P(i)} log p_ip
+                = logsumexp_{n} s_in - 1/|P(i)| sum_{p in P(i)} s_ip
         L   = 1/B sum_i L_i
 
-    Every key that is not a positive is a negative. With exactly one positive per row this is
-    InfoNCE (:func:`info_nce`). Computed with ``logsumexp`` so tiny temperatures do not overflow.
+    Every key that is not a positive is a negative (in both forms the other positives stay in the
+    denominator). With exactly one positive per row both forms are InfoNCE (:func:`info_nce`); with
+    several, ``log_sum`` is satisfied once any positive wins, ``mean_log`` asks the same probability
+    of every positive and is at least ``log_sum + log |P(i)|`` (it cannot reach 0). Computed with
+    ``logsumexp`` so tiny temperatures do not overflow.
     """
     _check_embeddings("q", q)
     _check_embeddings("keys", keys, dim=q.shape[1])
@@ -131,10 +157,15 @@ def multi_positive_nce(q: torch.Tensor, keys: torch.Tensor, pos_mask: torch.Tens
     if empty:
         raise ValueError(f"every row of pos_mask needs at least one positive; rows without one: {empty[:10]}")
     _check_temperature(temperature)
+    _check_form(form)
     qn = _normalize(q)
+    pos_mask = pos_mask.to(q.device)
     logits = qn @ _normalize(keys, like=qn).T / temperature                  # (B, N)
     log_all = torch.logsumexp(logits, dim=1)                                  # log sum_n exp(s_in)
-    log_pos = torch.logsumexp(logits.masked_fill(~pos_mask, -math.inf), dim=1)  # log sum_p exp(s_ip)
+    if form == "log_sum":
+        log_pos = torch.logsumexp(logits.masked_fill(~pos_mask, -math.inf), dim=1)  # log sum_p exp(s_ip)
+    else:
+        log_pos = torch.where(pos_mask, logits, 0).sum(dim=1) / pos_mask.sum(dim=1)  # mean_p s_ip
     return (log_all - log_pos).mean()
 
 
@@ -192,18 +223,29 @@ def nt_xent(z1: torch.Tensor, z2: torch.Tensor, temperature: float = 0.1) -> tor
 
 
 def uber_nce(q: torch.Tensor, k: torch.Tensor, labels: torch.Tensor, temperature: float = 0.07,
-             queue: torch.Tensor | None = None, queue_labels: torch.Tensor | None = None) -> torch.Tensor:
+             queue: torch.Tensor | None = None, queue_labels: torch.Tensor | None = None,
+             form: NCEForm = "mean_log") -> torch.Tensor:
     """UberNCE, CoCLR's supervised oracle: every key with the query's class label is a positive.
 
     ``q``, ``k`` ``(B, D)`` with ``labels`` ``(B,)`` (integers >= 0, the class of clip ``i``, shared by
     ``q_i`` and ``k_i``); optional ``queue`` ``(K, D)`` with ``queue_labels`` ``(K,)`` (both or neither).
-    With ``keys = [k; queue]`` and ``key_labels = [labels; queue_labels]``::
+    With ``keys = [k; queue]``, ``key_labels = [labels; queue_labels]`` and ``p_in`` the softmax of
+    ``q_i . keys_n / tau`` over all keys::
 
         P(i) = { n : key_labels_n == labels_i }            (always contains k_i)
-        L    = multi_positive_nce(q, keys, P, tau)
+        L    = multi_positive_nce(q, keys, P, tau, form)
+        form="mean_log" (default): L_i = -1/|P(i)| sum_{p in P(i)} log p_ip
+        form="log_sum":            L_i = -log sum_{p in P(i)} p_ip
 
-    With all labels distinct this is :func:`info_nce`. A :class:`MoCoQueue` filled without labels
-    holds -1, which is rejected here: enqueue the labels with every batch.
+    The default, ``mean_log``, is the loss the authors' code trains UberNCE with (CoCLR's main_nce.py,
+    ``--model ubernce``: ``-(log_softmax * mask).sum(1) / mask.sum(1)``, averaged over the batch).
+    ``log_sum`` is the form of CoCLR's own loss (``multi_nce_loss`` in main_coclr.py, the paper's eq. 2),
+    which this function used before; pass it to compare the oracle with CoCLR under one formula.
+    Departures from the authors' code: the authors' logits are ``[q_i . k_i, q_i . queue]`` only; here
+    the other batch keys ``k_j`` are extra keys too (positives when they share the label, negatives
+    otherwise), as in :func:`info_nce`. With all labels distinct both forms are :func:`info_nce`. A
+    :class:`MoCoQueue` filled without labels holds -1, which is rejected here: enqueue the labels
+    with every batch.
     """
     _check_embeddings("q", q)
     _check_embeddings("k", k, rows=q.shape[0], dim=q.shape[1])
@@ -216,12 +258,14 @@ def uber_nce(q: torch.Tensor, k: torch.Tensor, labels: torch.Tensor, temperature
         _check_labels("queue_labels", queue_labels, queue.shape[0])
         keys = _stack_keys(k, queue)
         key_labels = torch.cat([labels, queue_labels.to(labels)])
+    _check_form(form)
     pos_mask = labels[:, None].to(q.device) == key_labels[None, :].to(q.device)  # (B, B + K)
-    return multi_positive_nce(q, keys, pos_mask, temperature)
+    return multi_positive_nce(q, keys, pos_mask, temperature, form)
 
 
 def coclr_loss(q: torch.Tensor, k: torch.Tensor, queue: torch.Tensor, pos_mask_queue: torch.Tensor,
-               temperature: float = 0.07) -> torch.Tensor:
+               temperature: float = 0.07, drop_self_prob: float = 0.9,
+               generator: torch.Generator | None = None) -> torch.Tensor:
     """CoCLR's loss for the view being trained, with positives mined in the other view.
 
     ``q`` ``(B, D)`` queries of this view (e.g. RGB), ``k`` ``(B, D)`` their momentum keys (the positive
@@ -230,13 +274,29 @@ def coclr_loss(q: torch.Tensor, k: torch.Tensor, queue: torch.Tensor, pos_mask_q
     :func:`mine_topk_positives` on a bank aligned row by row with ``queue``::
 
         keys = [k; queue]                                  (B + K, D)
-        P(i) = { k_i } + { queue_m : pos_mask_queue[i, m] }
-        L    = multi_positive_nce(q, keys, P, tau)
+        M(i) = { queue_m : pos_mask_queue[i, m] }          (the mined positives of row i)
+        P(i) = M(i)              if dropped and M(i) is not empty
+               { k_i } + M(i)    otherwise
+        L    = multi_positive_nce(q, keys, P, tau, form="log_sum")
+             = 1/B sum_i -log sum_{p in P(i)} softmax_p(q_i . keys / tau)
+
+    **Dropping the self positive** (the authors' main_coclr.py, ``train_one_epoch``): the model starts
+    from InfoNCE, so ``k_i`` is already easy; in 90 % of the steps the authors remove it from the
+    positives of every row that has other positives (``mask[mask_sum != 1, 0] = 0``), so that the
+    loss is spent on the mined ones. The draw is ONE per step (per call), shared by all rows: Python's
+    ``random.random() < 0.9`` there; here ``u = torch.rand((), generator=generator)`` (torch's global
+    RNG when ``generator`` is None, whose state :func:`vidkit.train.train` checkpoints, so a resumed
+    run draws the same) and "dropped" means ``u < drop_self_prob``. The draw is made only when
+    ``0 < drop_self_prob < 1``: ``1`` always drops, ``0`` never does (the loss before this option,
+    and no RNG is consumed). Rows without mined positives always keep ``k_i`` (they would have no
+    positive otherwise); ``k_i`` stays in the denominator either way. ``drop_self_prob`` defaults to
+    the authors' 0.9.
 
     With an all-False ``pos_mask_queue`` this is :func:`info_nce` with the queue. Two details of
     CoCLR's code: it mines only once the queue is full (plain InfoNCE before), and it also counts
     queue clips of the same *source video* as positives: OR ``video[:, None] == queue_video[None, :]``
-    into the mask to do the same. Unlike MoCo/CoCLR, the other batch keys ``k_j`` (j != i) are
+    into the mask to do the same (such rows then count as having mined positives for the drop, as
+    in the authors' ``mask_sum != 1``). Unlike MoCo/CoCLR, the other batch keys ``k_j`` (j != i) are
     extra negatives here, as in :func:`info_nce`.
     """
     _check_embeddings("q", q)
@@ -248,10 +308,26 @@ def coclr_loss(q: torch.Tensor, k: torch.Tensor, queue: torch.Tensor, pos_mask_q
         raise TypeError(f"pos_mask_queue must be a bool tensor (B, K) = ({b}, {n}), got {got}")
     if tuple(pos_mask_queue.shape) != (b, n):
         raise ValueError(f"pos_mask_queue must have shape (B, K) = ({b}, {n}), got {tuple(pos_mask_queue.shape)}")
+    if (isinstance(drop_self_prob, bool) or not isinstance(drop_self_prob, int | float)
+            or not 0 <= drop_self_prob <= 1):
+        raise ValueError(f"drop_self_prob must be a number in [0, 1] (the authors use 0.9), got {drop_self_prob!r}")
+    if generator is not None and not isinstance(generator, torch.Generator):
+        raise TypeError(f"generator must be a torch.Generator or None, got {type(generator).__name__}")
     keys = _stack_keys(k, queue)
-    diagonal = torch.eye(b, dtype=torch.bool, device=q.device)
-    pos_mask = torch.cat([diagonal, pos_mask_queue.to(q.device)], dim=1)    # (B, B + K)
-    return multi_positive_nce(q, keys, pos_mask, temperature)
+    mined = pos_mask_queue.to(q.device)
+    own = torch.ones(b, dtype=torch.bool, device=q.device)                   # is k_i a positive of row i?
+    if drop_self_prob == 1:
+        drop = True
+    elif drop_self_prob == 0:
+        drop = False
+    else:  # one draw per call, on the generator's device (CPU for the global RNG)
+        device = generator.device if generator is not None else torch.device("cpu")
+        drop = bool(torch.rand((), generator=generator, device=device) < drop_self_prob)
+    if drop:
+        own = ~mined.any(dim=1)                                               # only rows without mined ones
+    diagonal = torch.diag(own)                                                # (B, B)
+    pos_mask = torch.cat([diagonal, mined], dim=1)                           # (B, B + K)
+    return multi_positive_nce(q, keys, pos_mask, temperature, form="log_sum")
 
 
 # ----------------------------------------------------------------------------- CoCLR mining
@@ -478,11 +554,18 @@ def max_margin_ranking(sim: torch.Tensor, margin: float = 0.1) -> torch.Tensor:
 
     A **mean** over the ``B (B - 1)`` ordered pairs ``(i, j != i)``, each contributing both hinges, so
     ``L = 2m`` when all similarities are equal and ``L = 0`` once every match beats every mismatch by
-    ``m``. The reference code (``MaxMarginRankingLoss`` of HowTo100M / Mixture-of-Embedding-Experts)
-    also averages, but over all ``2 B^2`` single hinges *including* the ``2B`` diagonal ones (each the
-    constant ``m``): its value is ``(B - 1) / (2B) * L + m / B`` - the same minimiser, gradients
-    ``(B - 1) / (2B)`` times ours. Computed in float32 at least; ``sim`` is used as given (cosines
-    in [-1, 1] suit ``m`` around 0.1-0.2).
+    ``m``. The reference code (``MaxMarginRankingLoss`` in HowTo100M's loss.py, as in
+    Mixture-of-Embedding-Experts) adds the two hinge matrices into one ``B x B`` matrix and takes its
+    ``.mean()``, i.e. divides the sum by ``B^2`` (not ``2 B^2``), *including* the ``B`` diagonal entries
+    (each ``2m``: both hinges are the constant ``m`` there)::
+
+        L_ref = 1/B^2 sum_{i,j} [ max(0, m + s_ij - s_ii) + max(0, m + s_ij - s_jj) ]
+              = (B - 1) / B * L + 2m / B
+
+    The same minimiser; gradients ``(B - 1) / B`` times ours, and ``L_ref = 2m`` too when all
+    similarities are equal. (The reference's ``negative_weighting`` option, off by default, is not
+    reproduced.) Computed in float32 at least; ``sim`` is used as given (cosines in [-1, 1] suit ``m``
+    around 0.1-0.2).
     """
     _check_similarity(sim, min_size=2)
     if (isinstance(margin, bool) or not isinstance(margin, int | float) or not math.isfinite(margin)
