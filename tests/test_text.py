@@ -215,13 +215,13 @@ def test_max_margin_ranking_matches_loop(margin):
 
 
 def test_max_margin_ranking_vs_the_reference_code_mean():
-    """The docstring's claim: the reference code's mean over 2 B^2 hinges is (B - 1) / (2B) * ours + m / B."""
-    sim, m = torch.tanh(rand(5, 5, seed=2)), 0.2
+    """HowTo100M's loss.py adds the two hinges of each (video, text) pair into one B x B matrix and takes its
+    .mean() (diagonal included: 2m each), which is (B - 1) / B * ours + 2m / B."""
+    sim, m, b = torch.tanh(rand(5, 5, seed=2)).double(), 0.2, 5
     d = sim.diag()
-    reference = torch.cat([torch.relu(m - (d[:, None] - sim)).flatten(),
-                           torch.relu(m - (d[:, None] - sim.T)).flatten()]).mean()
+    reference = (torch.relu(m - (d[:, None] - sim)) + torch.relu(m - (d[None, :] - sim))).mean()
     ours = max_margin_ranking(sim, m)
-    assert float(reference) == pytest.approx(float(ours) * 4 / 10 + m / 5, rel=1e-12)
+    assert float(reference) == pytest.approx(float(ours) * (b - 1) / b + 2 * m / b, rel=1e-12)
     assert float(max_margin_ranking(torch.zeros(4, 4), m)) == pytest.approx(2 * m)       # all equal: 2m
     assert float(max_margin_ranking(torch.eye(4), 0.5)) == 0.0                          # matches win by 1
 
