@@ -175,3 +175,28 @@ def test_write_samples_validates_n(tmp_path):
     cfg = recipe_config("mmnist_tiny", "smoke")
     with pytest.raises(ValueError, match="n must be in"):
         write_samples(build_model(cfg), cfg, tmp_path, n=0)
+
+
+def test_eval_write_rescores_a_reference_and_its_readme(tmp_path, monkeypatch, capsys):
+    """`vidkit eval NAME --write` on a reference re-scores it with the current metrics (used when a metric's
+    definition changes): metrics.json and the README's table are rewritten; commands and notes are kept."""
+    monkeypatch.setenv("VIDKIT_DATA", str(tmp_path / "data"))
+    wd = run_recipe("mmnist_tiny", profile="smoke", steps=2, root=tmp_path, progress=False, samples=False)
+    assert main(["publish", str(wd), "tiny_ref"]) == 0
+    folder = tmp_path / "data" / "checkpoints" / "tiny_ref"
+    readme = (folder / "README.md").read_text()
+    (folder / "README.md").write_text(readme + "\n## Notes\n\nHand-written.\n")
+    metrics = json.loads((folder / "metrics.json").read_text())
+    true_ssim = metrics["eval"]["mean"]["ssim"]
+    metrics["eval"]["mean"]["ssim"] = 0.123456  # a score from an older definition of the metric
+    (folder / "metrics.json").write_text(json.dumps(metrics))
+    capsys.readouterr()
+    assert main(["eval", "tiny_ref", "--write"]) == 0
+    assert "rewrote the metrics and README of reference 'tiny_ref'" in capsys.readouterr().out
+    again = json.loads((folder / "metrics.json").read_text())
+    assert again["eval"]["mean"]["ssim"] == pytest.approx(true_ssim, rel=1e-6)
+    assert again["eval"]["sequences"] == metrics["eval"]["sequences"] and again["steps"] == metrics["steps"]
+    text = (folder / "README.md").read_text()
+    assert f"| {true_ssim:.4g} |" in text and text.endswith("## Notes\n\nHand-written.\n")
+    assert f"vidkit publish {wd} tiny_ref" in text  # the source run, not the reference folder
+    assert main(["eval", "tiny_ref", "--write", "--sequences", "4"]) == 2
