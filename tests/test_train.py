@@ -450,45 +450,37 @@ def test_a_checkpoint_with_nonfinite_weights_is_never_written(tmp_path):
     assert not (wd / "checkpoints" / "last.pt").exists()
 
 
+class Crash(Exception):
+    """Raised by :func:`crash_at` to stop a run in the middle, as a kill would."""
+
+
+def crash_at(step: int):
+    def callback(info: StepInfo) -> None:
+        if info.step == step:
+            raise Crash
+
+    return callback
+
+
 def test_resume_with_a_new_lr_scales_the_rest_of_the_schedule(tmp_path):
-    config = cfg(steps=10, warmup_steps=2, ckpt_every=5)
-    train(make_model(), mse, ToyStream(), TrainConfig(**{**config.__dict__, "steps": 10}), workdir=tmp_path,
-          progress=False, callbacks=[])
-    # a second run to step 5 only, then resume it with half the lr
-    wd = tmp_path / "half"
-
-    class Stop(Exception):
-        pass
-
-    def stop_at_5(info):
-        if info.step == 5:
-            raise Stop
-
-    with pytest.raises(Stop):
-        train(make_model(), mse, ToyStream(), config, workdir=wd, callbacks=[stop_at_5], progress=False)
-    res = train(make_model(), mse, ToyStream(), cfg(steps=10, warmup_steps=2, ckpt_every=5, lr=5e-3), workdir=wd,
-                progress=False)
+    with pytest.raises(Crash):
+        train(make_model(), mse, ToyStream(), cfg(steps=10, warmup_steps=2, ckpt_every=5), workdir=tmp_path,
+              callbacks=[crash_at(5)], progress=False)
+    res = train(make_model(), mse, ToyStream(), cfg(steps=10, warmup_steps=2, ckpt_every=5, lr=5e-3),
+                workdir=tmp_path, progress=False)
     lrs = {h["step"]: h["lr"] for h in res.history}
     schedule = warmup_cosine(2, 10)
     assert lrs[5] == pytest.approx(1e-2 * schedule(4))  # before the change
     assert lrs[8] == pytest.approx(5e-3 * schedule(7))  # after: the same schedule at the new peak
-    assert "peak lr changed from 0.01 to 0.005" in (wd / "log.txt").read_text()
+    assert "peak lr changed from 0.01 to 0.005" in (tmp_path / "log.txt").read_text()
 
 
 def test_resume_logs_the_same_history_as_an_uninterrupted_run(tmp_path):
     """The open logging window is in the checkpoint: crash mid-window, resume, same logged losses."""
     config = cfg(steps=21, log_every=7, ckpt_every=5)
     ref = train(make_model(), mse, ToyStream(), config, workdir=tmp_path / "ref", progress=False)
-
-    class Crash(Exception):
-        pass
-
-    def crash_at_12(info):
-        if info.step == 12:
-            raise Crash
-
     with pytest.raises(Crash):
-        train(make_model(), mse, ToyStream(), config, workdir=tmp_path / "run", callbacks=[crash_at_12],
+        train(make_model(), mse, ToyStream(), config, workdir=tmp_path / "run", callbacks=[crash_at(12)],
               progress=False)
     res = train(make_model(), mse, ToyStream(), config, workdir=tmp_path / "run", progress=False)
     assert res.resumed_from == 10
