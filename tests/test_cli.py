@@ -54,7 +54,7 @@ def test_train_list_and_run(tmp_path, capsys):
     workdir = tmp_path / "run"
     assert main(["train", "mmnist_tiny", "--steps", "3", "--workdir", str(workdir)]) == 0
     out = capsys.readouterr().out
-    assert "run finished" in out and '"eval"' in out
+    assert f"run {workdir}: finished: all 3 steps done" in out and "\"eval\"" in out
     assert (workdir / "checkpoints" / "last.pt").exists() and (workdir / "log.txt").exists()
     record = json.loads((workdir / "config.json").read_text())
     config = record["config"]
@@ -207,3 +207,20 @@ def test_os_errors_are_one_line_but_bugs_keep_their_traceback(capsys, monkeypatc
     monkeypatch.setattr(cli, "_cmd_profile", bug)
     with pytest.raises(TypeError):
         main(["profile"])
+
+
+def test_eval_says_which_profiles_test_set_scores_a_run(tmp_path, capsys, monkeypatch):
+    """A run is scored on the test set of the profile it was trained in (as its README reports); when the
+    active profile's differs, eval says so before building anything (issue 14)."""
+    wd = tmp_path / "run"
+    monkeypatch.setenv("VIDKIT_PROFILE", "smoke")
+    assert main(["train", "mmnist_tiny", "--steps", "2", "--workdir", str(wd)]) == 0
+    capsys.readouterr()
+    monkeypatch.setenv("VIDKIT_PROFILE", "laptop")
+    assert main(["eval", str(wd), "--sequences", "4"]) == 0
+    out = capsys.readouterr().out
+    assert f"note: {wd} was trained in the 'smoke' profile, so it is scored on that profile's test set " \
+           "(the first 4 of 256 sequences" in out and "not on the active 'laptop' profile's 10000" in out
+    monkeypatch.setenv("VIDKIT_PROFILE", "smoke")
+    assert main(["eval", str(wd), "--sequences", "4"]) == 0
+    assert "note:" not in capsys.readouterr().out

@@ -533,3 +533,50 @@ def test_full_disk_during_a_checkpoint_names_the_file(tmp_path, monkeypatch):
     with pytest.raises(WriteError, match=r"last\.pt: cannot write \(No space left on device\)"):
         train(make_model(), mse, ToyStream(), cfg(steps=5), workdir=wd, progress=False)
     assert list((wd / "checkpoints").iterdir()) == []  # no temp file left behind
+
+
+def test_a_run_stopped_by_time_continues_when_run_again(tmp_path):
+    """The time budget is per call: re-running a run that used its budget trains more (issue 14)."""
+    def slow_loss(model, batch):
+        import time
+        time.sleep(0.02)
+        return mse(model, batch)
+
+    config = cfg(steps=1_000, time_budget_s=0.3, ckpt_every=5)
+    first = train(make_model(), slow_loss, ToyStream(), config, workdir=tmp_path, progress=False)
+    assert first.stopped_by == "time" and first.steps < 1_000
+    assert first.stop_reason.startswith("stopped by the time budget (0.3 s per call) at step")
+    assert "run it again" in first.stop_reason
+    again = train(make_model(), slow_loss, ToyStream(), config, workdir=tmp_path, progress=False)
+    assert again.resumed_from == first.steps and again.steps > first.steps  # it trained more
+    assert again.elapsed_s > first.elapsed_s  # elapsed still counts the whole run
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    assert metrics["stop_reason"] == again.stop_reason
+    done = train(make_model(), mse, ToyStream(), cfg(steps=again.steps + 3, ckpt_every=5), workdir=tmp_path,
+                 progress=False)
+    assert done.stop_reason == f"finished: all {again.steps + 3} steps done"
+
+
+def test_a_bar_stopped_by_the_time_budget_ends_complete_and_says_why(monkeypatch, capsys):
+    """A notebook progress bar closed short of its total turns red; an expected stop must not."""
+    from tqdm.std import tqdm as std_tqdm
+
+    bars = []
+
+    class Recording(std_tqdm):
+        def close(self):
+            bars.append((self.n, self.total, self.desc))
+            super().close()
+
+    monkeypatch.setattr(T, "tqdm", Recording)
+
+    def slow_loss(model, batch):
+        import time
+        time.sleep(0.02)
+        return mse(model, batch)
+
+    res = train(make_model(), slow_loss, ToyStream(), cfg(steps=500, time_budget_s=0.2), progress=True)
+    n, total, desc = bars[-1]
+    assert n == total == res.steps < 500
+    assert desc.rstrip(": ") == f"train (stopped by the time budget at {res.steps}/500)"
+    assert f"train: {res.stop_reason}" in capsys.readouterr().out

@@ -23,7 +23,11 @@ __all__ = ["load", "predict", "show", "publish", "run_config", "checkpoint_path"
 
 def _as_clips(clip: Any) -> tuple[torch.Tensor, bool]:
     """Any clip layout -> float ``(B, T, C, H, W)`` in [0, 1], and whether a batch axis was added."""
-    x = torch.as_tensor(np.asarray(clip)) if not isinstance(clip, torch.Tensor) else clip.detach().cpu()
+    if isinstance(clip, torch.Tensor):
+        x = clip.detach().cpu()
+    else:
+        arr = np.asarray(clip)
+        x = torch.from_numpy(arr if arr.flags.writeable else arr.copy())  # a memory-mapped test set is read-only
     if x.numel() == 0:
         raise ValueError(f"clip is empty (shape {tuple(x.shape)}): give at least one frame, as (T, H, W), "
                          "(T, C, H, W) or (B, T, C, H, W)")
@@ -156,6 +160,11 @@ def load(path_or_name: str | os.PathLike, map_location: str = "cpu") -> nn.Modul
     return model.eval()
 
 
+_BUDGETS_NOTE = ("`--steps` is the run's total (a resumed run continues its schedule to it); `--time` is the "
+                 "time budget of each call, so running a `vidkit train` command again continues a run that "
+                 "stopped on its time budget.")
+
+
 def _reference_readme(name: str, workdir: Path, half: bool,
                       baselines: dict[str, dict[str, Any]] | None = None, source: str | None = None) -> str:
     """What a reference checkpoint's README.md says: how it was trained, how long, how good (beside the
@@ -170,7 +179,8 @@ def _reference_readme(name: str, workdir: Path, half: bool,
              f"Weights stored as {'float16' if half else 'float32'}; `vidkit.load({name!r})` returns float32.", "",
              "## Trained with", ""]
     commands = record.get("commands") or ["(not recorded: trained from Python, see config.json)"]
-    lines += ["```", *commands, f"vidkit publish {source or workdir} {name}{' --half' if half else ''}", "```", ""]
+    lines += ["```", *commands, f"vidkit publish {source or workdir} {name}{' --half' if half else ''}", "```", "",
+              _BUDGETS_NOTE, ""]
     if metrics:
         device = f" on `{metrics['device']}`" if metrics.get("device") else ""
         lines += [f"{metrics.get('steps')} steps, {metrics.get('elapsed_s', 0) / 60:.1f} min of training{device} "

@@ -96,10 +96,10 @@ def _cmd_train(args: argparse.Namespace) -> int:
         raise NonFiniteLossError(e.step, e.loss, e.what, e.checkpoint,
                                  f"To resume it with a lower lr: vidkit train {args.recipe} --workdir {run} "
                                  f"--set train.lr=<lower> (also allowed: {', '.join(recipes.AFTER_NON_FINITE)})") from e
-    print(f"run finished: {workdir}")
-    metrics = Path(workdir) / "metrics.json"
-    if metrics.exists():
-        print(metrics.read_text())
+    metrics_path = Path(workdir) / "metrics.json"
+    metrics = json.loads(metrics_path.read_text()) if metrics_path.exists() else {}
+    print(metrics_path.read_text() if metrics else "")
+    print(f"run {workdir}: {metrics.get('stop_reason', 'done')}")
     return 0
 
 
@@ -142,6 +142,14 @@ def _cmd_eval(args: argparse.Namespace) -> int:
         print(f"rewrote the metrics and README of reference {args.run!r}")
         return 0
     model, cfg, workdir = load(args.run), *run_config(args.run)
+    from vidkit.profiles import profile
+
+    active, own = profile(), profile(cfg["profile"])
+    if args.split == "test" and own.test_size != active.test_size:  # say which test set, before building it
+        n = cfg.get("eval_sequences") if args.sequences is None else args.sequences
+        print(f"note: {args.run} was trained in the {own.name!r} profile, so it is scored on that profile's test "
+              f"set ({f'the first {n} of ' if n else ''}{own.test_size} sequences, built once under data/cache/), "
+              f"as its README reports, not on the active {active.name!r} profile's {active.test_size}")
     scores = recipes.evaluate_run(model, cfg, "config" if args.sequences is None else args.sequences,
                                   split=args.split)
     print(_format_scores(str(args.run), scores))

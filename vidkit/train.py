@@ -13,8 +13,10 @@ The whole loop is :func:`train`. Read it top to bottom; everything else here is 
   for schedules such as scheduled sampling; it is exact across resumes.
 * ``batches`` is any iterator of batches (a tensor, or a tuple/list/dict of tensors). If it has
   ``state_dict()`` / ``load_state_dict()``, its position is saved in checkpoints and restored on resume.
-* A run stops at ``config.steps`` or after ``config.time_budget_s`` seconds, whichever comes first
-  (``result.stopped_by`` says which). A non-finite loss raises :class:`NonFiniteLossError`.
+* A run stops at ``config.steps`` (a total: a resumed run continues to it) or after
+  ``config.time_budget_s`` seconds *of this call* (each resume gets the whole budget again), whichever
+  comes first; ``result.stopped_by`` says which and ``result.stop_reason`` says it in words (also printed
+  and logged). A non-finite loss raises :class:`NonFiniteLossError`.
 * With a ``workdir``: ``log.txt``, periodic atomic ``checkpoints/last.pt``, ``metrics.json`` at the end.
   Calling :func:`train` again on the same ``workdir`` resumes exactly (bit for bit on CPU).
 * Under ``torchrun`` the model is wrapped in ``DistributedDataParallel``; only rank 0 writes files
@@ -83,7 +85,7 @@ class TrainConfig:
     """Everything :func:`train` needs besides the model, the loss and the data."""
 
     steps: int = 1000  # step budget (total, including steps done before a resume)
-    time_budget_s: float | None = None  # wall-clock budget in seconds (total, across resumes); None: no limit
+    time_budget_s: float | None = None  # wall-clock seconds for THIS call (a resume gets it again); None: no limit
     lr: float = 1e-3  # peak learning rate (AdamW)
     weight_decay: float = 0.0  # applied to weight matrices / conv kernels only, not to biases or norms
     warmup_steps: int = 0  # linear warmup, then cosine decay to min_lr_ratio * lr at `steps`
@@ -135,6 +137,18 @@ class TrainResult:
     stopped_by: str  # "steps", "time", or "data" (the iterator ran out)
     workdir: Path | None
     resumed_from: int | None = None  # the checkpoint step this call resumed from, if any
+    planned_steps: int | None = None  # config.steps
+    time_budget_s: float | None = None  # config.time_budget_s (per call)
+
+    @property
+    def stop_reason(self) -> str:
+        """Why the run stopped, in words a learner can act on."""
+        if self.stopped_by == "time":
+            return (f"stopped by the time budget ({self.time_budget_s:g} s per call) at step {self.steps} of "
+                    f"{self.planned_steps}: run it again on the same work dir to continue")
+        if self.stopped_by == "data":
+            return f"stopped at step {self.steps} of {self.planned_steps}: the batches ran out"
+        return f"finished: all {self.steps} steps done"
 
     @property
     def final_loss(self) -> float:
@@ -571,8 +585,8 @@ def train(model: nn.Module, loss_fn: Callable[[nn.Module, Any], Any], batches: I
     log(f"start step {step}/{config.steps} device={device} world_size={D.world_size()} config={asdict(config)}")
 
     model.train()
-    budget = config.time_budget_s
-    stopped_by = "time" if budget is not None and elapsed >= budget else "steps"
+    budget = config.time_budget_s  # for this call: a resume gets the whole budget again
+    stopped_by = "steps"
     t_start = time.perf_counter() - elapsed  # elapsed counts time before a resume too
     session_start, session_samples, last_saved = time.perf_counter(), 0, step
     # the open logging window (saved in checkpoints, so a resumed run logs what an uninterrupted one would)
@@ -605,7 +619,8 @@ def train(model: nn.Module, loss_fn: Callable[[nn.Module, Any], Any], batches: I
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             elapsed = time.perf_counter() - t_start
-            loss_val, out_of_time = _reduce(loss, budget is not None and elapsed >= budget)
+            call_s = time.perf_counter() - session_start
+            loss_val, out_of_time = _reduce(loss, budget is not None and call_s >= budget)
             # gradients are all-reduced by now, so every rank sees the same norm and stops together
             grad_norm = loss_val if not math.isfinite(loss_val) else float(nn.utils.clip_grad_norm_(
                 model.parameters(), config.grad_clip if config.grad_clip is not None else math.inf))
@@ -651,17 +666,28 @@ def train(model: nn.Module, loss_fn: Callable[[nn.Module, Any], Any], batches: I
             for cb in callbacks:
                 cb(final)
     finally:
+        if step < config.steps and stopped_by in ("time", "data"):
+            # an expected early stop: say why, and end the bar as complete (a notebook bar that closes short
+            # of its total turns red, which reads as an error)
+            pbar.set_description(f"train (stopped by the {'time budget' if stopped_by == 'time' else 'data'} "
+                                 f"at {step}/{config.steps})", refresh=False)
+            pbar.total = step
+            pbar.refresh()
         pbar.close()
 
     session_s = time.perf_counter() - session_start
     result = TrainResult(model=model, history=history, steps=step, elapsed_s=elapsed, stopped_by=stopped_by,
-                         workdir=workdir, resumed_from=resumed_from)
+                         workdir=workdir, resumed_from=resumed_from, planned_steps=config.steps,
+                         time_budget_s=budget)
     if workdir is not None and main:
-        metrics = {"steps": step, "stopped_by": stopped_by, "elapsed_s": elapsed, "final_loss": result.final_loss,
+        metrics = {"steps": step, "stopped_by": stopped_by, "stop_reason": result.stop_reason, "elapsed_s": elapsed,
+                   "final_loss": result.final_loss,
                    "samples_per_s": session_samples * D.world_size() / max(session_s, 1e-9),
                    "resumed_from": resumed_from, "world_size": D.world_size(), "device": str(device)}
         write_json_atomic(metrics, workdir / "metrics.json")
-        log(f"done: {step} steps, stopped by {stopped_by}, {elapsed:.1f}s")
+        log(f"done: {step} steps, stopped by {stopped_by}, {elapsed:.1f}s: {result.stop_reason}")
+    if progress and main:
+        print(f"train: {result.stop_reason}")
     return result
 
 
