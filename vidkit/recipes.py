@@ -128,8 +128,8 @@ RECIPES: dict[str, dict[str, Any]] = {
         "eval_sequences": EVAL_SEQUENCES,
         "profiles": {
             "smoke": {"model": {"hidden_s": 4, "hidden_t": 8, "n_translator": 1}, "eval_sequences": 64},
-            # 4,200 steps of batch 16 in 10 minutes: the recorded run (docs/benchmarks.md) went 6.4-8.2 steps/s
-            # and stopped on its time budget at step 4,158
+            # 4,200 steps of batch 16 in at most 10 minutes (docs/benchmarks.md: one run went 6.4-8.2 steps/s
+            # and stopped on its time budget at step 4,158; another, on an idle machine, finished in 333 s)
             "laptop": {"batch_size": 16, "steps": 4200, "time_budget_s": 600},
             "full": {"model": {"hidden_s": 64, "hidden_t": 256, "n_translator": 8, "patch": 2},
                      "eval_sequences": None},
