@@ -4,10 +4,12 @@ The test starts ``jupyter lab`` on localhost, opens the notebook in the smoke pr
 the Run menu, moves the last ClipPlayer's slider, presses Play, checks that the shown frame changes each
 time, and saves a screenshot to ``test-artifacts/browser/``.
 
-It needs Debian's Chromium (``apt-get install chromium``; ``.ci/run`` installs it) and the Python
-``playwright`` package (the ``dev`` extra). Playwright's own browser download (``playwright install``)
-cannot work here, so Chromium is launched from ``/usr/bin/chromium``. Where either is missing the test
-fails under CI (``CI=true``, as ``make test`` sets) and skips otherwise.
+It needs a Chromium or Chrome and the Python ``playwright`` package (the ``dev`` extra). Which browser:
+``tools/find-chromium`` (``$VIDKIT_CHROMIUM``, ``chromium``/``google-chrome``/... on PATH,
+``/usr/bin/chromium``, the macOS apps), the lookup ``tools/install-chromium`` uses too; that script
+installs Debian's ``chromium`` where it can (root or passwordless sudo, and apt-get). Playwright's own
+browser download (``playwright install``) cannot work here. Where either is missing the test fails under
+CI (``CI=true``, as ``.ci/run`` sets) and skips otherwise, saying what to install.
 """
 
 from __future__ import annotations
@@ -42,7 +44,7 @@ NOTEBOOK = "notebooks/01_future_prediction.ipynb"
 ROOT = Path(__file__).resolve().parents[1]
 ROLLOUT_PLAYER_TITLE = "test sequence"  # notebook 01's rollout player is titled "test sequence <index>"
 ARTIFACTS = ROOT / "test-artifacts" / "browser"
-CHROMIUM = "/usr/bin/chromium"
+FIND_CHROMIUM = ROOT / "tools" / "find-chromium"  # the one Chromium lookup, shared with tools/install-chromium
 CHROMIUM_ARGS = [
     "--headless",
     "--no-sandbox",  # Chromium refuses to start as root with its sandbox on (CI containers run as root)
@@ -77,6 +79,17 @@ def unavailable(reason: str) -> NoReturn:
     if in_ci():
         pytest.fail(f"{reason} (CI is set, so this fails instead of skipping)", pytrace=False)
     pytest.skip(reason)
+
+
+def find_chromium() -> str:
+    """The Chromium (or Chrome) executable tools/find-chromium finds; unavailable() with its message if none."""
+    try:
+        found = subprocess.run(["bash", str(FIND_CHROMIUM)], capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired) as e:
+        unavailable(f"could not run {FIND_CHROMIUM.relative_to(ROOT)}: {e}")
+    if found.returncode != 0 or not found.stdout.strip():
+        unavailable(found.stderr.strip() or f"{FIND_CHROMIUM.relative_to(ROOT)} found no Chromium")
+    return found.stdout.strip()
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -199,14 +212,13 @@ def stop_server(proc: subprocess.Popen, server: Lab) -> None:
 def page() -> Iterator[Page]:
     if sync_playwright is None:
         unavailable("Python package playwright is not installed (it is in the dev extra: make install)")
-    if not Path(CHROMIUM).exists():
-        unavailable(f"{CHROMIUM} not found: apt-get install chromium (never `playwright install`)")
+    chromium = find_chromium()
     with sync_playwright() as pw:
         try:
             # Playwright gives it a fresh, empty user-data-dir.
-            browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True, timeout=60_000)
+            browser = pw.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS, headless=True, timeout=60_000)
         except PlaywrightError as e:
-            unavailable(f"Chromium ({CHROMIUM}) did not start: {e}")
+            unavailable(f"Chromium ({chromium}) did not start: {e}")
         try:
             context = browser.new_context(viewport={"width": 1400, "height": 1000})
             pg = context.new_page()

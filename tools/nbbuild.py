@@ -1,8 +1,10 @@
 """Tiny helper to write a notebook from a list of ("md"|"code", source) cells, with no outputs.
 
 Used while authoring: ``python tools/nbbuild.py`` is not needed at run time. Notebooks in
-``notebooks/`` are the source of truth and may be edited in JupyterLab directly (clear outputs
-before committing; ``tests/test_repo.py`` checks).
+``notebooks/`` are the source of truth and may be edited in JupyterLab directly: git's clean filter
+(``tools/nbstrip.py``, registered by ``make install``) keeps outputs out of commits, and
+``tests/test_repo.py`` checks what git stores. Written in nbformat's layout (sorted keys, indent 1, a
+final newline), as JupyterLab saves notebooks, so that running one in JupyterLab moves no key.
 """
 
 from __future__ import annotations
@@ -33,4 +35,4 @@ def write_notebook(path: str | Path, cells: list[tuple[str, str]]) -> None:
     }
     for i, c in enumerate(nb["cells"]):
         c["id"] = f"cell-{i:02d}"
-    Path(path).write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n")
+    Path(path).write_text(json.dumps(nb, indent=1, sort_keys=True, ensure_ascii=False) + "\n", encoding="utf-8")
