@@ -364,3 +364,37 @@ def test_browser_validates(browser_data):
         b.search(30)
     with pytest.raises(TypeError, match="clip index"):
         b.search(1.5)
+
+
+def _widgets(w):
+    """Every widget in the tree of ``w``."""
+    yield w
+    for child in getattr(w, "children", ()):
+        yield from _widgets(child)
+
+
+def test_browser_says_its_buttons_need_a_running_kernel(browser_data):
+    """Once the kernel is gone the buttons do nothing: the widget and its static view say so."""
+    import ipywidgets as W
+
+    frames, digit, action, emb, encode = browser_data
+    b = NeighbourBrowser(frames, digit, action, emb, encode_text=encode, query=3, k=2, scale=1)
+    row = next(w for w in _widgets(b.widget) if isinstance(w, W.HBox) and b.random_button in w.children)
+    assert b.kernel_note in row.children and row.children.index(b.kernel_note) > row.children.index(b.random_button)
+    assert "running kernel" in b.kernel_note.value and "do nothing" in b.kernel_note.value
+    html = b._repr_mimebundle_()["text/html"]
+    assert "search buttons need a running kernel" in html
+
+
+def test_browser_panel_texts_wrap_instead_of_being_cut(browser_data):
+    from vidkit import viz
+
+    frames, digit, action, emb, encode = browser_data
+    b = NeighbourBrowser(frames, digit, action, emb, encode_text=encode, query=3, k=2, scale=1)  # 22 px panels
+    lines = ["#1 clip 12", "score 0.93", "7 rotate_ccw", "correct"]
+    wrapped = b._wrapped(lines)
+    font = viz._font(viz.LABEL_MIN_PX)
+    assert len(wrapped) > len(lines) and all(font.getlength(t) <= b._panel_width() - 4 or len(t) == 1 for t, _ in wrapped)
+    assert "".join(t for t, _ in wrapped).replace(" ", "") == "".join(lines).replace(" ", "")
+    assert [t for t, last in wrapped if last] and "".join(t for t, last in wrapped if last) == "correct"
+    assert b.player is not None  # panels with different line counts still line up (equal heights)

@@ -244,12 +244,15 @@ def test_side_by_side_shapes_and_content(base):
     assert (out[:, :, W : W + 3] == 255).all()  # separator
     np.testing.assert_array_equal(out[:, :, W + 3 : 2 * W + 3, 1], base[..., 0])
 
-    labelled = viz.side_by_side([base, base], labels=["input", "truth"], pad=2)
+    labelled = viz.side_by_side([base, base], labels=["x", "y"], pad=2)  # short labels fit above 14 px panels
     band = labelled.shape[1] - H
     assert labelled.shape[0] == T and labelled.shape[2] == 2 * W + 2 and band > 0
     np.testing.assert_array_equal(labelled[:, band:, :W], base)
     assert (labelled[:, :band] < 255).any(), "labels must draw some text"
-    assert viz.side_by_side({"input": base, "truth": base}).shape == labelled.shape
+    assert viz.side_by_side({"x": base, "y": base}).shape == labelled.shape
+    legend = viz.side_by_side({"input": base, "truth": base})  # too wide for 14 px: a legend and numbers above
+    assert legend.shape[1] > labelled.shape[1] and legend.shape[2] == labelled.shape[2]
+    np.testing.assert_array_equal(legend[:, -H:, :W], base)
 
     with pytest.raises(ValueError, match="equal length T and height H"):
         viz.side_by_side([base, base[:-1]])
@@ -257,6 +260,112 @@ def test_side_by_side_shapes_and_content(base):
         viz.side_by_side([base, base[:, :-1]])
     with pytest.raises(ValueError, match="2 clips but 3 labels"):
         viz.side_by_side([base, base], labels=["a", "b", "c"])
+
+
+# labels: font, wrapping, rows
+# --------------------------------------------------------------------------------------------------
+MISSING = "\ue000"  # a private-use character: no font has a glyph for it, so it renders as the missing-glyph box
+
+
+def test_labels_use_a_truetype_font_that_has_the_arrow():
+    from fontTools.ttLib import TTFont
+    from PIL import ImageFont
+
+    font = viz._font(12)
+    assert isinstance(font, ImageFont.FreeTypeFont) and viz.font_path().suffix == ".ttf"
+    assert TTFont(str(viz.font_path())).getBestCmap().get(ord("→")), "the label font has no → glyph"
+
+    def mask(f, ch):
+        m = f.getmask(ch)
+        return m.size, bytes(m)
+
+    # Pillow's default font draws → as its missing-glyph box; the kit's font draws an arrow
+    assert mask(ImageFont.load_default(size=12), "→") == mask(ImageFont.load_default(size=12), MISSING)
+    assert mask(font, "→") != mask(font, MISSING)
+    # and so does a label drawn by side_by_side: "t→t+1" differs from "t" + missing box + "t+1"
+    clip = np.zeros((1, 16, 80, 3), np.uint8)
+    arrow, box = (viz.side_by_side([clip], labels=[f"t{c}t+1"]) for c in ("→", MISSING))
+    assert not np.array_equal(arrow, box)
+
+
+def ink_lines(band: np.ndarray) -> list[tuple[int, int]]:
+    """(first row, height) of each run of rows holding dark pixels: a text line (runs of 1-2 rows, the
+    underscores below a line, are left out)."""
+    rows = np.flatnonzero((band < 128).all(-1).any(1))
+    runs = np.split(rows, np.flatnonzero(np.diff(rows) > 1) + 1)
+    return [(int(r[0]), int(r[-1] - r[0] + 1)) for r in runs if len(r) > 2]
+
+
+def test_wrap_text_keeps_every_character():
+    font = viz._font(viz.LABEL_MIN_PX)
+    text = "InfoNCE RGB #1: move_down, 3 and an extraordinarilylongwordthatcannotfit"
+    lines = viz._wrap_text(text, font, 60)
+    assert len(lines) > 3 and all(font.getlength(line) <= 60 for line in lines)
+    assert "".join(lines).replace(" ", "") == text.replace(" ", "")
+    assert viz._wrap_text("a\nb", font, 500) == ["a", "b"] and viz._wrap_text("", font, 50) == []
+
+
+def test_long_labels_on_many_narrow_panels_stay_legible_and_whole():
+    """11 panels of 32x32 with long labels: nothing shrinks below LABEL_MIN_PX, no word is lost."""
+    labels = [f"InfoNCE RGB #{i + 1}: move_down, {i % 10}" for i in range(11)]
+    clips = [np.full((2, 32, 32), 200, np.uint8)] * 11  # light frames: only the text is dark
+    out = viz.side_by_side(clips, labels=labels)
+    assert viz._label_size(labels, [32] * 11, 14) == viz.LABEL_MIN_PX
+    font = viz._font(viz.LABEL_MIN_PX)
+    above, legend = viz._label_layout(labels, [32] * 11, font)
+    assert above == [str(i + 1) for i in range(11)]  # too long for 32 px: numbered panels and a legend
+    assert legend == [f"{i + 1}: {label}" for i, label in enumerate(labels)]  # every label, whole
+    np.testing.assert_array_equal(out[0, -32:, :32], 200)  # the frames fill the bottom rows
+    band = viz._legend_band(legend, out.shape[2], 255, font)
+    np.testing.assert_array_equal(out[0, : band.shape[0]], band)  # the legend on top, then the numbers
+    lines = ink_lines(out[0, :-32])
+    assert len(lines) == 11 + 1  # one legend entry per line (each is wider than half of 372 px), the numbers
+    assert all(h >= 0.8 * viz.LABEL_MIN_PX for _, h in lines[:-1]), lines  # cap top to comma tail: ~ the size
+    assert all(b - a >= viz.LABEL_MIN_PX for (a, _), (b, _) in zip(lines, lines[1:]))
+    assert lines[-1][1] >= 8  # the numbers: digits of an 11 px font are 8 px tall
+    # on wide panels the labels stay above them, wrapped onto lines of at least LABEL_MIN_PX
+    wide = viz.side_by_side([np.full((2, 32, 96), 200, np.uint8)] * 11, labels=labels, max_width=900)
+    size = viz._label_size(labels, [96] * 11, 14)
+    assert size >= viz.LABEL_MIN_PX and viz._label_layout(labels, [96] * 11, viz._font(size)) == (labels, [])
+    assert wide.shape[2] <= 900  # two rows: JupyterLab shows it unscaled
+    lines = ink_lines(wide[0])
+    assert len(lines) >= 4 and min(h for _, h in lines) >= 8
+    with pytest.raises(ValueError, match="font_size must be None or an integer >= 11"):
+        viz.side_by_side(clips, labels=labels, font_size=7)
+
+
+def test_labels_shrink_to_fit_before_they_move_to_a_legend():
+    """Notebook 01's reference player: "lstm_composite_ref" is too wide for 128 px at 14 px, not at 11-13 px."""
+    labels = ["input", "error ref: lstm_composite_ref"]
+    size = viz._label_size(labels, [128, 128], 14)
+    assert viz.LABEL_MIN_PX <= size < 14
+    out = viz.side_by_side([np.zeros((1, 8, 128), np.uint8)] * 2, labels=labels)
+    assert viz._label_layout(labels, [128, 128], viz._font(size)) == (labels, [])
+    assert out.shape[1] - 8 <= 3 * sum(viz._font(size).getmetrics()) + 4  # no legend band
+
+
+def test_side_by_side_wraps_into_rows_under_max_width():
+    clip = np.zeros((3, 20, 100, 3), np.uint8)
+    one_row = viz.side_by_side([clip] * 11, pad=4)
+    assert one_row.shape == (3, 20, 11 * 100 + 10 * 4, 3)
+    rows = viz.side_by_side([clip + i for i in range(11)], pad=4, max_width=700)  # 6 + 5 panels
+    assert rows.shape == (3, 20 + 4 + 20, 6 * 100 + 5 * 4, 3)
+    assert rows[0, 0, 0, 0] == 0 and rows[0, 24, 0, 0] == 6  # the second row starts with panel 6
+    assert (rows[:, 24:, 5 * 104:] == 255).all()  # the shorter row is padded on the right
+    labelled = viz.side_by_side([clip] * 11, labels=[f"panel {i}" for i in range(11)], pad=4, max_width=700)
+    assert labelled.shape[2] == 6 * 100 + 5 * 4 and labelled.shape[1] > 2 * 20 + 4
+    assert viz.side_by_side([clip] * 3, max_width=50).shape == (3, 3 * 20 + 2 * 2, 100, 3)  # one per row at most
+    with pytest.raises(ValueError, match="max_width"):
+        viz.side_by_side([clip], max_width=0)
+
+
+def test_show_grid_row_labels_wrap_and_figure_fits_the_notebook(base):
+    long = "future predictor, real encoding"
+    fig = viz.show_grid({long: base, "b": base}, every=1)
+    assert fig.axes[0].get_ylabel().replace("\n", " ") == long and "\n" in fig.axes[0].get_ylabel()
+    assert fig.axes[0].yaxis.label.get_fontsize() >= 10
+    wide = viz.show_grid([np.zeros((40, 8, 8), np.uint8)])
+    assert wide.get_size_inches()[0] <= viz.MAX_FIGURE_WIDTH_IN
 
 
 # --------------------------------------------------------------------------------------------------

@@ -381,3 +381,91 @@ def _ex_kwargs(**over):
 def test_explorer_validation(over, exc, match):
     with pytest.raises(exc, match=match):
         AttentionExplorer(**_ex_kwargs(**over))
+
+
+# --------------------------------------------------------------------------------------------------
+# legible labels, the clip picker
+# --------------------------------------------------------------------------------------------------
+def test_player_with_many_panels_stays_within_max_width_and_keeps_labels_legible():
+    """Notebook 02's neighbour player: 11 panels of 32 px at scale 3 with long labels."""
+    from vidkit.widgets import MAX_WIDTH
+
+    labels = [f"InfoNCE RGB #{i}: move_down, {i % 10}" for i in range(11)]
+    p = ClipPlayer(dict(zip(labels, [moving_square(4, 32)] * 11)), fps=6, scale=3)
+    assert p.frames.shape[2] <= MAX_WIDTH  # JupyterLab would shrink a wider image, and its labels
+    font = viz._font(viz._label_size(labels, [96] * 11, 14))
+    assert viz._label_layout(labels, [96] * 11, font) == (labels, [])  # each label whole, above its panel
+    one_row = ClipPlayer(dict(zip(labels, [moving_square(4, 32)] * 11)), scale=3, max_width=None)
+    assert one_row.frames.shape[2] == 11 * 96 + 10 * 6
+    # the static GIF's caption is drawn at no less than LABEL_MIN_PX either
+    gif_band = p._gif_frames()[0, p.frames.shape[1]:]
+    assert gif_band.shape[0] >= viz.LABEL_MIN_PX
+
+
+def test_explorer_names_and_headers_are_never_cut():
+    names = ["a", "an extraordinarily long class name, longer than any column width you would guess"]
+    e = AttentionExplorer(moving_square(3), softmax_probs(3, c=2), names, temporal=np.ones(3) / 3, scale=2)
+    font = viz._font(AttentionExplorer.FONT_SIZE)
+    x0, _, x1, _ = e.panels["probs"]
+    assert x1 - x0 > font.getlength(names[1]) + 120  # the whole name, then its 120 px bar
+
+
+def explorer_set(n: int = 4, t: int = 5):
+    rng = np.random.default_rng(1)
+    frames = np.stack([moving_square(t, 16) * (0.3 + 0.15 * i) for i in range(n)])
+    probs = np.stack([softmax_probs(t, seed=i) for i in range(n)])
+    spatial = rng.random((n, t, 4, 4))
+    boxes = np.tile(np.array([2, 2, 10, 10], np.float32), (n, t, 1))
+    return frames, probs, spatial, boxes
+
+
+def test_explorer_clip_picker_switches_the_shown_clip():
+    from vidkit.widgets import ClipPicker
+
+    frames, probs, spatial, boxes = explorer_set()
+    picker = AttentionExplorer.for_clips(frames, probs, NAMES, spatial=spatial, boxes=boxes,
+                                         true_labels=[0, 1, 2, 1], captions=[f"clip {i}: caption {i}" for i in range(4)],
+                                         clips=[3, 1, 2], start=1, title="soft", scale=2)
+    assert isinstance(picker, ClipPicker) and isinstance(picker.picker, W.Dropdown)
+    assert [label for label, _ in picker.picker.options] == ["clip 3: caption 3", "clip 1: caption 1", "clip 2: caption 2"]
+    assert picker.clip == 1 and picker.picker.value == 1
+    shown = picker.current
+    assert isinstance(shown, AttentionExplorer) and shown.title == "soft: clip 1: caption 1" and shown.true_label == 1
+    assert picker.view.children == (shown.widget,)
+
+    picker.picker.value = 2  # what the learner does in the dropdown
+    assert picker.clip == 2 and picker.current is not shown
+    assert picker.view.children == (picker.current.widget,) and picker.current.true_label == 2
+    assert not np.array_equal(picker.current.frames, shown.frames)  # another clip's frames
+    assert "caption 2" in picker.current.title
+    picker.picker.value = 1
+    assert picker.current is shown  # built once, kept
+
+    # the note next to the dropdown, and the static fallback names the clip shown
+    row = next(k for k in picker.widget.children if isinstance(k, W.HBox))
+    assert "running kernel" in picker.note.value and row.children == (picker.picker, picker.note)
+    bundle = picker._repr_mimebundle_()
+    assert bundle[WIDGET_MIME]["model_id"] == picker.widget.model_id
+    assert "Static view of clip 1: caption 1" in bundle["text/html"] and "running kernel" in bundle["text/html"]
+    assert gif_from_html(bundle["text/html"]).n_frames == 5
+    assert "clip 1: caption 1" in repr(picker)
+
+    default = AttentionExplorer.for_clips(frames, probs[:, 0], NAMES, true_labels=np.array([0, 1, 2, 1]))
+    assert [label for label, _ in default.picker.options][:2] == ["clip 0: left", "clip 1: right"]
+
+
+@pytest.mark.parametrize(
+    ("over", "exc", "match"),
+    [
+        ({"probs": softmax_probs(5)[None].repeat(3, 0)}, ValueError, r"probs: has 3 entries but frames has N=4"),
+        ({"boxes": np.zeros((2, 5, 4))}, ValueError, r"boxes: has 2 entries"),
+        ({"clips": [0, 7]}, ValueError, r"clips: indices must be in 0\.\.3"),
+        ({"start": 2, "clips": [0, 1]}, ValueError, "not one of the options"),
+        ({"captions": ["a"]}, ValueError, "captions: has 1 entries"),
+    ],
+)
+def test_explorer_clip_picker_validation(over, exc, match):
+    frames, probs, spatial, boxes = explorer_set()
+    kw = {"frames": frames, "probs": probs, "class_names": NAMES, **over}
+    with pytest.raises(exc, match=match):
+        AttentionExplorer.for_clips(**kw)

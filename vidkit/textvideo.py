@@ -678,15 +678,19 @@ class NeighbourBrowser:
     Attributes: ``results`` (DataFrame: rank, clip, score, digit, action, correct; ``None`` after a failed
     query), ``message`` (str), ``query`` (the last query), ``player`` (the :class:`vidkit.widgets.ClipPlayer`
     of the results), ``widget`` (the ipywidgets view: clip index box, "random clip" and "search clip"
-    buttons, caption box and "search caption" button, status line, player). Displayed in a notebook it is
-    live (needs a kernel to run new queries; the player itself plays in the browser); saved notebooks
-    and HTML exports show the static fallback: the query, the results table and the player's animated GIF.
+    buttons, a note that they need a running kernel (:attr:`KERNEL_NOTE`), caption box and "search caption"
+    button, status line, player). Displayed in a notebook it is live (needs a kernel to run new queries; the
+    player itself plays in the browser); saved notebooks and HTML exports show the static fallback: the query,
+    the results table, the player's animated GIF and the same note.
     """
 
     CORRECT_RGB = (44, 160, 44)
     WRONG_RGB = (214, 39, 40)
     QUERY_RGB = (31, 119, 180)
     BORDER = 3
+    #: Shown next to the buttons, and in the static view: searching runs Python in the kernel.
+    KERNEL_NOTE = ("The buttons need a running kernel: in a saved notebook, or once the kernel has stopped, "
+                   "they do nothing (the results below still play).")
 
     def __init__(self, frames: Any, digit: Any, action: Any, video_emb: Any, encode_text: Any = None,
                  query: int | str | None = 0, k: int = 5, action_names: Sequence[str] = ACTIONS, scale: int = 3,
@@ -722,12 +726,13 @@ class NeighbourBrowser:
         self.text_box = W.Text(placeholder="type a caption, e.g. a 7 moves left", description="caption",
                                layout=W.Layout(width="420px"), disabled=encode_text is None)
         self.text_button = W.Button(description="search caption", disabled=encode_text is None)
+        self.kernel_note = W.HTML(f'<span style="color: #666"><i>{html.escape(self.KERNEL_NOTE)}</i></span>')
         self.status = W.HTML()
         self.view = W.Box()
         self.clip_button.on_click(lambda _: self.search(int(self.clip_box.value)))
         self.random_button.on_click(lambda _: self.search(None))
         self.text_button.on_click(lambda _: self.search(self.text_box.value))
-        self.widget = W.VBox([W.HBox([self.clip_box, self.clip_button, self.random_button]),
+        self.widget = W.VBox([W.HBox([self.clip_box, self.clip_button, self.random_button, self.kernel_note]),
                               W.HBox([self.text_box, self.text_button]), self.status, self.view])
         self.widget.add_class("vidkit-neighbour-browser")
         self.search(query)
@@ -808,8 +813,22 @@ class NeighbourBrowser:
         return True
 
     # ---------------------------------------------------------------------------------------- drawing
-    def _panel(self, i: int, lines: Sequence[str], colour: tuple[int, int, int]) -> np.ndarray:
-        """Clip ``i`` upscaled, framed in ``colour``, with ``lines`` of text below: ``(T, H', W', 3)`` uint8."""
+    def _panel_width(self) -> int:
+        return int(self.frames.shape[3]) * self.scale + 2 * self.BORDER
+
+    def _wrapped(self, lines: Sequence[str]) -> list[tuple[str, bool]]:
+        """``lines`` wrapped to the panel's width (never cut), each with ``True`` if it belongs to the last line."""
+        from vidkit import viz
+
+        font = viz._font(viz.LABEL_MIN_PX)
+        out = []
+        for j, text in enumerate(lines):
+            out += [(part, j == len(lines) - 1) for part in (viz._wrap_text(text, font, self._panel_width() - 4) or [""])]
+        return out
+
+    def _panel(self, i: int, lines: Sequence[str], colour: tuple[int, int, int], n_lines: int) -> np.ndarray:
+        """Clip ``i`` upscaled, framed in ``colour``, with ``lines`` of text below (wrapped to the panel's width, the
+        last one in ``colour``), the band ``n_lines`` lines tall: ``(T, H', W', 3)`` uint8."""
         from PIL import Image, ImageDraw
 
         from vidkit import viz
@@ -820,15 +839,13 @@ class NeighbourBrowser:
         framed[:] = np.array(colour, np.uint8)
         framed[:, b:-b, b:-b] = rgb
         w = framed.shape[2]
-        font = viz._font(11)
+        font = viz._font(viz.LABEL_MIN_PX)
         ascent, descent = font.getmetrics()
         line_h = ascent + descent + 1
-        band = Image.new("RGB", (w, line_h * len(lines) + 4), (255, 255, 255))
+        band = Image.new("RGB", (w, line_h * n_lines + 4), (255, 255, 255))
         draw = ImageDraw.Draw(band)
-        for j, text in enumerate(lines):
-            while len(text) > 1 and draw.textlength(text, font=font) > w - 2:
-                text = text[:-2] + "."
-            draw.text((2, 2 + j * line_h), text, fill=colour if j == len(lines) - 1 else (0, 0, 0), font=font)
+        for j, (text, last) in enumerate(self._wrapped(lines)):
+            draw.text((2, 2 + j * line_h), text, fill=colour if last else (0, 0, 0), font=font)
         band_arr = np.broadcast_to(np.asarray(band, np.uint8)[None], (len(framed), *np.asarray(band).shape))
         return np.concatenate([framed, band_arr], axis=1)
 
@@ -840,16 +857,17 @@ class NeighbourBrowser:
             self.player = None
             self.view.children = ()
             return
-        panels = []
+        specs = []  # (clip, lines, colour) per panel
         if isinstance(self.query, int):
             i = self.query
-            panels.append(self._panel(i, [f"query: clip {i}", "", f"{self.digit[i]} {self.action_names[self.action[i]]}",
-                                          "query"], self.QUERY_RGB))
+            specs.append((i, [f"query: clip {i}", "", f"{self.digit[i]} {self.action_names[self.action[i]]}", "query"],
+                          self.QUERY_RGB))
         for r in self.results.itertuples():
-            colour = self.CORRECT_RGB if r.correct else self.WRONG_RGB
-            panels.append(self._panel(int(r.clip), [f"#{r.rank} clip {r.clip}", f"score {r.score:.2f}",
-                                                    f"{r.digit} {r.action}", "correct" if r.correct else "wrong"],
-                                      colour))
+            specs.append((int(r.clip), [f"#{r.rank} clip {r.clip}", f"score {r.score:.2f}", f"{r.digit} {r.action}",
+                                        "correct" if r.correct else "wrong"],
+                          self.CORRECT_RGB if r.correct else self.WRONG_RGB))
+        n_lines = max(len(self._wrapped(lines)) for _, lines, _ in specs)
+        panels = [self._panel(i, lines, colour, n_lines) for i, lines, colour in specs]
         title = (f"caption: {self.query!r}" if isinstance(self.query, str) else f"clip {self.query}") + \
             f": top {len(self.results)} of {len(self.frames) - isinstance(self.query, int)} clips"
         self.player = ClipPlayer(panels, fps=self.fps, scale=1, title=title, pad_mode="last")
@@ -863,7 +881,8 @@ class NeighbourBrowser:
             table = self.results.assign(score=self.results["score"].round(3))
             parts.append(table.to_html(index=False))
             parts.append(self.player.to_html())
-        parts.append("<div><i>Static view: run the notebook to search other clips or captions.</i></div>")
+        parts.append("<div><i>Static view: the search buttons need a running kernel; run the notebook to search "
+                     "other clips or captions.</i></div>")
         return f'<div class="vidkit-neighbour-browser">{"".join(parts)}</div>'
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None, **kwargs: Any) -> dict[str, Any]:

@@ -16,7 +16,9 @@ Contents:
 * :func:`to_rgb_uint8` - any clip layout to ``(T, H, W, 3)`` uint8, with clear errors.
 * :func:`show_strip`, :func:`show_grid` - matplotlib frame strips (one row per clip).
 * :func:`flow_to_rgb`, :func:`show_flow`, :func:`color_wheel_legend` - optical-flow pictures.
-* :func:`side_by_side` - glue clips into one labelled clip ("input | truth | prediction | error").
+* :func:`side_by_side` - glue clips into one labelled clip ("input | truth | prediction | error"), in rows
+  under a ``max_width``; labels are drawn with DejaVu Sans (:func:`font_path`), wrapped, never below
+  :data:`LABEL_MIN_PX` and never cut.
 * :func:`rollout_panels` - time-aligned ``[input |] truth | model | error`` clips of a rollout, for the player.
 * :func:`save_gif`, :func:`save_mp4` - atomic GIF / MP4 export with moviepy 2.
 * :func:`gif_html` - an ``<img>`` tag holding an animated GIF (the static fallback of the player).
@@ -29,9 +31,11 @@ unchanged).
 from __future__ import annotations
 
 import base64
+import functools
 import html
 import io
 import os
+import textwrap
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -213,7 +217,7 @@ def _draw_strip(ax: Axes, clip: Any, every: int, name: str, width: int | None = 
         ax.imshow(img, interpolation="nearest")
     w = frames.shape[2]
     ax.set_xticks([i * (w + _STRIP_GAP) + (w - 1) / 2 for i in range(len(idx))], [str(int(i)) for i in idx])
-    ax.tick_params(axis="x", length=0, labelsize=8)
+    ax.tick_params(axis="x", length=0, labelsize=9)
     ax.set_yticks([])
     for spine in ax.spines.values():
         spine.set_visible(False)
@@ -221,8 +225,12 @@ def _draw_strip(ax: Axes, clip: Any, every: int, name: str, width: int | None = 
         ax.set_xlim(-0.5, width - 0.5)
 
 
+#: Widest strip figure (inches; 100 px each inline): JupyterLab shrinks wider pictures, and their text with them.
+MAX_FIGURE_WIDTH_IN = 10.0
+
+
 def _figsize(n_frames: int, h: int, w: int, rows: int = 1) -> tuple[float, float]:
-    width_in = float(min(16.0, max(3.0, 1.1 * n_frames)))
+    width_in = float(min(MAX_FIGURE_WIDTH_IN, max(3.0, 1.1 * n_frames)))
     strip_w_px = n_frames * w + (n_frames - 1) * _STRIP_GAP
     row_in = width_in * h / strip_w_px
     return width_in, rows * (row_in + 0.35) + 0.4
@@ -249,7 +257,7 @@ def show_strip(clip: Any, title: str | None = None, ax: Axes | None = None, ever
         n = len(range(0, frames.shape[0], every))
         fig, ax = plt.subplots(figsize=_figsize(n, frames.shape[1], frames.shape[2]), layout="constrained")
     _draw_strip(ax, frames, every, "clip")
-    ax.set_xlabel("t", fontsize=8)
+    ax.set_xlabel("t", fontsize=9)
     if title is not None:
         ax.set_title(title)
     return ax.figure
@@ -275,6 +283,10 @@ def _named_clips(clips: Any, labels: Sequence[str] | None, what: str) -> tuple[l
         if len(labels) != len(clips):
             raise ValueError(f"{what}: got {len(clips)} clips but {len(labels)} labels")
     return list(clips), labels
+
+
+#: Row labels of :func:`show_grid` wrap after this many characters.
+ROW_LABEL_CHARS = 22
 
 
 def show_grid(
@@ -310,9 +322,10 @@ def show_grid(
     width = n_max * w + (n_max - 1) * _STRIP_GAP
     for i, (ax, f) in enumerate(zip(axes[:, 0], frames)):
         _draw_strip(ax, f, every, f"clips[{i}]", width=width)
-        if names:
-            ax.set_ylabel(names[i], rotation=0, ha="right", va="center", fontsize=9)
-    axes[-1, 0].set_xlabel("t", fontsize=8)
+        if names:  # long row labels wrap, so the frames keep the figure's width
+            label = "\n".join(textwrap.fill(part, ROW_LABEL_CHARS) for part in names[i].split("\n"))
+            ax.set_ylabel(label, rotation=0, ha="right", va="center", fontsize=10)
+    axes[-1, 0].set_xlabel("t", fontsize=9)
     if title is not None:
         fig.suptitle(title)
     return fig
@@ -455,44 +468,154 @@ def color_wheel_legend(ax: Axes | None = None, size: int = 65) -> Axes:
 # --------------------------------------------------------------------------------------------------
 # composing clips
 # --------------------------------------------------------------------------------------------------
+#: The smallest label font size (pixels) the kit draws with Pillow: smaller text is hard to read in JupyterLab.
+LABEL_MIN_PX = 11
+
+
+def font_path() -> Path:
+    """Path of DejaVu Sans, the TrueType font of every label the kit draws with Pillow (shipped with matplotlib,
+    so it is always there; it has the glyphs Pillow's default font lacks, e.g. ``→``, ``×``, ``θ``)."""
+    import matplotlib
+
+    return Path(matplotlib.get_data_path()) / "fonts" / "ttf" / "DejaVuSans.ttf"
+
+
+@functools.lru_cache(maxsize=32)
 def _font(size: int) -> Any:
+    """DejaVu Sans at ``size`` pixels (a Pillow ``FreeTypeFont``)."""
     from PIL import ImageFont
 
-    try:
-        return ImageFont.load_default(size=size)  # Pillow >= 10.1 with FreeType: scalable
-    except (TypeError, OSError, ImportError):  # pragma: no cover - old Pillow / no FreeType
-        return ImageFont.load_default()
+    return ImageFont.truetype(str(font_path()), int(size))
+
+
+def _wrap_text(text: str, font: Any, width: float) -> list[str]:
+    """``text`` as lines no wider than ``width`` pixels in ``font``, never truncated.
+
+    Lines break at ``\n`` and between words; a word wider than ``width`` on its own is split between
+    characters. Every character of ``text`` is kept, except the spaces and newlines the lines break at.
+    An empty ``text`` gives no lines.
+    """
+    if not text:
+        return []
+    lines: list[str] = []
+    for paragraph in text.split("\n"):
+        line = ""
+        for word in paragraph.split():
+            candidate = f"{line} {word}" if line else word
+            if font.getlength(candidate) <= width:
+                line = candidate
+                continue
+            if line:
+                lines.append(line)
+            while len(word) > 1 and font.getlength(word) > width:  # a word too wide on its own: split it
+                cut = 1
+                while font.getlength(word[: cut + 1]) <= width:
+                    cut += 1
+                lines.append(word[:cut])
+                word = word[cut:]
+            line = word
+        lines.append(line)
+    return lines
 
 
 def _text_band(
     segments: Sequence[tuple[int, int, str]], width: int, background: int, font_size: int
 ) -> np.ndarray:
-    """Render centred texts on a ``(h, width, 3)`` uint8 band. ``segments`` = ``(x0, w, text)`` per panel.
+    """Render texts on a ``(h, width, 3)`` uint8 band. ``segments`` = ``(x0, w, text)`` per panel.
 
-    Each text shrinks (down to 7 px) and is then truncated so it fits its panel's width.
+    Each text is wrapped onto as many lines as its panel's width needs (:func:`_wrap_text`), at ``font_size``
+    pixels but never below :data:`LABEL_MIN_PX`, and never cut; each line is centred in its panel. The band is
+    as tall as the longest text, and shorter texts sit at its bottom, next to their panels.
     """
     from PIL import Image, ImageDraw
 
-    ascent, descent = _font(font_size).getmetrics()
-    height = ascent + descent + 4
+    font = _font(max(int(font_size), LABEL_MIN_PX))
+    ascent, descent = font.getmetrics()
+    line_h = ascent + descent
+    wrapped = [(x0, w, _wrap_text(text, font, max(1, w - 2))) for x0, w, text in segments]
+    n_lines = max([len(lines) for _, _, lines in wrapped] + [1])
+    height = n_lines * line_h + 4
     band = Image.new("RGB", (width, height), (background,) * 3)
     draw = ImageDraw.Draw(band)
     ink = (0, 0, 0) if background >= 128 else (255, 255, 255)
-    for x0, w, text in segments:
-        if not text:
-            continue
-        size, font = font_size, _font(font_size)
-        while draw.textlength(text, font=font) > w - 2 and size > 7:
-            size -= 1
-            font = _font(size)
-        while len(text) > 1 and draw.textlength(text, font=font) > w - 2:
-            text = text[:-2] + "." if len(text) > 2 else text[:1]
-        left, _, right, _ = draw.textbbox((0, 0), text, font=font)
-        # Same baseline for every label: vertically centre the font's (ascent + descent) box.
-        a, d = font.getmetrics()
-        tx = round(x0 + (w - (right - left)) / 2 - left)
-        draw.text((tx, round((height - a - d) / 2)), text, fill=ink, font=font)
+    for x0, w, lines in wrapped:
+        top = 2 + (n_lines - len(lines)) * line_h
+        for j, line in enumerate(lines):
+            tx = round(x0 + (w - font.getlength(line)) / 2)
+            draw.text((tx, top + j * line_h), line, fill=ink, font=font)
     return np.asarray(band, dtype=np.uint8)
+
+
+#: A label that needs more lines than this above its panel (or has a word wider than the panel) moves to a legend.
+LABEL_MAX_LINES = 3
+
+
+def _fits_above(text: str, width: int, font: Any) -> bool:
+    """Whether ``text`` fits above a panel ``width`` pixels wide: no word split, at most LABEL_MAX_LINES lines."""
+    return (all(font.getlength(word) <= width - 2 for word in text.split())
+            and len(_wrap_text(text, font, max(1, width - 2))) <= LABEL_MAX_LINES)
+
+
+def _label_size(names: Sequence[str], widths: Sequence[int], largest: int) -> int:
+    """The largest font size from ``largest`` down to :data:`LABEL_MIN_PX` at which every label fits above its
+    panel (:data:`LABEL_MIN_PX` if none does: those rows get a legend)."""
+    for size in range(max(largest, LABEL_MIN_PX), LABEL_MIN_PX, -1):
+        if all(_fits_above(text, w, _font(size)) for text, w in zip(names, widths)):
+            return size
+    return LABEL_MIN_PX
+
+
+def _label_layout(names: Sequence[str], widths: Sequence[int], font: Any, first_key: int = 1) -> tuple[list[str], list[str]]:
+    """Where the labels of one row of panels go: ``(above, legend)``.
+
+    If every label fits above its panel (:data:`LABEL_MAX_LINES` lines at most, no word split), ``above`` holds
+    the labels and ``legend`` is empty. Otherwise (narrow panels, long labels) each labelled panel gets a number
+    above it (``first_key``, ``first_key + 1``, ...) and ``legend`` holds the entries ``"<number>: <label>"``
+    (:func:`_legend_band` draws them). Either way no text is dropped.
+    """
+    if all(_fits_above(text, w, font) for text, w in zip(names, widths)):
+        return list(names), []
+    keys = [str(first_key + i) if text else "" for i, text in enumerate(names)]
+    return keys, [f"{key}: {text}" for key, text in zip(keys, names) if text]
+
+
+def _legend_band(entries: Sequence[str], width: int, background: int, font: Any) -> np.ndarray:
+    """``entries`` in aligned columns, left to right then top to bottom, on a ``(h, width, 3)`` band; an entry
+    wider than the band wraps (:func:`_wrap_text`), none is cut."""
+    from PIL import Image, ImageDraw
+
+    gap = round(font.getlength("    "))
+    col_w = max(1, int(min(width - 4, max(font.getlength(e) for e in entries) + gap)))
+    n_cols = max(1, (width - 4 + gap) // col_w)
+    cells = [_wrap_text(e, font, max(1, col_w - gap if n_cols > 1 else width - 4)) for e in entries]
+    rows = [cells[k:k + n_cols] for k in range(0, len(cells), n_cols)]
+    line_h = sum(font.getmetrics())
+    band = Image.new("RGB", (width, sum(max(len(c) for c in row) for row in rows) * line_h + 4), (background,) * 3)
+    draw = ImageDraw.Draw(band)
+    ink = (0, 0, 0) if background >= 128 else (255, 255, 255)
+    y = 2
+    for row in rows:
+        for j, lines in enumerate(row):
+            for k, line in enumerate(lines):
+                draw.text((2 + j * col_w, y + k * line_h), line, fill=ink, font=font)
+        y += max(len(c) for c in row) * line_h
+    return np.asarray(band, dtype=np.uint8)
+
+
+def _rows(widths: Sequence[int], pad: int, max_width: int | None) -> list[list[int]]:
+    """Panel indices per row: one row if it fits ``max_width``, else the fewest rows of (nearly) equal panel
+    counts that fit (one panel per row if even that is too wide)."""
+    n = len(widths)
+
+    def fits(row: list[int]) -> bool:
+        return max_width is None or sum(widths[i] for i in row) + pad * (len(row) - 1) <= max_width
+
+    for r in range(1, n + 1):
+        per = -(-n // r)
+        rows = [list(range(k, min(k + per, n))) for k in range(0, n, per)]
+        if all(fits(row) for row in rows):
+            return rows
+    return [[i] for i in range(n)]
 
 
 def side_by_side(
@@ -501,6 +624,7 @@ def side_by_side(
     pad: int = 2,
     pad_value: int = 255,
     font_size: int | None = None,
+    max_width: int | None = None,
 ) -> np.ndarray:
     """Glue clips horizontally into one clip, e.g. ``input | truth | prediction | error``.
 
@@ -508,20 +632,42 @@ def side_by_side(
         clips: list of clips (or ``{label: clip}``), each ``(T, H, W_i)``, ``(T, 1|3, H, W_i)`` or
             ``(T, H, W_i, 1|3)``, uint8 or float in ``[0, 1]``; channel counts and dtypes may differ, but
             ``T`` and ``H`` must be equal.
-        labels: one text per clip, rendered centred in a band *above* the frames (PIL default font).
-        pad: separator width in pixels between clips.
+        labels: one text per clip, rendered centred in a band *above* the frames (DejaVu Sans, :func:`font_path`).
+            A label wider than its panel is wrapped onto several lines (at spaces and ``\n``); if some label
+            would need more than :data:`LABEL_MAX_LINES` lines or has a word wider than its panel, all labels
+            are drawn smaller, down to :data:`LABEL_MIN_PX`; if that is not enough (narrow panels), the row's
+            panels are numbered and their labels listed in a legend above the numbers. Labels are never cut;
+            the frames always fill the bottom ``H`` rows.
+        pad: separator width in pixels between clips (and between rows).
         pad_value: separator (and label band) gray level, 0..255; default white.
-        font_size: label font size in pixels; default from the narrowest panel (8..14 px).
+        font_size: the largest label font size in pixels, at least :data:`LABEL_MIN_PX`; default from the
+            narrowest panel (11..14 px).
+        max_width: with ``None`` (default) all clips form one row. Otherwise, if that row is wider than
+            ``max_width`` pixels, the clips are laid out in the fewest rows (of nearly equal clip counts,
+            left to right, then top to bottom) that fit, each row with its own labels.
 
     Returns:
-        ``(T, H, W_total, 3)`` uint8 where ``W_total = sum(W_i) + pad * (n - 1)``; with labels the height is
-        ``H + band`` (the band is a little taller than ``font_size``).
+        ``(T, H_total, W_total, 3)`` uint8. One row: ``W_total = sum(W_i) + pad * (n - 1)`` and ``H_total = H``
+        plus the label band (a little taller than ``font_size`` per line of the longest label). Several rows:
+        ``W_total`` is the widest row (shorter rows are padded with ``pad_value`` on the right) and the rows are
+        stacked ``pad`` pixels apart.
     """
     clip_list, names = _named_clips(clips, labels, "side_by_side")
     if isinstance(pad, bool) or not isinstance(pad, (int, np.integer)) or pad < 0:
         raise ValueError(f"pad must be an integer >= 0; got {pad!r}")
     if not 0 <= int(pad_value) <= 255:
         raise ValueError(f"pad_value must be a gray level in 0..255; got {pad_value!r}")
+    if font_size is not None and (
+        isinstance(font_size, bool) or not isinstance(font_size, (int, np.integer)) or font_size < LABEL_MIN_PX
+    ):
+        raise ValueError(
+            f"font_size must be None or an integer >= {LABEL_MIN_PX} (pixels; smaller labels are hard to read; "
+            f"long labels wrap instead); got {font_size!r}"
+        )
+    if max_width is not None and (
+        isinstance(max_width, bool) or not isinstance(max_width, (int, np.integer)) or max_width < 1
+    ):
+        raise ValueError(f"max_width must be None or an integer >= 1 (pixels); got {max_width!r}")
     rgb = [_to_uint8_frames(c, f"clips[{i}]") for i, c in enumerate(clip_list)]
     rgb = [np.repeat(c, 3, axis=-1) if c.shape[-1] == 1 else c for c in rgb]
     for i, c in enumerate(rgb):
@@ -531,20 +677,46 @@ def side_by_side(
                 + ", ".join(f"{tuple(r.shape[:2])}" for r in rgb)
                 + f" (clip {i} differs). Pad or crop them first (ClipPlayer pads lengths for you)."
             )
+    widths = [c.shape[2] for c in rgb]
+    if font_size is None:
+        font_size = int(np.clip(min(widths) // 8, LABEL_MIN_PX, 14))
+    labelled = names is not None and any(names)
+    if labelled:  # one size for every row: the largest at which every label fits above its panel
+        font_size = _label_size(names, widths, int(font_size))
+    blocks = []
+    for row in _rows(widths, int(pad), max_width):
+        blocks.append(_one_row([rgb[i] for i in row], [names[i] for i in row] if labelled else None,
+                               int(pad), int(pad_value), int(font_size), first_key=row[0] + 1))
+    if len(blocks) == 1:
+        return blocks[0]
+    total = max(b.shape[2] for b in blocks)
+    t = rgb[0].shape[0]
+    parts = []
+    for k, b in enumerate(blocks):
+        if k:
+            parts.append(np.full((t, pad, total, 3), pad_value, dtype=np.uint8))
+        parts.append(np.pad(b, ((0, 0), (0, 0), (0, total - b.shape[2]), (0, 0)), constant_values=pad_value))
+    return np.concatenate(parts, axis=1)
+
+
+def _one_row(rgb: list[np.ndarray], names: list[str] | None, pad: int, pad_value: int, font_size: int,
+             first_key: int = 1) -> np.ndarray:
+    """``(T, H, W, 3)`` uint8 clips of equal ``T`` and ``H`` glued left to right, with a label band on top (a
+    legend, then the panels' numbers, when the labels do not fit above their panels, :func:`_label_layout`)."""
     t, h = rgb[0].shape[:2]
     widths = [c.shape[2] for c in rgb]
-    total = sum(widths) + pad * (len(rgb) - 1)
-    out = np.full((t, h, total, 3), pad_value, dtype=np.uint8)
+    out = np.full((t, h, sum(widths) + pad * (len(rgb) - 1), 3), pad_value, dtype=np.uint8)
     x, segments = 0, []
-    for c, w, i in zip(rgb, widths, range(len(rgb))):
+    for i, (c, w) in enumerate(zip(rgb, widths)):
         out[:, :, x : x + w] = c
         segments.append((x, w, names[i] if names else ""))
         x += w + pad
-    if names is None or not any(names):
+    if names is None:
         return out
-    if font_size is None:
-        font_size = int(np.clip(min(widths) // 6, 8, 14))
-    band = _text_band(segments, total, int(pad_value), int(font_size))
+    above, legend = _label_layout(names, widths, _font(font_size), first_key)
+    band = _text_band([(x0, w, text) for (x0, w, _), text in zip(segments, above)], out.shape[2], pad_value, font_size)
+    if legend:  # the legend above the numbers, so the frames stay at the bottom of the row
+        band = np.concatenate([_legend_band(legend, out.shape[2], pad_value, _font(font_size)), band])
     return np.concatenate([np.broadcast_to(band, (t, *band.shape)), out], axis=1)
 
 

@@ -19,6 +19,10 @@ clip with its spatial attention heat map (and the actor's box), the class probab
 attention weights::
 
     AttentionExplorer(frames, probs, ACTIONS, spatial=alpha, temporal=beta, boxes=boxes, true_label=label)
+
+:meth:`AttentionExplorer.for_clips` gives one explorer per clip of a set behind a dropdown (a :class:`ClipPicker`)::
+
+    AttentionExplorer.for_clips(clips, probs, ACTIONS, spatial=alphas, boxes=boxes, true_labels=labels, start=7)
 """
 
 from __future__ import annotations
@@ -35,11 +39,14 @@ import numpy as np
 
 from vidkit import viz
 
-__all__ = ["ClipPlayer", "widget_mimebundle", "AttentionExplorer"]
+__all__ = ["ClipPlayer", "widget_mimebundle", "AttentionExplorer", "ClipPicker"]
 
 _WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
 #: Warn when the precomputed PNG frames of one player exceed this many bytes (they live in the notebook).
 PAYLOAD_WARN_BYTES = 20 * 1024 * 1024
+#: Default widest player (pixels): JupyterLab shrinks a wider image to the output area, and its labels with it,
+#: so a player with more panels lays them out in rows (:func:`vidkit.viz.side_by_side`'s ``max_width``).
+MAX_WIDTH = 900
 
 
 def widget_mimebundle(obj: Any, include: Any = None, exclude: Any = None, **kwargs: Any) -> dict[str, Any]:
@@ -74,6 +81,10 @@ class ClipPlayer:
         pad_mode: what a clip shorter than the longest one shows after its last frame:
             ``"blank"`` (default) - a mid-gray frame, so it is obvious that the clip has ended
             (e.g. 10 input frames next to 20 target frames); ``"last"`` - hold its last frame.
+        max_width: the widest the player may be, in pixels (default :data:`MAX_WIDTH`): more panels than fit
+            are laid out in rows, so JupyterLab never shrinks the picture and its labels; ``None``: one row.
+            Labels are wrapped to their panel's width, never shrunk below
+            :data:`vidkit.viz.LABEL_MIN_PX` nor cut.
 
     Attributes:
         frames: ``(T, H_out, W_out, 3)`` uint8 composite frames, ``T = max(T_i)`` (already upscaled).
@@ -93,6 +104,7 @@ class ClipPlayer:
         scale: int = 3,
         title: str | None = None,
         pad_mode: Literal["blank", "last"] = "blank",
+        max_width: int | None = MAX_WIDTH,
     ) -> None:
         import ipywidgets as W
 
@@ -126,7 +138,7 @@ class ClipPlayer:
         n = max(self.lengths)
         rgb = [self._pad(c, n) for c in rgb]
         self.frames: np.ndarray = viz.side_by_side(
-            [viz.upscale(c, self.scale) for c in rgb], labels=names, pad=2 * self.scale
+            [viz.upscale(c, self.scale) for c in rgb], labels=names, pad=2 * self.scale, max_width=max_width
         )
         self.png_frames: list[bytes] = [_png_bytes(f) for f in self.frames]
         payload = sum(len(b) for b in self.png_frames)
@@ -184,7 +196,7 @@ class ClipPlayer:
         """
         n, _, w, _ = self.frames.shape
         bands = [
-            viz._text_band([(0, w, f"t = {i} / {n - 1}")], w, 255, int(np.clip(w // 20, 9, 14))) for i in range(n)
+            viz._text_band([(0, w, f"t = {i} / {n - 1}")], w, 255, int(np.clip(w // 20, viz.LABEL_MIN_PX, 14))) for i in range(n)
         ]
         return np.concatenate([self.frames, np.stack(bands)], axis=1)
 
@@ -216,13 +228,6 @@ class ClipPlayer:
 # --------------------------------------------------------------------------------------------------
 # AttentionExplorer
 # --------------------------------------------------------------------------------------------------
-def _fit(draw: Any, text: str, font: Any, width: float) -> str:
-    """``text``, truncated with a trailing ``.`` until it fits ``width`` pixels."""
-    while len(text) > 1 and draw.textlength(text, font=font) > width:
-        text = text[:-2] + "." if len(text) > 2 else text[:1]
-    return text
-
-
 def _explorer_array(x: Any, name: str, shape: str, ndims: tuple[int, ...]) -> np.ndarray:
     """Finite float64 array of one of the ranks ``ndims``, with ``AttentionExplorer`` in the messages."""
     try:
@@ -243,7 +248,8 @@ class AttentionExplorer(ClipPlayer):
     triangle and a green name - and (below, with ``temporal``) the temporal attention weights as one bar per
     frame, the current frame's bar in orange. The composite frames are handed to :class:`ClipPlayer`, so the
     explorer plays in the browser (``Play`` + slider, no kernel round-trip) and has the same static
-    animated-GIF fallback, :meth:`to_html`, :meth:`save_gif` and :meth:`save_mp4`.
+    animated-GIF fallback, :meth:`to_html`, :meth:`save_gif` and :meth:`save_mp4`. :meth:`for_clips` puts one
+    explorer per clip of a set behind a dropdown.
 
     Args:
         frames: the clip, ``(T, H, W)``, ``(T, 1|3, H, W)`` or ``(T, H, W, 1|3)``, uint8 or float in ``[0, 1]``,
@@ -361,6 +367,68 @@ class AttentionExplorer(ClipPlayer):
         self.scale = scale
         self.widget.add_class("vidkit-attentionexplorer")
 
+    @classmethod
+    def for_clips(cls, frames: Any, probs: Any, class_names: Sequence[str],
+                   spatial: Any = None, temporal: Any = None, boxes: Any = None, true_labels: Any = None,
+                   captions: Sequence[str] | None = None, clips: Sequence[int] | None = None, start: int | None = None,
+                   title: str | None = None, **kwargs: Any) -> ClipPicker:
+        """An :class:`AttentionExplorer` per clip of a set, with a dropdown to pick the clip (a :class:`ClipPicker`).
+
+        Every argument holds one entry per clip, ``N`` in all, indexed like ``frames``:
+
+        Args:
+            frames: ``(N, T, ...)``: clip ``i`` is ``frames[i]`` (any layout :class:`AttentionExplorer` takes).
+            probs: ``(N, T, C)`` per-frame or ``(N, C)`` clip-level probabilities.
+            class_names: the ``C`` class names.
+            spatial, temporal, boxes: ``(N, T, K, K)``, ``(N, T)`` or ``(N, T, W)``, ``(N, T, 4)``, or ``None``.
+            true_labels: ``(N,)`` true classes (indices or names), or ``None``.
+            captions: ``N`` texts naming each clip in the dropdown and the explorer's title; default
+                ``"clip <i>: <true class>"``.
+            clips: the clip indices to offer (default: all ``N``); ``start``: the clip shown first (default: the first).
+            title: prefix of every explorer's title (``"<title>: <caption>"``).
+            **kwargs: passed to :class:`AttentionExplorer` (``fps``, ``scale``, ``alpha``, ``cmap``).
+
+        An explorer is built when its clip is first picked (it needs a running kernel; the dropdown says so).
+        """
+        names = cls._check_names(class_names)
+        try:
+            n = len(frames)
+        except TypeError:
+            raise TypeError(f"AttentionExplorer.for_clips frames: expected (N, T, ...) clips; got {type(frames).__name__}") from None
+        if probs is None:
+            raise TypeError("AttentionExplorer.for_clips probs: expected (N, T, C) or (N, C) probabilities; got None")
+        probs = _per_clip(probs, "probs", n, "(N, T, C) or (N, C)")
+        spatial = _per_clip(spatial, "spatial", n, "(N, T, K, K)")
+        temporal = _per_clip(temporal, "temporal", n, "(N, T) or (N, T, W)")
+        boxes = _per_clip(boxes, "boxes", n, "(N, T, 4)")
+        true_labels = _per_clip(true_labels, "true_labels", n, "(N,)")
+        captions = _per_clip(captions, "captions", n, "N strings")
+        indices = list(range(n)) if clips is None else [int(i) for i in clips]
+        bad = [i for i in indices if not 0 <= i < n]
+        if bad:
+            raise ValueError(f"AttentionExplorer.for_clips clips: indices must be in 0..{n - 1}; got {bad[:5]}")
+
+        def label(i: int) -> Any:
+            return None if true_labels is None else true_labels[i]
+
+        def caption(i: int) -> str:
+            if captions is not None:
+                return str(captions[i])
+            t = label(i)
+            if t is None:
+                return f"clip {i}"
+            t = t.item() if hasattr(t, "item") else t
+            return f"clip {i}: {t if isinstance(t, str) else names[int(t)]}"
+
+        def make(i: int) -> AttentionExplorer:
+            def pick(a: Any) -> Any:
+                return None if a is None else a[i]
+
+            return cls(frames[i], probs[i], names, spatial=pick(spatial), temporal=pick(temporal), boxes=pick(boxes),
+                       true_label=label(i), title=f"{title}: {caption(i)}" if title else caption(i), **kwargs)
+
+        return ClipPicker(make, [(caption(i), i) for i in indices], value=start)
+
     # ----------------------------------------------------------------------------------------------
     # validation
     @staticmethod
@@ -460,16 +528,16 @@ class AttentionExplorer(ClipPlayer):
         row = int(np.clip((height - header - pad) // c, ascent + descent + 3, 2 * fs))
         marker, bar_w = fs, 120
         measure = ImageDraw.Draw(Image.new("RGB", (1, 1)))
-        name_w = min(max(measure.textlength(s, font=font) for s in self.class_names) + 6, 150)
+        name_w = max(measure.textlength(s, font=font) for s in self.class_names) + 6
         val_w = measure.textlength("0.00", font=font) + 6
-        width = int(pad + marker + name_w + bar_w + val_w + pad)
+        header_w = max(measure.textlength(f"pred: {s} (correct)", font=font) for s in self.class_names)
+        width = int(np.ceil(max(pad + marker + name_w + bar_w + val_w, header_w) + pad))
         img = Image.new("RGB", (width, max(height, header + c * row + pad)), (255, 255, 255))
         draw = ImageDraw.Draw(img)
         pred, true = int(self.predicted[t]), self.true_label
         pred_rgb = self.CORRECT_RGB if pred == true else self.WRONG_RGB
         verdict = "" if true is None else (" (correct)" if pred == true else " (wrong)")
-        text = _fit(draw, f"pred: {self.class_names[pred]}{verdict}", font, width - 2 * pad)
-        draw.text((pad, 3), text, fill=pred_rgb, font=font)
+        draw.text((pad, 3), f"pred: {self.class_names[pred]}{verdict}", fill=pred_rgb, font=font)
         bx = pad + marker + name_w
         for i, (name, p) in enumerate(zip(self.class_names, self.probs[t])):
             y = header + i * row
@@ -477,14 +545,19 @@ class AttentionExplorer(ClipPlayer):
             if i == true:
                 cy = y + row // 2
                 draw.polygon([(pad, cy - 4), (pad, cy + 4), (pad + 7, cy)], fill=self.CORRECT_RGB)
-            draw.text((pad + marker, ty), _fit(draw, name, font, name_w - 4), font=font,
-                      fill=self.CORRECT_RGB if i == true else (0, 0, 0))
+            draw.text((pad + marker, ty), name, font=font, fill=self.CORRECT_RGB if i == true else (0, 0, 0))
             draw.rectangle([bx, y + 2, bx + bar_w - 1, y + row - 3], fill=(242, 242, 242))  # track = 1.0
             length = int(round(p * bar_w))
             if length > 0:
                 draw.rectangle([bx, y + 2, bx + length - 1, y + row - 3], fill=pred_rgb if i == pred else self.BAR_RGB)
             draw.text((bx + bar_w + 4, ty), f"{p:.2f}", font=font, fill=(0, 0, 0))
         return np.asarray(img, dtype=np.uint8)
+
+    def _temporal_label(self, t: int) -> str:
+        assert self.temporal is not None
+        if self.temporal.ndim == 1:
+            return f"temporal attention over the clip: frame {t} has weight {self.temporal[t]:.2f}"
+        return f"temporal attention at step {t} over the last {self.temporal.shape[1]} frames"
 
     def _temporal_chart(self, t: int, width: int) -> np.ndarray:
         """Temporal attention at step ``t`` as one bar slot per frame: ``(h, width, 3)`` uint8."""
@@ -495,21 +568,23 @@ class AttentionExplorer(ClipPlayer):
         font = viz._font(fs)
         ascent, descent = font.getmetrics()
         n = len(self.temporal)
-        pad, label_h, bar_h, tick_h = 6, ascent + descent + 6, 40, ascent + descent + 10
+        pad, line_h, bar_h, tick_h = 6, ascent + descent, 40, ascent + descent + 10
+        # the label is wrapped, never cut; every step gets as many lines as the longest label needs
+        lines = viz._wrap_text(self._temporal_label(t), font, width - 2 * pad)
+        label_h = max(len(viz._wrap_text(self._temporal_label(f), font, width - 2 * pad)) for f in range(n)) * line_h + 6
         img = Image.new("RGB", (width, label_h + bar_h + tick_h), (255, 255, 255))
         draw = ImageDraw.Draw(img)
         wmax = float(self.temporal.max()) or 1.0
         if self.temporal.ndim == 1:
             frames_, weights = np.arange(n), self.temporal
-            label = f"temporal attention over the clip: frame {t} has weight {self.temporal[t]:.2f}"
         else:
             k = self.temporal.shape[1]
             frames_ = t - k + 1 + np.arange(k)
             weights = self.temporal[t]
             keep = frames_ >= 0
             frames_, weights = frames_[keep], weights[keep]
-            label = f"temporal attention at step {t} over the last {k} frames"
-        draw.text((pad, 3), _fit(draw, label, font, width - 2 * pad), font=font, fill=(0, 0, 0))
+        for j, line in enumerate(lines):
+            draw.text((pad, 3 + j * line_h), line, font=font, fill=(0, 0, 0))
         slot = (width - 2 * pad) / n
         bar = min(max(1.0, 0.7 * slot), 28.0)
         base = label_h + bar_h
@@ -540,3 +615,114 @@ class AttentionExplorer(ClipPlayer):
         parts = [f"T={self.num_frames}", f"C={len(self.class_names)}"]
         parts += [k for k in ("spatial", "temporal", "boxes") if getattr(self, k) is not None]
         return f"AttentionExplorer({', '.join(parts)}, size={w}x{h}, fps={self.fps:g})"
+
+
+# --------------------------------------------------------------------------------------------------
+# ClipPicker
+# --------------------------------------------------------------------------------------------------
+#: Shown next to a control that runs Python: a saved notebook (or a stopped kernel) keeps the control but not
+#: the code behind it.
+KERNEL_NOTE = "needs a running kernel (in a saved notebook it does nothing)"
+
+
+class ClipPicker:
+    """A dropdown of clips and the view of the picked one (e.g. an :class:`AttentionExplorer` per clip).
+
+    Args:
+        make: ``index -> view``: builds the view of clip ``index``, any object with an ipywidgets ``.widget`` and
+            a static ``.to_html()`` (a :class:`ClipPlayer`, an :class:`AttentionExplorer`). Called the first time a
+            clip is picked; its view is kept, so going back to a clip is instant.
+        options: ``{caption: index}``, a sequence of ``(caption, index)`` pairs, or a sequence of clip indices
+            (captioned ``"clip <index>"``).
+        value: the clip shown first (default: the first option).
+        title: optional bold line above the dropdown.
+
+    Picking a clip runs ``make`` in the kernel, so it needs a running kernel; the note next to the dropdown says
+    so, and the static fallback (:meth:`to_html`: the shown clip's view) names the clip it shows.
+
+    Attributes:
+        picker: the ``ipywidgets.Dropdown`` (its ``value`` is the clip index); ``note``: the ``HTML`` next to it;
+        view: the ``Box`` holding the shown clip's widget; ``clip``: the shown index; ``current``: its view;
+        ``widget``: the whole ``VBox``.
+    """
+
+    def __init__(self, make: Any, options: Mapping[str, int] | Sequence[int] | Sequence[tuple[str, int]],
+                 value: int | None = None,
+                 title: str | None = None) -> None:
+        import ipywidgets as W
+
+        if not callable(make):
+            raise TypeError(f"ClipPicker: make must be a callable index -> view; got {type(make).__name__}")
+        if isinstance(options, Mapping):
+            pairs = [(str(k), v) for k, v in options.items()]
+        elif isinstance(options, (str, bytes)) or not isinstance(options, (Sequence, np.ndarray)):
+            raise TypeError(f"ClipPicker: options must be {{caption: index}} or a sequence of clip indices; "
+                            f"got {type(options).__name__}")
+        else:
+            pairs = [(str(v[0]), v[1]) if isinstance(v, tuple) and len(v) == 2 else (f"clip {v}", v) for v in options]
+        if not pairs:
+            raise ValueError("ClipPicker: options is empty; expected at least one clip")
+        for caption, v in pairs:
+            if isinstance(v, bool) or not isinstance(v, (int, np.integer)):
+                raise TypeError(f"ClipPicker: option {caption!r} must be a clip index (int); got {v!r}")
+        self.options = [(caption, int(v)) for caption, v in pairs]
+        self.captions = {v: caption for caption, v in reversed(self.options)}
+        start = self.options[0][1] if value is None else value
+        if start not in self.captions:
+            raise ValueError(f"ClipPicker: value {start!r} is not one of the options' clip indices "
+                             f"{sorted(self.captions)[:10]}{' ...' if len(self.captions) > 10 else ''}")
+        self.make = make
+        self.title = title
+        self._views: dict[int, Any] = {}
+        self.picker = W.Dropdown(options=self.options, value=int(start), description="clip",
+                                 layout=W.Layout(width="max-content"))
+        self.note = W.HTML(f'<span style="color: #666"><i>Picking a clip {html.escape(KERNEL_NOTE)}.</i></span>')
+        self.view = W.Box()
+        children: list[Any] = [W.HTML(f"<b>{html.escape(title)}</b>")] if title else []
+        self.widget = W.VBox([*children, W.HBox([self.picker, self.note]), self.view])
+        self.widget.add_class("vidkit-clippicker")
+        self.clip: int = -1
+        self.current: Any = None
+        self.show(int(start))
+        self.picker.observe(lambda change: self.show(int(change["new"])), names="value")
+
+    def show(self, index: int) -> Any:
+        """Show clip ``index`` (one of the options) and return its view; also moves the dropdown."""
+        if index not in self.captions:
+            raise ValueError(f"ClipPicker: clip {index!r} is not one of the options")
+        if index not in self._views:
+            self._views[index] = self.make(index)
+        self.clip, self.current = index, self._views[index]
+        self.view.children = (self.current.widget,)
+        if self.picker.value != index:
+            self.picker.value = index
+        return self.current
+
+    def to_html(self) -> str:
+        """Static HTML: the shown clip's view, and which clip it is (other clips need a running kernel)."""
+        head = f"<div><b>{html.escape(self.title)}</b></div>" if self.title else ""
+        note = (f"<div><i>Static view of {html.escape(self.captions[self.clip])}. Picking another clip "
+                f"{html.escape(KERNEL_NOTE)}.</i></div>")
+        return f'<div class="vidkit-clippicker">{head}{note}{self.current.to_html()}</div>'
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None, **kwargs: Any) -> dict[str, Any]:
+        """Widget view (live) + ``text/html`` of the shown clip (static fallback) + ``text/plain``."""
+        return widget_mimebundle(self, include, exclude, **kwargs)
+
+    def __repr__(self) -> str:
+        return f"ClipPicker({len(self.options)} clips, showing {self.captions[self.clip]!r})"
+
+
+def _per_clip(x: Any, name: str, n: int, shape: str) -> Any:
+    """``x`` (or None) after checking that it has one entry per clip (``len(x) == n``)."""
+    if x is None:
+        return None
+    try:
+        size = len(x)
+    except TypeError:
+        raise TypeError(f"AttentionExplorer.for_clips {name}: expected one entry per clip, shape {shape}; "
+                        f"got {type(x).__name__}") from None
+    if size != n:
+        raise ValueError(f"AttentionExplorer.for_clips {name}: has {size} entries but frames has N={n} clips; "
+                         f"expected shape {shape}")
+    return x
