@@ -7,11 +7,14 @@ import json
 import numpy as np
 import pytest
 
+import vidkit
 from vidkit.report import (
+    BASELINE_STYLES,
     dominant_period,
     plot_per_horizon,
     results_table,
     run_summary,
+    style_results,
     temporal_autocorrelation,
 )
 
@@ -41,9 +44,67 @@ def test_plot_per_horizon_skips_reconstructions():
     fig = plot_per_horizon({"zeros": _scores(200.0), "m": _scores(50.0), "ae": _scores(1.0, "reconstruction")})
     labels = [line.get_label() for line in fig.axes[0].get_lines()]
     assert labels == ["zeros", "m"]
-    assert fig.axes[0].get_lines()[0].get_linestyle() == "--"  # baselines dashed
+    assert fig.axes[0].get_lines()[0].get_linestyle() == ":"  # baselines dotted
     with pytest.raises(ValueError, match="metric"):
         plot_per_horizon({"m": _scores(1.0)}, metric="fid")
+
+
+def test_results_table_counts_are_integers():
+    """Steps and parameter counts show as 5 and 668,160, not 5.00 and 668160.00; baselines have none."""
+    table = results_table({"zeros": _scores(200.0),
+                           "lstm": {**_scores(50.0), "train_s": 12.34, "steps": 5, "params": 668160}})
+    assert str(table["steps"].dtype) == "Int64" and str(table["params"].dtype) == "Int64"
+    assert table.loc["lstm", "params"] == 668160 and table["params"].isna().sum() == 1
+    assert "668160" in table.to_string() and "668160.0" not in table.to_string()
+    html = style_results(table).to_html()
+    assert ">668,160<" in html and ">5<" in html and ">12<" in html  # train (s): whole seconds
+    assert "668160.00" not in html and ">5.00<" not in html
+    assert ">50.00<" in html and ">0.25<" in html and ">-<" in html  # metrics 2 decimals; missing: "-"
+    # what the notebooks did before: the plain styler no longer turns counts into floats either
+    plain = table.style.format(precision=2, na_rep="-").to_html()
+    assert "668160.00" not in plain and ">5.00<" not in plain
+    with pytest.raises(ValueError, match="whole numbers"):
+        results_table({"m": {**_scores(1.0), "steps": 2.5}})
+    with pytest.raises(TypeError, match="DataFrame"):
+        style_results({"m": 1})
+
+
+@pytest.mark.parametrize("n_models", [8, 17])  # with the 3 baselines: 11 and 20 lines
+def test_plot_per_horizon_every_line_has_its_own_style(n_models):
+    from matplotlib.colors import to_rgba
+
+    results = {name: _scores(100.0 + i) for i, name in enumerate(BASELINE_STYLES)}
+    results.update({f"model {i}": _scores(50.0 + i) for i in range(n_models)})
+    lines = plot_per_horizon(results).axes[0].get_lines()
+    assert len(lines) == n_models + 3
+    styles = [(to_rgba(line.get_color()), line.get_linestyle(), line.get_marker()) for line in lines]
+    assert len(set(styles)) == len(styles), "two lines share colour, line style and marker"
+    first_nine = [to_rgba(line.get_color()) for line in lines[3:12]]
+    assert len(set(first_nine)) == len(first_nine)  # the first 9 models differ in colour alone
+    # the baselines: one neutral gray, dotted, in every plot; no model is gray
+    gray = {to_rgba(line.get_color()) for line in lines[:3]}
+    assert len(gray) == 1 and {line.get_linestyle() for line in lines[:3]} == {":"}
+    r, g, b, _ = gray.pop()
+    assert r == g == b
+    assert all(len({c for c in to_rgba(line.get_color())[:3]}) > 1 for line in lines[3:])
+
+
+def test_runs_dir_is_the_repository_runs_folder_or_vidkit_runs(monkeypatch, tmp_path):
+    from pathlib import Path
+
+    from vidkit.data import data_dir
+
+    repo = Path(vidkit.__file__).resolve().parents[1]
+    for var in ("VIDKIT_RUNS", "VIDKIT_DATA"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.chdir(tmp_path)  # wherever a notebook or a terminal runs from
+    assert vidkit.runs_dir() == repo / "runs" and vidkit.runs_dir().parent == data_dir().parent  # beside data/
+    monkeypatch.setenv("VIDKIT_RUNS", str(tmp_path / "elsewhere"))
+    assert vidkit.runs_dir() == tmp_path / "elsewhere"
+    monkeypatch.setenv("VIDKIT_RUNS", "relative/runs")
+    assert vidkit.runs_dir() == tmp_path / "relative" / "runs" and vidkit.runs_dir().is_absolute()
+    monkeypatch.setenv("VIDKIT_RUNS", "  ")
+    assert vidkit.runs_dir() == repo / "runs"  # blank: not set
 
 
 def test_run_summary_reads_metrics(tmp_path):

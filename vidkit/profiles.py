@@ -8,6 +8,8 @@ Three profiles exist:
 
 ``VIDKIT_PROFILE=smoke|laptop|full`` overrides the default; ``CI=true`` implies ``smoke``
 unless ``VIDKIT_PROFILE`` says otherwise.
+
+:func:`runs_dir` is the one folder every notebook writes its runs and files to.
 """
 
 from __future__ import annotations
@@ -15,10 +17,14 @@ from __future__ import annotations
 import dataclasses
 import os
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 
-__all__ = ["Profile", "PROFILES", "profile", "profile_name"]
+__all__ = ["Profile", "PROFILES", "profile", "profile_name", "runs_dir"]
+
+#: The checkout's root: the folder holding ``vidkit/`` (and ``data/``, ``notebooks/``, ``pyproject.toml``).
+_REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
 @dataclass(frozen=True)
@@ -88,3 +94,20 @@ def profile(name: str | None = None) -> Profile:
     if name not in PROFILES:
         raise ValueError(f"unknown profile {name!r}; expected one of {sorted(PROFILES)}")
     return PROFILES[name]
+
+
+def runs_dir() -> Path:
+    """The folder for training runs and files the notebooks write: ``$VIDKIT_RUNS`` if set, else ``runs/`` at
+    the repository root (beside ``data/``, found the way :func:`vidkit.data.data_dir` finds it), whatever the
+    current directory is.
+
+    If vidkit is installed outside its checkout (no ``pyproject.toml`` beside the package), the default is
+    ``runs/`` in the current directory. A relative ``$VIDKIT_RUNS`` is taken from the current directory. The
+    returned path is absolute; the folder is not created (:func:`vidkit.recipes.run_recipe` creates it).
+    """
+    env = os.environ.get("VIDKIT_RUNS", "").strip()
+    if env:
+        return Path(env).expanduser().absolute()
+    if (_REPO_ROOT / "pyproject.toml").is_file():
+        return _REPO_ROOT / "runs"
+    return Path.cwd().absolute() / "runs"

@@ -2,6 +2,7 @@
 
     results = {"zeros": evaluate_predictor(ZerosBaseline(), test), "simvp": run_summary(workdir)}
     results_table(results)          # pandas DataFrame: MSE, MAE, SSIM, PSNR, CE, training time, parameters
+    style_results(results_table(results))   # the same, formatted for a notebook: integers as integers
     plot_per_horizon(results)       # error at t+1 ... t+10, one line per model
 """
 
@@ -16,11 +17,14 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["run_summary", "results_table", "plot_per_horizon", "temporal_autocorrelation", "dominant_period"]
+__all__ = ["run_summary", "results_table", "style_results", "plot_per_horizon", "line_styles",
+           "temporal_autocorrelation", "dominant_period"]
 
 #: Table columns: metric key -> header. Lower is better for all but SSIM and PSNR.
 COLUMNS = {"mse": "MSE/frame", "mae": "MAE/frame", "ssim": "SSIM", "psnr": "PSNR (dB)",
            "cross_entropy": "CE/frame"}
+#: Columns of :func:`results_table` that hold counts: integers (pandas ``Int64``, missing values ``<NA>``).
+INTEGER_COLUMNS = ("steps", "params")
 
 
 def run_summary(workdir: str | os.PathLike) -> dict[str, Any]:
@@ -60,7 +64,8 @@ def results_table(results: Mapping[str, Mapping[str, Any]], sort_by: str | None 
 
     ``results`` maps a name to :func:`vidkit.metrics.evaluate_predictor` output, optionally with the
     ``train_s`` / ``steps`` / ``params`` keys that :func:`run_summary` adds (baselines have none).
-    Returns a ``pandas.DataFrame`` sorted by ``sort_by`` (``None``: keep the given order).
+    Returns a ``pandas.DataFrame`` sorted by ``sort_by`` (``None``: keep the given order); ``steps`` and
+    ``params`` are integer columns (``Int64``, ``<NA>`` for baselines). :func:`style_results` formats it.
     """
     import pandas as pd
 
@@ -74,6 +79,11 @@ def results_table(results: Mapping[str, Mapping[str, Any]], sort_by: str | None 
         row["task"] = s.get("task", "future")
         rows[name] = row
     table = pd.DataFrame.from_dict(rows, orient="index")
+    for col in INTEGER_COLUMNS:
+        values = pd.to_numeric(table[col], errors="raise")
+        if not values.dropna().apply(lambda v: float(v).is_integer()).all():
+            raise ValueError(f"results: {col!r} must be whole numbers (or missing); got {values.tolist()}")
+        table[col] = values.astype("Int64")
     if "zeros" in results:
         table["vs zeros"] = table["MSE/frame"] / results["zeros"]["mean"]["mse"]
     if sort_by is not None:
@@ -83,28 +93,77 @@ def results_table(results: Mapping[str, Mapping[str, Any]], sort_by: str | None 
     return table
 
 
+def style_results(table: Any):
+    """A :func:`results_table` formatted for a notebook: metrics with 2 decimals (3 for SSIM), training time in
+    whole seconds, steps and parameters as integers with thousands separators, missing values as ``-``.
+    Returns a pandas ``Styler`` (display it as a cell's last expression)."""
+    import pandas as pd
+
+    if not isinstance(table, pd.DataFrame):
+        raise TypeError(f"style_results expects the DataFrame of results_table(...); got {type(table).__name__}")
+    formats = {col: "{:.2f}" for col in (*COLUMNS.values(), "vs zeros") if col in table.columns}
+    if "SSIM" in formats:
+        formats["SSIM"] = "{:.3f}"
+    if "train (s)" in table.columns:
+        formats["train (s)"] = "{:,.0f}"
+    formats.update({col: "{:,}" for col in INTEGER_COLUMNS if col in table.columns})
+    return table.style.format(formats, na_rep="-")
+
+
+#: Style of the trivial baselines in :func:`plot_per_horizon`: one neutral gray, dotted, each its own marker.
+BASELINE_STYLES = {
+    "zeros": {"color": "#666666", "linestyle": ":", "marker": "x", "markersize": 7},
+    "copy_last": {"color": "#666666", "linestyle": ":", "marker": "+", "markersize": 7},
+    "mean_frame": {"color": "#666666", "linestyle": ":", "marker": "d", "markersize": 7},
+}
+_MODEL_COLORS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#bcbd22",
+                 "#17becf")  # tab10 without its gray, which the baselines use
+_MODEL_MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
+_MODEL_LINESTYLES = ("-", "--", "-.")
+
+
+def line_styles(names: list[str] | tuple[str, ...]) -> dict[str, dict[str, Any]]:
+    """``{name: {"color", "linestyle", "marker"}}``, a different combination for every name.
+
+    The trivial baselines (``zeros``, ``copy_last``, ``mean_frame``) keep :data:`BASELINE_STYLES` (gray,
+    dotted); the other names take, in order, the 9 non-gray tab10 colours with solid lines, then the same
+    colours dashed, then dash-dotted, each with the next of 8 markers: up to 27 models differ in colour and
+    line style, and every (colour, line style, marker) triple is distinct for up to 216.
+    """
+    styles, k = {}, 0
+    for name in names:
+        if name in BASELINE_STYLES:
+            styles[name] = dict(BASELINE_STYLES[name])
+            continue
+        styles[name] = {"color": _MODEL_COLORS[k % len(_MODEL_COLORS)],
+                        "linestyle": _MODEL_LINESTYLES[(k // len(_MODEL_COLORS)) % len(_MODEL_LINESTYLES)],
+                        "marker": _MODEL_MARKERS[k % len(_MODEL_MARKERS)]}
+        k += 1
+    return styles
+
+
 def plot_per_horizon(results: Mapping[str, Mapping[str, Any]], metric: str = "mse", ax: Any = None,
                      title: str | None = None):
-    """Per-horizon curves (error at ``t+1 ... t+k``), one line per model; baselines dashed. Returns the figure."""
+    """Per-horizon curves (error at ``t+1 ... t+k``), one line per model, each with its own colour, line style
+    and marker (:func:`line_styles`; the baselines gray and dotted), the legend beside the axes.
+    Returns the figure."""
     import matplotlib.pyplot as plt
-
-    from vidkit.models import BASELINES
 
     if metric not in COLUMNS:
         raise ValueError(f"metric must be one of {sorted(COLUMNS)}, got {metric!r}")
     results = _check_results(results)
     if ax is None:
-        _, ax = plt.subplots(figsize=(7, 4))
-    for name, s in results.items():
-        if s.get("task", "future") != "future":
-            continue  # a reconstruction has no horizon
-        curve = s["per_horizon"][metric]
-        ax.plot(range(1, len(curve) + 1), curve, "--" if name in BASELINES else "-", marker=".", label=name)
+        _, ax = plt.subplots(figsize=(9, 4.5), layout="constrained")
+    curves = {name: s["per_horizon"][metric] for name, s in results.items()
+              if s.get("task", "future") == "future"}  # a reconstruction has no horizon
+    styles = line_styles(list(curves))
+    for name, curve in curves.items():
+        ax.plot(range(1, len(curve) + 1), curve, label=name, **{"markersize": 5, "linewidth": 1.6, **styles[name]})
     ax.set_xlabel("frames into the future (t + k)")
     ax.set_ylabel(COLUMNS[metric])
     ax.set_title(title or f"{COLUMNS[metric]} by horizon on the fixed test set")
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8, ncol=2)
+    ax.legend(fontsize=9, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0, handlelength=3)
     return ax.figure
 
 
