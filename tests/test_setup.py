@@ -95,14 +95,7 @@ def test_nbstrip_passes_the_committed_notebooks_through_byte_identical(path):
     )
 
 
-# Committed in tools/nbbuild.py's old key order (03 at b724356; its working copy is being re-saved in
-# nbformat's layout as this is written). Drop the name here once the sorted version is committed.
-OWN_KEY_ORDER = {"03_attention_maps.ipynb"}
-
-
-@pytest.mark.parametrize("path", [
-    pytest.param(p, marks=pytest.mark.xfail(reason="committed in tools/nbbuild.py's old key order"))
-    if p.name in OWN_KEY_ORDER else p for p in NOTEBOOKS], ids=[p.name for p in NOTEBOOKS])
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
 def test_committed_notebooks_are_in_jupyterlabs_layout(path):
     """JupyterLab (nbformat) saves notebooks with sorted keys; a notebook committed in another order shows a
     diff of moved keys in `git diff` after a mere run in `make lab`."""
