@@ -1,4 +1,5 @@
 import os
+import tempfile
 from collections.abc import Iterator
 
 import pytest
@@ -7,6 +8,9 @@ import torch
 # Tests run in the smoke profile unless told otherwise; keep thread use predictable on 2 cores.
 os.environ.setdefault("VIDKIT_PROFILE", "smoke")
 os.environ.setdefault("MPLBACKEND", "Agg")
+# A run made without an explicit work dir lands in vidkit.runs_dir(): in tests, a scratch folder, never the
+# repository's runs/ (a test of the default location unsets it with monkeypatch).
+os.environ.setdefault("VIDKIT_RUNS", tempfile.mkdtemp(prefix="vidkit-test-runs-"))
 
 
 @pytest.fixture(scope="module")

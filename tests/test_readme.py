@@ -30,8 +30,9 @@ def commands(block: str) -> list[list[str]]:
 
 def env(tmp_path: Path, own_data: bool) -> dict[str, str]:
     out = {**os.environ, "VIDKIT_PROFILE": "smoke", "MPLBACKEND": "Agg", "PYTHONPATH": str(ROOT)}
-    if own_data:  # writes (caches, published references) go to the scratch folder, never to data/
+    if own_data:  # writes (caches, runs, published references) go to the scratch folder, never to data/
         out["VIDKIT_DATA"] = str(tmp_path / "data")
+        out["VIDKIT_RUNS"] = str(tmp_path / "runs")
     return out
 
 

@@ -96,15 +96,19 @@ def test_every_reference_is_listed_with_the_commands_that_made_it():
         assert publish_cmd in (folder / "README.md").read_text(), f"{folder.name}: README lacks {publish_cmd!r}"
 
 
-def test_reference_commands_resolve_work_dirs_and_reject_unknown_names(tmp_path):
+def test_reference_commands_resolve_work_dirs_and_reject_unknown_names(tmp_path, monkeypatch):
     from vidkit.recipes import reference_commands
 
-    train, publish = reference_commands("convlstm_ref", runs_root=tmp_path)
+    monkeypatch.delenv("VIDKIT_RUNS", raising=False)
+    train, publish = reference_commands("convlstm_ref", runs=tmp_path / "runs")
     assert train[:2] == ["train", "mmnist_convlstm"] and publish[0] == "publish"
     assert train[train.index("--workdir") + 1] == str(tmp_path / "runs" / "ref_convlstm")
     assert publish[1] == str(tmp_path / "runs" / "ref_convlstm") and publish[2] == "convlstm_ref"
     default = reference_commands("convlstm_ref")[0]
     assert default[default.index("--workdir") + 1] == str(ROOT / "runs" / "ref_convlstm")
+    monkeypatch.setenv("VIDKIT_RUNS", str(tmp_path / "elsewhere"))  # the kit's one runs folder, wherever it is
+    moved = reference_commands("convlstm_ref")[0]
+    assert moved[moved.index("--workdir") + 1] == str(tmp_path / "elsewhere" / "ref_convlstm")
     with pytest.raises(ValueError, match="unknown reference 'nope'; available"):
         reference_commands("nope")
 

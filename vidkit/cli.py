@@ -13,7 +13,8 @@ Expected errors (a bad argument, a missing, refused or corrupt file, a non-finit
 folder that cannot be written) print one line naming the file and what to do, with exit code 2;
 ``vidkit --debug ...`` shows the traceback instead.
 
-Each training run gets its own work dir under ``runs/`` (config, log, checkpoints, metrics.json,
+Each training run gets its own work dir under ``vidkit.runs_dir()`` (``runs/`` at the repository root, or
+``$VIDKIT_RUNS``: config, log, checkpoints, metrics.json,
 samples/rollouts.gif|mp4). ``--set model.mode=future --set model.layers=2`` changes any config entry.
 """
 
@@ -202,7 +203,8 @@ def build_parser() -> argparse.ArgumentParser:
     st = sub.add_parser("train", help="train a named recipe in its own work dir")
     st.add_argument("recipe", nargs="?")
     st.add_argument("--list", action="store_true", help="list the recipes")
-    st.add_argument("--workdir", default=None, help="resume or write this work dir (default: runs/<recipe>-<time>)")
+    st.add_argument("--workdir", default=None, help="resume or write this work dir (default: <runs>/<recipe>-<time>, <runs> being "
+                    "runs/ at the repository root, or $VIDKIT_RUNS)")
     st.add_argument("--steps", type=int, default=None, help="step budget (default: the profile's)")
     st.add_argument("--time", type=float, default=None, help="time budget in seconds")
     st.add_argument("--no-resume", action="store_true", help="ignore an existing checkpoint in --workdir")

@@ -5,7 +5,7 @@ A recipe is a plain dict in :data:`RECIPES`: a base config plus per-profile over
 come from :func:`vidkit.profile`); :func:`run_recipe` builds the model and the data, trains with
 :func:`vidkit.train.train`, evaluates on the fixed cached test set (:func:`vidkit.metrics.evaluate_predictor`) and writes ``metrics.json``::
 
-    workdir = run_recipe("mmnist_tiny", profile="smoke")   # runs/mmnist_tiny-YYYYmmdd-HHMMSS/
+    workdir = run_recipe("mmnist_tiny", profile="smoke")   # <vidkit.runs_dir()>/mmnist_tiny-YYYYmmdd-HHMMSS/
     run_recipe("mmnist_tiny", workdir=workdir, steps=500)  # resume the same run, to 500 steps
 """
 
@@ -35,7 +35,7 @@ from vidkit.models import (
     scheduled_sampling,
     srivastava_loss,
 )
-from vidkit.profiles import Profile
+from vidkit.profiles import Profile, runs_dir
 from vidkit.profiles import profile as get_profile
 from vidkit.train import (
     NonFiniteLossError,
@@ -159,17 +159,17 @@ REFERENCES: dict[str, tuple[str, str]] = {
 }
 
 
-def reference_commands(name: str, runs_root: str | os.PathLike | None = None) -> list[list[str]]:
+def reference_commands(name: str, runs: str | os.PathLike | None = None) -> list[list[str]]:
     """The argument lists (without the leading ``vidkit``) that retrain and publish reference ``name``,
-    for :func:`vidkit.cli.main`. Work dirs ``runs/...`` are made absolute under ``runs_root`` (default: the
-    repository root, where ``data/`` lives), so the commands work from any directory, a notebook's too."""
+    for :func:`vidkit.cli.main`. Work dirs ``runs/X`` become ``<runs>/X``, absolute (default: the kit's
+    runs folder, :func:`vidkit.runs_dir`), so the commands work from any directory, a notebook's too."""
     if name not in REFERENCES:
         raise ValueError(f"unknown reference {name!r}; available: {sorted(REFERENCES)}")
-    root = Path(runs_root) if runs_root is not None else Path(__file__).resolve().parents[1]
+    folder = Path(runs).absolute() if runs is not None else runs_dir()
     out = []
     for command in REFERENCES[name]:
         argv = shlex.split(command)[1:]
-        argv = [str(root / a) if a.startswith("runs/") else a for a in argv]
+        argv = [str(folder / a.removeprefix("runs/")) if a.startswith("runs/") else a for a in argv]
         out.append(argv)
     return out
 
@@ -426,7 +426,7 @@ def _train_config(cfg: dict[str, Any]) -> TrainConfig:
 
 def run_recipe(name: str, *, profile: str | Profile | None = None, workdir: str | os.PathLike | None = None,
                steps: int | None = None, time_budget_s: float | None = None, resume: bool = True,
-               overrides: dict[str, Any] | None = None, root: str | os.PathLike = "runs", progress: bool = True,
+               overrides: dict[str, Any] | None = None, root: str | os.PathLike | None = None, progress: bool = True,
                samples: bool = True, callbacks: Iterable[Callable[[StepInfo], Any]] = (),
                command: str | None = None) -> Path:
     """Train recipe ``name``, evaluate it on the fixed cached test set and return its work dir::
@@ -435,7 +435,7 @@ def run_recipe(name: str, *, profile: str | Profile | None = None, workdir: str 
 
     ``steps`` / ``time_budget_s`` override the profile's budgets and ``overrides`` any config entry
     (see :func:`recipe_config`). With ``workdir=None`` a fresh ``<root>/<name>-<timestamp>`` folder is
-    made; an existing work dir is resumed with ITS saved config (only the budgets may change).
+    made (``root`` defaults to the kit's runs folder, :func:`vidkit.runs_dir`); an existing work dir is resumed with ITS saved config (only the budgets may change).
     Works under torchrun (each rank draws its own data; rank 0 evaluates and writes files).
     ``command`` (the CLI passes its command line) is appended to ``config.json``'s ``"commands"``, so a
     run records every invocation that trained it.
@@ -492,7 +492,7 @@ def run_recipe(name: str, *, profile: str | Profile | None = None, workdir: str 
         d = cfg["data"]
         stream = MovingMNISTStream(cfg["batch_size"], seed=cfg["train"]["seed"], rank=D.rank(),
                                    world_size=D.world_size(), num_digits=d["num_digits"], seq_len=d["seq_len"])
-        workdir = make_workdir(name, root, cfg) if workdir is None else Path(workdir)
+        workdir = make_workdir(name, runs_dir() if root is None else root, cfg) if workdir is None else Path(workdir)
         if D.is_main():  # keep the budgets of the latest call in config.json
             path = workdir / "config.json"
             check_writable(workdir)

@@ -253,16 +253,21 @@ def _jsonable(config: Any) -> Any:
     return config
 
 
-def make_workdir(name: str, root: str | os.PathLike = "runs", config: Any = None) -> Path:
-    """Create ``<root>/<name>-<YYYYmmdd-HHMMSS>`` (``-1``, ``-2``... if taken) and write ``config.json``.
+def make_workdir(name: str, root: str | os.PathLike | None = None, config: Any = None) -> Path:
+    """Create ``<root>/<name>-<YYYYmmdd-HHMMSS>`` (``-1``, ``-2``... if taken) and write ``config.json``;
+    ``root`` defaults to the kit's runs folder (:func:`vidkit.runs_dir`).
 
     ``config`` (a dict or dataclass, optional) is stored under the ``"config"`` key. Under torchrun
     this is collective: rank 0 creates the folder and every rank gets its path.
     """
     if not isinstance(name, str) or not name.strip() or name in {".", ".."} or any(c in name for c in "/\\"):
         raise ValueError(f"name must be a non-empty string without path separators, got {name!r}")
+    if root is None:
+        from vidkit.profiles import runs_dir
+
+        root = runs_dir()
     if not isinstance(root, str | os.PathLike):
-        raise TypeError(f"root must be a str or os.PathLike, got {type(root).__name__}")
+        raise TypeError(f"root must be None, a str or an os.PathLike, got {type(root).__name__}")
     path = None
     if D.is_main():
         stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
