@@ -1,8 +1,13 @@
-"""End to end: JupyterLab in headless Chromium runs a notebook, then we play its rollout player.
+"""End to end, as a learner uses the kit: JupyterLab in headless Chromium runs every notebook, and we
+operate every widget, shut the kernel down, and operate the players again.
 
-The test starts ``jupyter lab`` on localhost, opens the notebook in the smoke profile, runs all cells from
-the Run menu, moves the last ClipPlayer's slider, presses Play, checks that the shown frame changes each
-time, and saves a screenshot to ``test-artifacts/browser/``.
+One ``jupyter lab`` on localhost serves clean copies of the notebooks (the working copies through
+``tools/nbstrip.py``, so outputs a learner saved in ``make lab`` neither break the test nor get
+overwritten). For each notebook, in the smoke profile: Run All Cells from the Run menu; scrub every
+ClipPlayer with the keyboard and press Play on one; pick another clip in every clip picker; press
+"random clip" in the neighbour browser; then Kernel > Shut Down Kernel, scrub every player again (they
+are linked in the browser, so they keep working), and check that the widgets which need a kernel say so.
+Screenshots of both states go to ``test-artifacts/browser/<notebook>.png`` and ``...-no-kernel.png``.
 
 It needs a Chromium or Chrome and the Python ``playwright`` package (the ``dev`` extra). Which browser:
 ``tools/find-chromium`` (``$VIDKIT_CHROMIUM``, ``chromium``/``google-chrome``/... on PATH,
@@ -39,10 +44,8 @@ try:
 except ImportError:  # reported by the `page` fixture: a failure under CI, a skip elsewhere
     sync_playwright = None
 
-NOTEBOOK = "notebooks/01_future_prediction.ipynb"
-
 ROOT = Path(__file__).resolve().parents[1]
-ROLLOUT_PLAYER_TITLE = "test sequence"  # notebook 01's rollout player is titled "test sequence <index>"
+NOTEBOOKS = sorted(p.name for p in (ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 ARTIFACTS = ROOT / "test-artifacts" / "browser"
 FIND_CHROMIUM = ROOT / "tools" / "find-chromium"  # the one Chromium lookup, shared with tools/install-chromium
 CHROMIUM_ARGS = [
@@ -61,6 +64,8 @@ CHROMIUM_ARGS = [
 # The live player's outer VBox (vidkit.widgets.ClipPlayer adds the class). `.jupyter-widgets` excludes the
 # static GIF fallback <div class="vidkit-clipplayer">, shown only when no widget manager is running.
 PLAYER = ".jupyter-widgets.vidkit-clipplayer"
+PICKER = ".jupyter-widgets.vidkit-clippicker"
+BROWSER = ".jupyter-widgets.vidkit-neighbour-browser"
 
 SERVER_START_S = 90
 # The smoke profile aims at ~90 s per notebook on 2 cores; notebook 01 took 5 min on a busy machine.
@@ -136,11 +141,27 @@ def tail(path: Path, n: int = 40) -> str:
     return "\n".join(path.read_text(errors="replace").splitlines()[-n:]) if path.exists() else ""
 
 
-@pytest.fixture
-def lab(tmp_path: Path) -> Iterator[Lab]:
+def clean_copies(folder: Path) -> Path:
+    """``folder/notebooks/``: every notebook's working copy without outputs (tools/nbstrip.py), served instead
+    of the working copies: a learner's saved outputs stay theirs, and the test starts from clean notebooks."""
+    spec = importlib.util.spec_from_file_location("nbstrip", ROOT / "tools" / "nbstrip.py")
+    nbstrip = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(nbstrip)
+    out = folder / "notebooks"
+    out.mkdir(parents=True)
+    for name in NOTEBOOKS:
+        (out / name).write_bytes(nbstrip.clean((ROOT / "notebooks" / name).read_bytes()))
+    return folder
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     jupyter = Path(sys.executable).with_name("jupyter")  # .venv/bin/jupyter, next to this interpreter
     if importlib.util.find_spec("jupyterlab") is None or not jupyter.exists():
         unavailable(f"JupyterLab is not installed next to {sys.executable} (make install)")
+    find_chromium()  # no browser: skip (or fail under CI) before starting a server
+    tmp_path = tmp_path_factory.mktemp("lab")
+    served = clean_copies(tmp_path / "root")
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     write_lab_settings(tmp_path / "settings")
     port, token = free_port(), secrets.token_hex(16)
@@ -148,7 +169,7 @@ def lab(tmp_path: Path) -> Iterator[Lab]:
         str(jupyter), "lab", "--no-browser",
         "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}", "--ServerApp.port_retries=0",
         f"--IdentityProvider.token={token}",
-        f"--ServerApp.root_dir={ROOT}",
+        f"--ServerApp.root_dir={served}",
         f"--LabApp.user_settings_dir={tmp_path / 'settings'}",
         f"--LabApp.workspaces_dir={tmp_path / 'workspaces'}",  # no restored tabs from earlier sessions
         # Opening a notebook writes a checkpoint; keep it out of notebooks/.ipynb_checkpoints.
@@ -166,7 +187,7 @@ def lab(tmp_path: Path) -> Iterator[Lab]:
     log_path = ARTIFACTS / "jupyter.log"
     with log_path.open("w") as log:
         # A session of its own, so teardown can signal the whole process group.
-        proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        proc = subprocess.Popen(cmd, cwd=served, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         server = Lab(f"http://127.0.0.1:{port}", token, log_path)
         try:
             deadline = time.monotonic() + SERVER_START_S
@@ -320,50 +341,107 @@ def wait_for_frame(player: Locator, old: Frame | None = None, timeout_s: float =
 
 
 # ---------------------------------------------------------------------------------------------------------
-def test_notebook_runs_and_player_plays_in_jupyterlab(page: Page, lab: Lab) -> None:
-    nb = NOTEBOOK
-    screenshot = ARTIFACTS / "notebook01.png"
+# Operating the widgets
+# ---------------------------------------------------------------------------------------------------------
+def scrub(page: Page, player: Locator, presses: int = 2) -> None:
+    """Step the player's slider with the keyboard (noUiSlider handles arrow keys); the readout and the
+    picture must both change."""
+    player.scroll_into_view_if_needed()
+    before = wait_for_frame(player)
+    player.locator(".noUi-handle").focus()
+    for _ in range(presses):
+        page.keyboard.press("ArrowRight")
+    wait_for_frame(player, before)
+
+
+def play(player: Locator) -> None:
+    """Press Play (the first button of the Play widget toggles play/pause) until the frame moves, then pause.
+    Screenshots while playing are unreliable: at 8 fps the image is replaced faster than a busy machine
+    takes a screenshot of it."""
+    readout = player.locator(".widget-readout")
+    shown = readout.inner_text().strip()
+    button = player.locator(".widget-play button").first
+    button.click()
+    expect(readout).not_to_have_text(shown, timeout=15_000)
+    button.click()
+
+
+def pick_another_clip(picker: Locator) -> None:
+    """Choose the next clip in a clip picker's dropdown; the player it shows must change."""
+    picker.scroll_into_view_if_needed()
+    select = picker.locator("select").first
+    options = select.locator("option")
+    assert options.count() >= 2, "a clip picker with a single clip"
+    current = select.input_value()
+    values = [options.nth(i).get_attribute("value") for i in range(options.count())]
+    before = picker.locator(PLAYER).first.locator("img:visible").screenshot()
+    select.select_option(next(v for v in values if v != current))
+    deadline = time.monotonic() + 60  # the kernel builds the picked clip's explorer
+    while picker.locator(PLAYER).first.locator("img:visible").screenshot() == before:
+        assert time.monotonic() < deadline, "picking another clip did not change the shown clip"
+        time.sleep(0.5)
+
+
+def search_a_random_clip(browser: Locator) -> None:
+    """Press "random clip" in the neighbour browser; what it shows must change."""
+    browser.scroll_into_view_if_needed()
+    before = browser.inner_html()
+    browser.get_by_role("button", name="random clip").click()
+    deadline = time.monotonic() + 60
+    while browser.inner_html() == before:
+        assert time.monotonic() < deadline, "the neighbour browser did not react to 'random clip'"
+        time.sleep(0.5)
+
+
+def shut_down_kernel(page: Page, path: str) -> None:
+    """Kernel > Shut Down Kernel, then wait until the notebook has no running kernel."""
+    page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(r"^Kernel$")).click()
+    page.locator(".lm-Menu-itemLabel", has_text=re.compile(r"^Shut Down Kernel$")).click()
+    page.wait_for_function(
+        f"() => {{ const s = ({NOTEBOOK_STATE_JS})({json.dumps(path)}); "
+        "return s && (s.kernel === null || s.kernel === 'dead'); }",
+        timeout=60_000,
+    )
+
+
+def screenshot(page: Page, name: str) -> None:
+    try:
+        page.screenshot(path=ARTIFACTS / name, full_page=True)
+    except PlaywrightError as e:
+        print(f"no screenshot {name}: {e}")
+
+
+# ---------------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("name", NOTEBOOKS)
+def test_notebook_runs_and_its_widgets_work_with_and_without_a_kernel(page: Page, lab: Lab, name: str) -> None:
+    nb, stem = f"notebooks/{name}", Path(name).stem
     try:
         page.goto(f"{lab.url}/lab/tree/{nb}?token={lab.token}", wait_until="domcontentloaded")
         state = run_all_cells(page, nb)
-        print(f"{nb}: all cells ran in {state['seconds']:.0f}s, {state['players']} ClipPlayer(s)")
-        assert state["players"] > 0, f"{nb} shows no ClipPlayer"
+        # Widget views render asynchronously: wait for the players the outputs announce.
+        page.wait_for_function(f"() => document.querySelectorAll({json.dumps(PLAYER)}).length >= {state['players']}")
+        players, pickers, browsers = page.locator(PLAYER), page.locator(PICKER), page.locator(BROWSER)
+        counts = {"players": players.count(), "clip pickers": pickers.count(), "neighbour browsers": browsers.count()}
+        print(f"{nb}: all cells ran in {state['seconds']:.0f}s; {counts}")
+        assert sum(counts.values()) > 0, f"{nb} shows no widget to operate"
 
-        # Widget views render asynchronously: wait for all of them before picking the rollout player.
-        players = page.locator(PLAYER)
-        page.wait_for_function(
-            f"() => document.querySelectorAll({json.dumps(PLAYER)}).length >= {state['players']}"
-        )
-        player = players.filter(has_text=ROLLOUT_PLAYER_TITLE).first  # section 6's rollout player
-        player.scroll_into_view_if_needed()
-        player.wait_for(state="visible")
+        for i in range(counts["players"]):
+            scrub(page, players.nth(i))
+        if counts["players"]:
+            play(players.first)
+        for i in range(counts["clip pickers"]):
+            pick_another_clip(pickers.nth(i))
+        for i in range(counts["neighbour browsers"]):
+            search_a_random_clip(browsers.nth(i))
+        screenshot(page, f"{stem}.png")
 
-        # Scrub: focus the slider's handle and step it with the keyboard (noUiSlider handles arrow keys).
-        first = wait_for_frame(player)
-        assert first[0] == "0", f"the player should start at frame 0, shows {first[0]!r}"
-        player.locator(".noUi-handle").focus()
-        for _ in range(3):
-            page.keyboard.press("ArrowRight")
-        scrubbed = wait_for_frame(player, first)
-        assert scrubbed[0] == "3", f"three ArrowRight presses should show frame 3, not {scrubbed[0]!r}"
-
-        # Play (the first button of the Play widget toggles play/pause) until the slider moves, then pause
-        # and look at the picture. Screenshots while playing are unreliable: at 8 fps the image element is
-        # replaced faster than a busy machine takes a screenshot of it.
-        play = player.locator(".widget-play button").first
-        play.click()
-        expect(player.locator(".widget-readout")).not_to_have_text(scrubbed[0], timeout=15_000)
-        play.click()
-        played = wait_for_frame(player, scrubbed)
-        print(f"slider: frame {first[0]} -> {scrubbed[0]}; after Play: frame {played[0]}")
-        player.scroll_into_view_if_needed()
-    finally:
-        try:
-            page.screenshot(path=screenshot)  # the end state, on failure too
-        except PlaywrightError as e:
-            print(f"no screenshot: {e}")
-        # Autosave is off, so JupyterLab must not have written outputs into the committed notebook.
-        # (Only report it: someone may be editing the file, so never write it back.)
-        cells = json.loads((ROOT / nb).read_text())["cells"]
-        if any(c.get("outputs") for c in cells):
-            pytest.fail(f"{nb} now holds outputs: JupyterLab saved it during the test", pytrace=False)
+        shut_down_kernel(page, nb)
+        for i in range(players.count()):  # linked in the browser: they keep playing without a kernel
+            scrub(page, players.nth(i))
+        for widget in (*(pickers.nth(i) for i in range(counts["clip pickers"])),
+                       *(browsers.nth(i) for i in range(counts["neighbour browsers"]))):
+            expect(widget).to_contain_text("running kernel")  # what needs the kernel says so
+        screenshot(page, f"{stem}-no-kernel.png")
+    except BaseException:
+        screenshot(page, f"{stem}-failed.png")
+        raise
