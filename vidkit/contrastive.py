@@ -11,7 +11,7 @@ Every method is a *loss function for one batch*, trained by the kit's one loop
   encoder (e.g. flow), frozen, mines the top-K nearest clips of the queue as extra positives; the
   loss is ``-log sum_p softmax_p`` (``"log_sum"``), and the clip's own positive is dropped in 90 % of
   the steps (``drop_self_prob``), both as in the authors' code.
-* :func:`srivastava_pretrain_loss`: the composite LSTM's reconstruction + future loss (issue 3).
+* :func:`srivastava_pretrain_loss`: the composite LSTM's reconstruction + future loss.
 
 The model trained by the contrastive losses is a :class:`MoCo`: an encoder, its projection head,
 momentum copies of both, and a queue of keys. Data comes from :func:`clip_batches`, an endless,
@@ -136,7 +136,7 @@ def ubernce_loss(model: MoCo, batch: Mapping[str, torch.Tensor], length: int = 1
     softmax of ``q_i . key_n / tau`` over all keys and ``P(i)`` the keys sharing clip ``i``'s label::
 
         form="mean_log" (default, the authors' UberNCE):  L_i = -1/|P(i)| sum_{p in P(i)} log p_ip
-        form="log_sum"  (CoCLR's loss, the kit's UberNCE before issue 13):  L_i = -log sum_{p in P(i)} p_ip
+        form="log_sum"  (CoCLR's loss, the kit's UberNCE until 2026-11-30):  L_i = -log sum_{p in P(i)} p_ip
 
     Pass the form with ``functools.partial(ubernce_loss, form="log_sum")``."""
     if label not in batch:
@@ -181,8 +181,8 @@ def coclr_loss_fn(pair: CoCLRPair, batch: Mapping[str, torch.Tensor], length: in
     Mining starts once the queue is full (as in CoCLR); before that it is plain InfoNCE. Once it mines,
     ``k_i`` is dropped from ``P(i)`` (it stays in the denominator) in a fraction ``drop_self_prob`` of
     the steps, one draw of torch's global RNG per step, as the authors' training code does with 0.9
-    (see :func:`vidkit.losses.coclr_loss`); ``drop_self_prob=0`` keeps it always (the kit's CoCLR before
-    issue 13). Pass it with ``functools.partial(coclr_loss_fn, drop_self_prob=0.0)``.
+    (see :func:`vidkit.losses.coclr_loss`); ``drop_self_prob=0`` keeps it always (the kit's CoCLR until
+    2026-11-30). Pass it with ``functools.partial(coclr_loss_fn, drop_self_prob=0.0)``.
     """
     model, other = pair.model, pair.other
     v1, v2 = _views(model, batch, length)

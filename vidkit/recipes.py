@@ -47,7 +47,7 @@ from vidkit.train import (
     train,
 )
 
-__all__ = ["RECIPES", "MODELS", "REFERENCES", "reference_commands", "recipe_config", "build_model", "make_loss", "frame_bce", "run_recipe",
+__all__ = ["RECIPES", "MODELS", "REFERENCES", "reference_commands", "recipe_config", "build_model", "make_loss", "run_recipe",
            "evaluate_run", "evaluate_baselines", "write_samples"]
 
 
@@ -253,19 +253,6 @@ def build_model(cfg: dict[str, Any]) -> nn.Module:
 
 
 # ----------------------------------------------------------------------------- losses
-
-def frame_bce(model: nn.Module, frames: torch.Tensor, in_frames: int = 10) -> torch.Tensor:
-    """Per-frame binary cross-entropy of the predicted future: ``frames[:, :in_frames]`` in, the rest out.
-
-    ``frames`` is ``(B, T, C, H, W)`` in [0, 1]; the model returns logits ``z`` for ``T - in_frames`` frames::
-
-        L = -mean_{b,t,p} [ y log sigmoid(z) + (1 - y) log(1 - sigmoid(z)) ]
-    """
-    if frames.dim() != 5 or not 0 < in_frames < frames.shape[1]:
-        raise ValueError(f"expected frames (B, T, C, H, W) with T > in_frames={in_frames}, got {tuple(frames.shape)}")
-    logits = model(frames[:, :in_frames])
-    return F.binary_cross_entropy_with_logits(logits.float(), frames[:, in_frames:])
-
 
 def _pixel_loss(logits: torch.Tensor, target: torch.Tensor, kind: str) -> torch.Tensor:
     """Mean over pixels of BCE on logits (``"bce"``) or squared error of the probabilities (``"mse"``)."""

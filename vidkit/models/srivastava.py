@@ -262,7 +262,6 @@ class SrivastavaLSTM(nn.Module):
         return self.layers * self.hidden
 
     @torch.no_grad()
-    @torch.no_grad()
     def random_state(self, x: torch.Tensor, n: int = 1, seed: int = 0) -> State:
         """A random representation with the statistics of real ones, for :meth:`predict_from_state`.
 
