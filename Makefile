@@ -21,7 +21,8 @@ STAMP := $(VENV)/.installed-$(subst ==,-,$(TORCH_PIN))
 LAB_OVERRIDES := $(VENV)/share/jupyter/lab/settings/overrides.d/vidkit.json
 # The clean filter git runs on notebooks/*.ipynb (.gitattributes), from the top of the work tree: the
 # venv's python, else python3 (tools/nbstrip.py needs only the standard library). `required`: git refuses
-# to stage a notebook the filter could not clean, rather than commit its outputs.
+# to stage a notebook the filter could not clean, rather than commit its outputs. A required filter also
+# needs a smudge command (checkout, stash, worktrees): `cat`, the notebook as committed.
 NBSTRIP := if [ -x $(VENV)/bin/python ]; then exec $(VENV)/bin/python tools/nbstrip.py; \
 	elif command -v python3 >/dev/null; then exec python3 tools/nbstrip.py; \
 	else echo "git filter nbstrip: neither $(VENV)/bin/python nor python3 found: run make install" >&2; exit 1; fi
@@ -50,6 +51,7 @@ git-filter:
 	@if git rev-parse --git-dir >/dev/null 2>&1; then \
 		[ "$$(git config filter.nbstrip.clean)" = '$(NBSTRIP)' ] || git config filter.nbstrip.clean '$(NBSTRIP)'; \
 		[ "$$(git config filter.nbstrip.required)" = true ] || git config filter.nbstrip.required true; \
+		[ "$$(git config filter.nbstrip.smudge)" = cat ] || git config filter.nbstrip.smudge cat; \
 	fi
 
 # (--allow-root only when run as root, e.g. in a container: JupyterLab refuses root otherwise)

@@ -495,3 +495,28 @@ def test_media_exported_at_the_root_are_ignored_but_tracked_samples_are_not():
     assert any(s.endswith(".gif") for s in samples) and any(s.endswith(".mp4") for s in samples)
     assert git("check-ignore", "--no-index", *samples).stdout == ""
     assert git("ls-files", "-ci", "--exclude-standard").stdout == "", "tracked files match .gitignore"
+
+
+def test_checkout_stash_and_worktrees_work_with_the_required_filter(clone, tmp_path):
+    """A required filter needs a smudge command too: without one, every checkout of a notebook (a new
+    worktree, `git checkout -- file`, `git stash`) fails with "smudge filter nbstrip failed"."""
+    repo, env = clone
+
+    def git(*args: str, cwd: Path = repo) -> subprocess.CompletedProcess:
+        return subprocess.run([GIT, *args], cwd=cwd, env=env, capture_output=True, text=True)
+
+    nb = repo / "notebooks" / NOTEBOOKS[0].name
+    nb.write_bytes(nbstrip.committed(NOTEBOOKS[0]))
+    assert git("add", ".").returncode == 0 and git("commit", "-q", "-m", "one notebook").returncode == 0
+    assert git("config", "filter.nbstrip.smudge").stdout.strip() == "cat"
+    nb.write_text("edited")
+    done = git("checkout", "--", f"notebooks/{nb.name}")
+    assert done.returncode == 0, done.stderr
+    assert nb.read_bytes() == nbstrip.committed(NOTEBOOKS[0])
+    nb.write_bytes(nb.read_bytes().replace(b'"cells": [', b'"cells": [ ', 1))
+    for args in (("stash",), ("stash", "pop")):
+        done = git(*args)
+        assert done.returncode == 0, done.stderr
+    done = git("worktree", "add", "-q", str(tmp_path / "wt"), "-b", "other")
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "wt" / "notebooks" / nb.name).read_bytes() == nbstrip.committed(NOTEBOOKS[0])
