@@ -2,7 +2,7 @@
 
 Two checks run on every load:
 
-* ``vidkit.checkpoint.load_checkpoint`` verifies the CRC-32 of every record of a checkpoint's zip
+* ``vidkit.utils.checkpoint.load_checkpoint`` verifies the CRC-32 of every record of a checkpoint's zip
   (``zipfile.ZipFile.testzip``) before ``torch.load``;
 * ``vidkit.data.load_test_set`` hashes the cached test frames (``frames_sha256``) against the hash
   recorded when they were built, once per process per version of the file.
@@ -28,8 +28,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from vidkit.checkpoint import load_checkpoint, save_checkpoint
 from vidkit.data.testset import frames_sha256
+from vidkit.utils.checkpoint import load_checkpoint, save_checkpoint
 
 
 def best_of(fn, repeats: int) -> float:

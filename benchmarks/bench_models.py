@@ -22,8 +22,8 @@ from collections.abc import Callable
 import torch
 import torch.nn.functional as F
 
+from vidkit.experiments.future_prediction import build_model, recipe_config
 from vidkit.models import ConvRNNPredictor, SimVP, SrivastavaLSTM, TinyFramePredictor
-from vidkit.recipes import build_model, recipe_config
 
 
 def _future_logits(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -49,7 +49,7 @@ MODELS: dict[str, Callable[[], torch.nn.Module]] = {
     "simvp 32/128/4 blocks, patch 4, downsample 1": lambda: SimVP(hidden_s=32, hidden_t=128, n_translator=4,
                                                                   patch=4, downsample=1),
 }
-# The models at the sizes their recipes train in the laptop profile (see vidkit/recipes.py).
+# The models at the sizes their recipes train in the laptop profile (see vidkit/experiments/future_prediction.py).
 RECIPE_MODELS = ["mmnist_lstm", "mmnist_convlstm", "mmnist_convgru", "mmnist_simvp"]
 for _recipe in RECIPE_MODELS:
     MODELS[f"recipe {_recipe} (laptop): {recipe_config(_recipe, 'laptop')['model']}"] = (

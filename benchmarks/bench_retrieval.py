@@ -1,6 +1,6 @@
 """Benchmark: batched text-to-video search, 100 queries against a 10,000-clip gallery (issue 6).
 
-What is timed: one call of :func:`vidkit.retrieval.search` (L2-normalise both sets, one ``(100, 10,000)``
+What is timed: one call of :func:`vidkit.eval.retrieval.search` (L2-normalise both sets, one ``(100, 10,000)``
 block of cosine similarities, ``torch.topk``) for ``--queries`` random query embeddings against
 ``--gallery`` random gallery embeddings of dimension ``--dim`` (64: the joint space of notebook 04), top
 ``--k``. The best of ``--repeats`` calls is reported (best-of, like ``timeit``: slower calls measure
@@ -24,7 +24,7 @@ from datetime import date
 
 import torch
 
-from vidkit.retrieval import search
+from vidkit.eval.retrieval import search
 
 
 def main() -> None:

@@ -7,7 +7,7 @@ Srivastava-pretrained LSTMs fine-tune worse than random ones. This script varies
 rate) one at a time around the notebook's settings and records the frozen-feature probes.
 
 Every run uses the notebook's data (laptop profile: 8,000 training / 1,000 test clips, 16 frames of
-32 x 32, exact flow), the notebook's encoder and loss functions from ``vidkit.contrastive``, and the same
+32 x 32, exact flow), the notebook's encoder and loss functions from ``vidkit.experiments.contrastive``, and the same
 read-out (logistic-regression probe fit on 2,000 training clips; action NN@1 with the training clips as
 gallery). Results are appended run by run to a JSON file (atomic writes), so an interrupted sweep
 resumes where it stopped; ``--fresh`` starts over.
@@ -40,24 +40,21 @@ import torch
 from tqdm.auto import tqdm
 
 import vidkit
-from vidkit.contrastive import (
+from vidkit.data import generate_actions
+from vidkit.data.batches import clip_batches
+from vidkit.eval.representation import evaluate_representation, extract_embeddings
+from vidkit.experiments.contrastive import (
     BUDGETS,
     CoCLRPair,
-    MoCo,
-    clip_batches,
     coclr_loss_fn,
     finetune,
-    infonce_loss,
     label_subset,
-    notebook_moco,
-    notebook_srivastava,
     srivastava_pretrain_loss,
     ubernce_loss,
 )
-from vidkit.data import generate_actions
-from vidkit.eval import evaluate_representation, extract_embeddings
-from vidkit.fileio import write_json_atomic
+from vidkit.models.moco import MoCo, infonce_loss, notebook_moco, notebook_srivastava
 from vidkit.train import TrainConfig, train
+from vidkit.utils.fileio import write_json_atomic
 
 GROUPS = ("budget", "seeds", "queue", "temperature", "topk", "digit", "srivastava", "equal_steps")
 OUT = Path("docs/results/contrastive_sweep.json")

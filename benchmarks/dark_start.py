@@ -34,7 +34,7 @@ from typing import Any
 import torch
 
 from vidkit.data import MovingMNISTStream
-from vidkit.recipes import build_model, make_loss, recipe_config
+from vidkit.experiments.future_prediction import build_model, make_loss, recipe_config
 
 # recipe -> (overrides, default steps, window, [(label, model overrides), ...])
 EXPERIMENTS: dict[str, tuple[dict[str, Any], int, int, list[tuple[str, dict[str, Any]]]]] = {

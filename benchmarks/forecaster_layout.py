@@ -19,7 +19,7 @@ import time
 from dark_start import EXPERIMENTS, curve  # benchmarks/dark_start.py: the same training loop
 
 from vidkit.data import load_val_set
-from vidkit.metrics import evaluate_predictor
+from vidkit.eval.prediction import evaluate_predictor
 from vidkit.models import BASELINES
 
 

@@ -4,7 +4,7 @@ Notebook 01, section 8, in a script: an unconditioned composite LSTM (default: t
 reference checkpoint) encodes 10 frames of one test sequence and its future decoder runs for 110 frames;
 the same decoder also runs from a random representation (:meth:`SrivastavaLSTM.random_state`: every unit
 Gaussian with the mean and spread of 64 real encodings; seed 0, as in the notebook, unless ``--seeds``). For the 100 frames past the horizon it
-prints the strongest repetition (:func:`vidkit.report.dominant_period` of the temporal autocorrelation,
+prints the strongest repetition (:func:`vidkit.eval.report.dominant_period` of the temporal autocorrelation,
 lags up to 40) of the frames and of the decoder's top-layer units (where Srivastava et al. show it), and
 the ink drawn per frame (the sum of pixel probabilities) early and late.
 
@@ -21,9 +21,9 @@ import torch
 
 import vidkit
 from vidkit.data import load_test_set
+from vidkit.eval.report import dominant_period, temporal_autocorrelation
 from vidkit.models import SrivastavaLSTM
 from vidkit.profiles import profile
-from vidkit.report import dominant_period, temporal_autocorrelation
 
 LONG = 110
 

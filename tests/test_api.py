@@ -7,9 +7,9 @@ import pytest
 import torch
 
 import vidkit
+from vidkit.experiments.future_prediction import run_recipe
 from vidkit.models import CopyLastBaseline
-from vidkit.recipes import run_recipe
-from vidkit.widgets import ClipPlayer
+from vidkit.viz.widgets import ClipPlayer
 
 
 def test_predict_accepts_every_clip_layout():
@@ -88,7 +88,7 @@ def test_load_of_another_runs_weights_names_the_file(tmp_path):
 
 
 def test_samples_folder_is_cleaned_of_leftover_temp_files(tmp_path):
-    from vidkit.recipes import recipe_config, write_samples
+    from vidkit.experiments.future_prediction import recipe_config, write_samples
 
     cfg = recipe_config("mmnist_tiny", "smoke")
     stale = tmp_path / ".rollouts.0123456789ab.tmp.gif"

@@ -9,8 +9,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from vidkit.eval.attention import attention_mass, box_area_fraction, pointing_game, temporal_weight_profile
 from vidkit.losses import attention_regulariser
-from vidkit.metrics import attention_mass, box_area_fraction, pointing_game, temporal_weight_profile
 from vidkit.models import (
     AttentionOutput,
     FrameCNN,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from vidkit.augment import LABEL_DESTROYING, augment_clips, intensity_jitter, spatial_crop, temporal_crop
+from vidkit.data.augment import LABEL_DESTROYING, augment_clips, intensity_jitter, spatial_crop, temporal_crop
 
 
 def gen(seed: int = 0) -> torch.Generator:

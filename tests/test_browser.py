@@ -61,7 +61,7 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-# The live player's outer VBox (vidkit.widgets.ClipPlayer adds the class). `.jupyter-widgets` excludes the
+# The live player's outer VBox (vidkit.viz.widgets.ClipPlayer adds the class). `.jupyter-widgets` excludes the
 # static GIF fallback <div class="vidkit-clipplayer">, shown only when no widget manager is running.
 PLAYER = ".jupyter-widgets.vidkit-clipplayer"
 PICKER = ".jupyter-widgets.vidkit-clippicker"

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from vidkit.checkpoint import (
+from vidkit.utils.checkpoint import (
     FORMAT,
     VERSION,
     CheckpointError,

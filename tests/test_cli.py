@@ -102,7 +102,7 @@ def test_unwritable_workdir_is_one_line_before_training(tmp_path, capsys):
 def test_full_disk_is_one_line(tmp_path, capsys, monkeypatch):
     import torch
 
-    import vidkit.checkpoint as C
+    import vidkit.utils.checkpoint as C
 
     real_save = torch.save
 
@@ -132,7 +132,7 @@ def test_rejected_set_leaves_the_workdir_untouched(tmp_path, capsys):
 
 
 def test_after_a_nonfinite_stop_a_resume_may_lower_the_lr(tmp_path, capsys, monkeypatch):
-    import vidkit.recipes as R
+    import vidkit.experiments.future_prediction as R
 
     real_make_loss = R.make_loss
 

@@ -1,4 +1,4 @@
-"""Pretraining methods (vidkit.contrastive): a tiny InfoNCE run learns, CoCLR mines aligned positives,
+"""Pretraining methods (vidkit.experiments.contrastive): a tiny InfoNCE run learns, CoCLR mines aligned positives,
 batches, label subsets and fine-tuning."""
 
 from __future__ import annotations
@@ -11,21 +11,20 @@ import pytest
 import torch
 from conftest import moving_square_clips
 
-from vidkit import contrastive
-from vidkit.contrastive import (
+from vidkit.data.actions import generate_actions
+from vidkit.data.batches import clip_batches
+from vidkit.experiments import contrastive
+from vidkit.experiments.contrastive import (
     CoCLRPair,
-    MoCo,
-    clip_batches,
     coclr_loss_fn,
     finetune,
-    infonce_loss,
     label_subset,
     srivastava_pretrain_loss,
     ubernce_loss,
 )
-from vidkit.data.actions import generate_actions
 from vidkit.losses import uber_nce
-from vidkit.models import Conv3dEncoder, SrivastavaLSTM
+from vidkit.models import Conv3dEncoder, SrivastavaLSTM, moco
+from vidkit.models.moco import MoCo, infonce_loss
 from vidkit.train import TrainConfig, train
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -86,7 +85,7 @@ def test_ubernce_loss_trains_the_authors_mean_log_form_by_default(clips):
     # and it is vidkit.losses.uber_nce in that form on the same q, k and queue
     m = copy.deepcopy(model)
     torch.manual_seed(1)
-    v1, v2 = contrastive._views(m, batch, 6)
+    v1, v2 = moco._views(m, batch, 6)
     q, k = m.query(v1), m.key(v2)
     expected = uber_nce(q, k, batch["action"], m.temperature, m.queue.keys, m.queue.labels, form="mean_log")
     torch.testing.assert_close(default, expected.detach())
@@ -191,7 +190,7 @@ def test_coclr_mines_same_label_positives_from_the_other_view():
 
 
 def test_save_and_load_notebook_encoders(tmp_path):
-    from vidkit.contrastive import load_encoders, notebook_moco, notebook_srivastava, save_encoders
+    from vidkit.models.moco import load_encoders, notebook_moco, notebook_srivastava, save_encoders
 
     torch.manual_seed(0)
     encoders = {"InfoNCE RGB": notebook_moco("rgb"), "InfoNCE flow": notebook_moco("flow", width=8, dim=32),

@@ -1,4 +1,4 @@
-"""vidkit.distributed and DDP training: 2 CPU processes on gloo, launched with torchrun."""
+"""vidkit.utils.distributed and DDP training: 2 CPU processes on gloo, launched with torchrun."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from vidkit import distributed as D
-from vidkit.checkpoint import load_checkpoint
+from vidkit.utils import distributed as D
+from vidkit.utils.checkpoint import load_checkpoint
 
 WORKER = Path(__file__).parent / "scripts" / "train_worker.py"
 

@@ -1,4 +1,4 @@
-"""vidkit.eval: probe, kNN and R@k on constructed embeddings with known answers; embedding extraction."""
+"""vidkit.eval.representation: probe, kNN and R@k on constructed embeddings with known answers; embedding extraction."""
 
 import numpy as np
 import pandas as pd
@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch import nn
 
-from vidkit.eval import (
+from vidkit.eval.representation import (
     evaluate_representation,
     extract_embeddings,
     knn_accuracy,
@@ -16,7 +16,7 @@ from vidkit.eval import (
     results_frame,
     retrieval_recall,
 )
-from vidkit.retrieval import cosine_scores, retrieval_metrics
+from vidkit.eval.retrieval import cosine_scores, retrieval_metrics
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -125,7 +125,7 @@ def test_retrieval_exclude_self():
 
 
 # ------------------------------------------------------------------------------------- retrieval and ties
-# retrieval_recall ranks with vidkit.retrieval.first_hit_ranks: a wrong clip that ties with (or is rounded
+# retrieval_recall ranks with vidkit.eval.retrieval.first_hit_ranks: a wrong clip that ties with (or is rounded
 # to just below) the best right clip counts as ranked above it, whatever the gallery order.
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from vidkit.checkpoint import load_checkpoint
+from vidkit.utils.checkpoint import load_checkpoint
 
 WORKER = Path(__file__).parent / "scripts" / "train_worker.py"
 

@@ -1,4 +1,4 @@
-"""vidkit.metrics against hand-computed values; the trivial baselines on the cached test set."""
+"""vidkit.eval.prediction against hand-computed values; the trivial baselines on the cached test set."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from vidkit.data import MovingMNISTDataset, load_test_set
-from vidkit.metrics import (
+from vidkit.eval.prediction import (
     evaluate_predictor,
     frame_cross_entropy,
     frame_mae,

@@ -10,8 +10,7 @@ import torch
 
 from vidkit import api
 from vidkit.cli import main
-from vidkit.models import ConvRNNPredictor, SimVP, SrivastavaLSTM, TinyFramePredictor
-from vidkit.recipes import (
+from vidkit.experiments.future_prediction import (
     MODELS,
     RECIPES,
     build_model,
@@ -21,6 +20,7 @@ from vidkit.recipes import (
     run_recipe,
     write_samples,
 )
+from vidkit.models import ConvRNNPredictor, SimVP, SrivastavaLSTM, TinyFramePredictor
 from vidkit.train import TrainConfig, train
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -137,8 +137,8 @@ def test_run_eval_publish_and_load_by_name(tmp_path, monkeypatch, capsys):
     readme = (tmp_path / "data" / "checkpoints" / "tiny_ref" / "README.md").read_text()
     assert "mse" in readme and "float16" in readme and "vidkit publish" in readme
     # the README's metrics table shows the trivial baselines on the same sequences, with the MSE ratio
+    from vidkit.experiments.future_prediction import evaluate_baselines, recipe_config
     from vidkit.models import BASELINES
-    from vidkit.recipes import evaluate_baselines, recipe_config
 
     zeros_mse = evaluate_baselines(recipe_config("mmnist_simvp", "smoke"), written["eval"]["sequences"])["zeros"]["mean"]["mse"]
     table = {line.split(" | ")[0].strip("| "): line for line in readme.splitlines() if line.startswith("| ")}

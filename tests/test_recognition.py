@@ -1,4 +1,4 @@
-"""vidkit.recognition (notebook 03's helpers) and vidkit.data.flow.with_frame_differences."""
+"""vidkit.experiments.attention (notebook 03's helpers) and vidkit.data.flow.with_frame_differences."""
 
 from __future__ import annotations
 
@@ -8,8 +8,7 @@ import torch
 
 from vidkit.data import ACTIONS
 from vidkit.data.flow import with_frame_differences
-from vidkit.models import PoolingClassifier, SoftAttentionLSTM
-from vidkit.recognition import (
+from vidkit.experiments.attention import (
     HEADS,
     MIRROR_PAIRS,
     evaluate,
@@ -18,6 +17,7 @@ from vidkit.recognition import (
     predict,
     train_classifier,
 )
+from vidkit.models import PoolingClassifier, SoftAttentionLSTM
 
 
 def test_frame_differences_channels():
@@ -84,7 +84,7 @@ def test_train_predict_evaluate_small():
 
 
 def test_frames_only_models_read_channel_zero():
-    from vidkit.recognition import inputs_for
+    from vidkit.experiments.attention import inputs_for
 
     x = torch.rand(3, 4, 2, 32, 32)
     one = PoolingClassifier(HEADS, pool="conv", in_channels=1, width=8, hidden=16)

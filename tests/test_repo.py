@@ -84,9 +84,9 @@ REFERENCES = sorted(p for p in (ROOT / "data" / "checkpoints").glob("*") if p.is
 
 
 def test_every_reference_is_listed_with_the_commands_that_made_it():
-    # notebook 01 offers to retrain the references from vidkit.recipes.REFERENCES, which must hold the
+    # notebook 01 offers to retrain the references from vidkit.experiments.future_prediction.REFERENCES, which must hold the
     # commands each published folder records (its config.json's last train command, its README's publish)
-    from vidkit.recipes import REFERENCES as LISTED
+    from vidkit.experiments.future_prediction import REFERENCES as LISTED
 
     assert sorted(LISTED) == [p.name for p in REFERENCES]
     for folder in REFERENCES:
@@ -97,7 +97,7 @@ def test_every_reference_is_listed_with_the_commands_that_made_it():
 
 
 def test_reference_commands_resolve_work_dirs_and_reject_unknown_names(tmp_path, monkeypatch):
-    from vidkit.recipes import reference_commands
+    from vidkit.experiments.future_prediction import reference_commands
 
     monkeypatch.delenv("VIDKIT_RUNS", raising=False)
     train, publish = reference_commands("convlstm_ref", runs=tmp_path / "runs")
@@ -142,3 +142,69 @@ def test_reliability_doc_names_only_tests_that_exist():
         tree = ast.parse((ROOT / path).read_text())
         names = {n.name for n in ast.walk(tree) if isinstance(n, ast.FunctionDef)}
         assert name in names, f"docs/reliability.md cites {path}::{name}, which does not exist"
+
+
+# ---------------------------------------------------------------------------------------- import layers
+
+PACKAGE = ROOT / "vidkit"
+#: The front doors: ``import vidkit`` (``vidkit.load``, ``vidkit.show``...) and the ``vidkit`` command run
+#: the future-prediction recipes, so they may import experiments (docs/architecture.md).
+FRONT_DOORS = {"vidkit", "vidkit.api", "vidkit.cli"}
+
+
+def _module_name(path: Path) -> str:
+    parts = path.relative_to(ROOT).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _vidkit_imports(path: Path, modules: set[str]) -> set[str]:
+    """Every vidkit module ``path`` imports, at the top or inside a function (``from vidkit.viz import
+    frames`` names ``vidkit.viz.frames``; ``from vidkit.data import load_digits`` names ``vidkit.data``)."""
+    import ast
+
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            found |= {a.name for a in node.names if a.name.split(".")[0] == "vidkit"}
+        elif isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] == "vidkit":
+            assert node.level == 0, f"{path}: use absolute imports"
+            subs = {f"{node.module}.{a.name}" for a in node.names} & modules
+            found |= subs or {node.module}
+    return found
+
+
+def _import_graph() -> dict[str, set[str]]:
+    files = {_module_name(p): p for p in PACKAGE.rglob("*.py")}
+    return {name: _vidkit_imports(path, set(files)) for name, path in files.items()}
+
+
+def test_library_never_imports_experiments_and_experiments_never_import_each_other():
+    graph = _import_graph()
+    experiments = {m for m in graph if m.startswith("vidkit.experiments.")}
+    assert experiments, "vidkit/experiments/ holds the per-notebook experiment code"
+    upward = sorted(f"{m} imports {i}" for m in graph if not m.startswith("vidkit.experiments")
+                    and m not in FRONT_DOORS for i in graph[m] if i.startswith("vidkit.experiments"))
+    assert not upward, "library code imports experiment code (move what it needs down): " + "; ".join(upward)
+    sideways = sorted(f"{m} imports {i}" for m in experiments for i in graph[m]
+                      if i.startswith("vidkit.experiments.") and i != m)
+    assert not sideways, "an experiment imports another (move what they share into the library): " + "; ".join(sideways)
+
+
+def test_vidkit_imports_have_no_cycles():
+    """Module-level and function-level imports alike: no module imports one that (indirectly) imports it
+    (a package's ``__init__`` re-exporting its own modules is not a cycle)."""
+    graph = _import_graph()
+    edges = {m: {i for i in deps if i in graph and not (m.startswith(i + ".") or i == m)} for m, deps in graph.items()}
+    state: dict[str, int] = {}
+
+    def visit(m: str, path: list[str]) -> None:
+        state[m] = 1
+        for n in sorted(edges[m]):
+            assert state.get(n) != 1, "import cycle: " + " -> ".join([*path, m, n])
+            if n not in state:
+                visit(n, [*path, m])
+        state[m] = 2
+
+    for m in sorted(edges):
+        if m not in state:
+            visit(m, [])

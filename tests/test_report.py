@@ -1,4 +1,4 @@
-"""vidkit.report: results table, per-horizon plot, periodicity of long rollouts."""
+"""vidkit.eval.report: results table, per-horizon plot, periodicity of long rollouts."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import vidkit
-from vidkit.report import (
+from vidkit.eval.report import (
     BASELINE_STYLES,
     dominant_period,
     plot_per_horizon,

@@ -1,4 +1,4 @@
-"""vidkit.retrieval: first-hit ranks with ties counted against the query, R@k / MedR / chance levels,
+"""vidkit.eval.retrieval: first-hit ranks with ties counted against the query, R@k / MedR / chance levels,
 batched top-k search, relevance matrices and compositional (held-out pair) splits."""
 
 import itertools
@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from vidkit.retrieval import (
+from vidkit.eval.retrieval import (
     TIE_ULPS,
     cosine_scores,
     first_hit_ranks,

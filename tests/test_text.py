@@ -12,7 +12,7 @@ import torch
 from vidkit.data.actions import generate_actions, instance_captions
 from vidkit.losses import max_margin_ranking, mil_nce, text_video_nce
 from vidkit.models import Conv3dEncoder
-from vidkit.text import GatedEmbeddingUnit, TextEncoder, VideoTextModel, Vocabulary, tokenize
+from vidkit.models.text import GatedEmbeddingUnit, TextEncoder, VideoTextModel, Vocabulary, tokenize
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 

@@ -1,4 +1,4 @@
-"""vidkit.textvideo: captions and batches, the three text-video losses in the train loop, evaluation with known
+"""vidkit.experiments.text_video: captions and batches, the three text-video losses in the train loop, evaluation with known
 answers (semantic / instance hits, seen / held-out pairs), video-to-video helpers and the neighbour browser."""
 
 from __future__ import annotations
@@ -10,15 +10,12 @@ import pytest
 import torch
 
 from vidkit.data.actions import ACTIONS, generate_actions, instance_captions
-from vidkit.text import Vocabulary
-from vidkit.textvideo import (
+from vidkit.experiments.text_video import (
     BUDGETS,
     LOSSES,
     CaptionBank,
-    NeighbourBrowser,
     build_vocabulary,
     caption_batches,
-    caption_labels,
     embed_texts,
     embed_videos,
     encoder_features,
@@ -31,6 +28,8 @@ from vidkit.textvideo import (
     two_stream,
     video_input,
 )
+from vidkit.models.text import Vocabulary
+from vidkit.viz.browser import NeighbourBrowser, caption_labels
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -262,7 +261,7 @@ def test_two_stream_weights_both_streams_equally():
 
 
 def test_encoder_features_give_each_encoder_its_view():
-    from vidkit.contrastive import notebook_moco
+    from vidkit.models.moco import notebook_moco
 
     rgb, flow = torch.rand(3, 12, 1, 16, 16), torch.rand(3, 11, 2, 16, 16)
     feats = encoder_features({"rgb": notebook_moco("rgb", width=4, dim=8),
@@ -387,7 +386,7 @@ def test_browser_says_its_buttons_need_a_running_kernel(browser_data):
 
 
 def test_browser_panel_texts_wrap_instead_of_being_cut(browser_data):
-    from vidkit import viz
+    from vidkit.viz import frames as viz
 
     frames, digit, action, emb, encode = browser_data
     b = NeighbourBrowser(frames, digit, action, emb, encode_text=encode, query=3, k=2, scale=1)  # 22 px panels

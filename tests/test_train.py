@@ -12,7 +12,6 @@ import torch
 from torch import nn
 
 import vidkit.train as T
-from vidkit.checkpoint import load_checkpoint
 from vidkit.models import TinyFramePredictor
 from vidkit.train import (
     LivePlot,
@@ -24,6 +23,7 @@ from vidkit.train import (
     train,
     warmup_cosine,
 )
+from vidkit.utils.checkpoint import load_checkpoint
 
 
 class ToyStream:
@@ -345,7 +345,7 @@ def test_liveplot_headless_and_in_notebook(tmp_path, monkeypatch):
 
 
 def test_liveplot_writes_its_png_atomically(tmp_path, monkeypatch):
-    import vidkit.fileio
+    import vidkit.utils.fileio
 
     hist = [{"step": i, "loss": 1 / i, "lr": 1e-3, "time": i, "samples_per_s": 10.0} for i in range(1, 4)]
     target = tmp_path / "plots" / "loss.png"
@@ -358,7 +358,7 @@ def test_liveplot_writes_its_png_atomically(tmp_path, monkeypatch):
         renames.append((src, dst))
         raise OSError("disk full")
 
-    monkeypatch.setattr(vidkit.fileio.os, "replace", failing_replace)
+    monkeypatch.setattr(vidkit.utils.fileio.os, "replace", failing_replace)
     with pytest.raises(OSError, match="disk full"):
         LivePlot(path=target).draw(hist + [{"step": 4, "loss": 0.1, "lr": 1e-4, "time": 4, "samples_per_s": 9.0}])
     # written to a temp file then renamed: a failed write leaves the old plot intact and no temp file behind
@@ -384,7 +384,7 @@ def test_tiny_frame_predictor_shapes_and_validation():
 
 
 def test_recipe_smoke_runs_and_resumes(tmp_path):
-    from vidkit.recipes import RECIPES, recipe_config, run_recipe
+    from vidkit.experiments.future_prediction import RECIPES, recipe_config, run_recipe
 
     assert "mmnist_tiny" in RECIPES
     c = recipe_config("mmnist_tiny", "smoke")
@@ -519,7 +519,7 @@ def test_unwritable_workdir_fails_before_training(tmp_path, monkeypatch):
 
 
 def test_full_disk_during_a_checkpoint_names_the_file(tmp_path, monkeypatch):
-    import vidkit.checkpoint as C
+    import vidkit.utils.checkpoint as C
     from vidkit.errors import WriteError
 
     real_save = torch.save

@@ -1,4 +1,4 @@
-"""Tests for vidkit.viz: conversion, figures, flow colours, composition and GIF/MP4 export."""
+"""Tests for vidkit.viz.frames: conversion, figures, flow colours, composition and GIF/MP4 export."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from PIL import Image
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from vidkit import viz  # noqa: E402
+from vidkit.viz import frames as viz  # noqa: E402
 
 T, H, W = 6, 10, 14
 
@@ -470,7 +470,7 @@ def test_gif_html_is_animated_gif():
 
 
 def test_rollout_panels_align_time_and_validate():
-    from vidkit.viz import OBSERVED_RGB, PREDICTED_RGB, ClipFormatError, rollout_panels
+    from vidkit.viz.frames import OBSERVED_RGB, PREDICTED_RGB, ClipFormatError, rollout_panels
 
     x, y = np.random.rand(4, 8, 8), np.random.rand(3, 8, 8)
     panels = rollout_panels(x, y, {"m": np.random.rand(6, 8, 8)})  # a rollout longer than the truth

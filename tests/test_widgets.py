@@ -1,4 +1,4 @@
-"""Tests for vidkit.widgets.ClipPlayer: precomputed frames, browser-side links, mimebundle fallback."""
+"""Tests for vidkit.viz.widgets.ClipPlayer: precomputed frames, browser-side links, mimebundle fallback."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import torch
 from ipywidgets.widgets.widget_link import Link
 from PIL import Image
 
-from vidkit.widgets import ClipPlayer
+from vidkit.viz.widgets import ClipPlayer
 
 WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
 
@@ -160,8 +160,8 @@ def test_save_delegates_to_viz(player, tmp_path):
 # --------------------------------------------------------------------------------------------------
 # AttentionExplorer and its viz helpers (overlay_heatmap, draw_boxes)
 # --------------------------------------------------------------------------------------------------
-from vidkit import viz  # noqa: E402
-from vidkit.widgets import AttentionExplorer  # noqa: E402
+from vidkit.viz import frames as viz  # noqa: E402
+from vidkit.viz.widgets import AttentionExplorer  # noqa: E402
 
 NAMES = ["left", "right", "up"]
 
@@ -388,7 +388,7 @@ def test_explorer_validation(over, exc, match):
 # --------------------------------------------------------------------------------------------------
 def test_player_with_many_panels_stays_within_max_width_and_keeps_labels_legible():
     """Notebook 02's neighbour player: 11 panels of 32 px at scale 3 with long labels."""
-    from vidkit.widgets import MAX_WIDTH
+    from vidkit.viz.widgets import MAX_WIDTH
 
     labels = [f"InfoNCE RGB #{i}: move_down, {i % 10}" for i in range(11)]
     p = ClipPlayer(dict(zip(labels, [moving_square(4, 32)] * 11)), fps=6, scale=3)
@@ -420,7 +420,7 @@ def explorer_set(n: int = 4, t: int = 5):
 
 
 def test_explorer_clip_picker_switches_the_shown_clip():
-    from vidkit.widgets import ClipPicker
+    from vidkit.viz.widgets import ClipPicker
 
     frames, probs, spatial, boxes = explorer_set()
     picker = AttentionExplorer.for_clips(frames, probs, NAMES, spatial=spatial, boxes=boxes,

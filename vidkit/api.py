@@ -140,9 +140,9 @@ def load(path_or_name: str | os.PathLike, map_location: str = "cpu") -> nn.Modul
     The model is rebuilt from the run's ``config.json`` and its weights are read with
     ``torch.load(weights_only=True)``; it is returned in eval mode, in float32.
     """
-    from vidkit.checkpoint import load_checkpoint
     from vidkit.errors import CheckpointError
-    from vidkit.recipes import build_model
+    from vidkit.experiments.future_prediction import build_model
+    from vidkit.utils.checkpoint import load_checkpoint
 
     ckpt_path, workdir = _locate(path_or_name)
     config, _ = run_config(path_or_name)
@@ -211,9 +211,9 @@ def publish(run: str | os.PathLike, name: str, half: bool = False) -> Path:
     weights (half the size; :func:`load` returns float32). The README is regenerated (commands, training
     time, test metrics beside the trivial baselines); a ``## Notes`` section at the end of an existing
     README is kept. Returns the folder."""
-    from vidkit.checkpoint import load_checkpoint, save_checkpoint
     from vidkit.data import data_dir
-    from vidkit.fileio import atomic_write
+    from vidkit.utils.checkpoint import load_checkpoint, save_checkpoint
+    from vidkit.utils.fileio import atomic_write
 
     if not isinstance(name, str) or not name or any(c in name for c in "/\\") or name.startswith("."):
         raise ValueError(f"name must be a plain folder name, got {name!r}")
@@ -232,7 +232,7 @@ def publish(run: str | os.PathLike, name: str, half: bool = False) -> Path:
     scores = json.loads(metrics_path.read_text()).get("eval") if metrics_path.is_file() else None
     baselines = None
     if scores and scores.get("task", "future") == "future":  # the baselines on the same test sequences
-        from vidkit.recipes import evaluate_baselines
+        from vidkit.experiments.future_prediction import evaluate_baselines
 
         baselines = evaluate_baselines(run_config(workdir)[0], scores["sequences"])
     _write_readme(folder, _reference_readme(name, workdir, half, baselines))
@@ -247,7 +247,7 @@ def publish(run: str | os.PathLike, name: str, half: bool = False) -> Path:
 
 def _write_readme(folder: Path, readme: str) -> None:
     """Write a reference's README.md; a ``## Notes`` section of the existing README is kept."""
-    from vidkit.fileio import atomic_write
+    from vidkit.utils.fileio import atomic_write
 
     old = (folder / "README.md").read_text() if (folder / "README.md").is_file() else ""
     if "\n## Notes\n" in old:  # hand-written notes survive a re-publish
@@ -259,10 +259,10 @@ def rescore_reference(name: str, progress: bool = True) -> dict[str, Any]:
     """Score the published reference ``name`` again (same test sequences as before) with the kit's current
     metrics, and rewrite its ``metrics.json`` and README table (beside the baselines); the weights, the
     commands and the notes are unchanged. Used when a metric's definition changes. Returns the scores."""
-    from vidkit.checkpoint import load_checkpoint
     from vidkit.data import data_dir
-    from vidkit.fileio import write_json_atomic
-    from vidkit.recipes import evaluate_baselines, evaluate_run
+    from vidkit.experiments.future_prediction import evaluate_baselines, evaluate_run
+    from vidkit.utils.checkpoint import load_checkpoint
+    from vidkit.utils.fileio import write_json_atomic
 
     if name not in reference_checkpoints():
         raise FileNotFoundError(f"{name!r} is not a reference checkpoint; known: {reference_checkpoints()}")
@@ -283,7 +283,7 @@ def rescore_reference(name: str, progress: bool = True) -> dict[str, Any]:
 
 
 def show(clips: Any, labels: list[str] | None = None, fps: float = 5, scale: int = 3, title: str | None = None):
-    """A :class:`vidkit.widgets.ClipPlayer` of ``clips`` (a dict ``{label: clip}``, a list, or one clip)."""
-    from vidkit.widgets import ClipPlayer
+    """A :class:`vidkit.viz.widgets.ClipPlayer` of ``clips`` (a dict ``{label: clip}``, a list, or one clip)."""
+    from vidkit.viz.widgets import ClipPlayer
 
     return ClipPlayer(clips, labels=labels, fps=fps, scale=scale, title=title)

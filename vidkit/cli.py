@@ -56,7 +56,7 @@ def _cmd_data(args: argparse.Namespace) -> int:
     elif args.action == "export":
         if args.out is None:
             raise SystemExit("vidkit data export: give an output path ending in .gif or .mp4")
-        from vidkit import viz
+        from vidkit.viz import frames as viz
 
         out = Path(args.out)
         if args.suite == "mmnist":
@@ -76,7 +76,7 @@ def _cmd_data(args: argparse.Namespace) -> int:
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
-    from vidkit import recipes
+    from vidkit.experiments import future_prediction as recipes
 
     if args.list or args.recipe is None:
         for name in sorted(recipes.RECIPES):
@@ -115,11 +115,11 @@ def _format_scores(name: str, scores: dict) -> str:
 
 
 def _cmd_eval(args: argparse.Namespace) -> int:
-    from vidkit import recipes
     from vidkit.api import load, run_config
-    from vidkit.fileio import write_json_atomic
-    from vidkit.metrics import evaluate_predictor
+    from vidkit.eval.prediction import evaluate_predictor
+    from vidkit.experiments import future_prediction as recipes
     from vidkit.models import BASELINES
+    from vidkit.utils.fileio import write_json_atomic
 
     if args.write and args.split != "test":
         raise ValueError("--write stores the test scores in metrics.json; it cannot be used with --split val")
@@ -156,7 +156,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     print(_format_scores(str(args.run), scores))
     if args.write:
         from vidkit.api import checkpoint_path
-        from vidkit.checkpoint import load_checkpoint
+        from vidkit.utils.checkpoint import load_checkpoint
 
         metrics_path = workdir / "metrics.json"
         metrics = json.loads(metrics_path.read_text()) if metrics_path.exists() else {}

@@ -527,7 +527,7 @@ def attention_regulariser(spatial: torch.Tensor) -> torch.Tensor:
 
 # ----------------------------------------------------------------------------- text-video retrieval
 #
-# The three losses below train a joint video-text space (vidkit.text.VideoTextModel). The first two take
+# The three losses below train a joint video-text space (vidkit.models.text.VideoTextModel). The first two take
 # the batch's similarity matrix ``sim (B, B)``: ``s_ij`` = similarity of video ``i`` and text ``j``
 # (rows videos, columns texts, the matching pairs on the diagonal), e.g. cosine similarities from
 # ``VideoTextModel(...)(clips, tokens, lengths)``. MIL-NCE takes the embeddings, since each clip has a

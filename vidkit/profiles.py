@@ -103,7 +103,7 @@ def runs_dir() -> Path:
 
     If vidkit is installed outside its checkout (no ``pyproject.toml`` beside the package), the default is
     ``runs/`` in the current directory. A relative ``$VIDKIT_RUNS`` is taken from the current directory. The
-    returned path is absolute; the folder is not created (:func:`vidkit.recipes.run_recipe` creates it).
+    returned path is absolute; the folder is not created (:func:`vidkit.experiments.future_prediction.run_recipe` creates it).
     """
     env = os.environ.get("VIDKIT_RUNS", "").strip()
     if env:

@@ -44,10 +44,10 @@ import torch.distributed as dist
 from torch import nn
 from tqdm.auto import tqdm
 
-from vidkit import distributed as D
-from vidkit.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from vidkit.errors import VidkitError, WriteError
-from vidkit.fileio import atomic_write, write_json_atomic
+from vidkit.utils import distributed as D
+from vidkit.utils.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from vidkit.utils.fileio import atomic_write, write_json_atomic
 
 __all__ = ["TrainConfig", "TrainResult", "StepInfo", "NonFiniteLossError", "LivePlot", "train", "pick_device",
            "steps_for_time", "check_writable",

@@ -30,8 +30,8 @@ from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repo root: runs without an install
 
-from vidkit import distributed as D  # noqa: E402
 from vidkit.train import StepInfo, TrainConfig, train  # noqa: E402
+from vidkit.utils import distributed as D  # noqa: E402
 
 
 class ToyStream:
@@ -84,7 +84,7 @@ def main() -> None:
     args = p.parse_args()
 
     if args.hang_in_save is not None:
-        import vidkit.checkpoint as C
+        import vidkit.utils.checkpoint as C
 
         real_save = torch.save
 

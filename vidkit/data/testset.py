@@ -25,7 +25,7 @@ from vidkit.data.digits import data_dir, digit_source
 from vidkit.data.moving_mnist import MovingMNIST, generate_moving_mnist
 from vidkit.data.streams import concat_batches
 from vidkit.errors import DataCacheError, DataFileError
-from vidkit.fileio import atomic_write
+from vidkit.utils.fileio import atomic_write
 
 __all__ = ["TEST_SEED", "VAL_SEED", "KNOWN_SHA256", "load_test_set", "load_val_set", "build_test_set", "verify_test_set", "cached_test_path",
            "load_official", "OFFICIAL_SHAPE", "frames_sha256", "atomic_save_npy"]

@@ -3,7 +3,7 @@
 Every classifier here reads a clip ``x`` ``(B, T, C, H, W)`` (frames in [0, 1]) and returns an
 :class:`AttentionOutput`: class logits for one or more label heads, plus the attention weights it used,
 so that a notebook can draw them over the frames and score them against the actor's boxes
-(:func:`vidkit.metrics.pointing_game`, :func:`vidkit.metrics.attention_mass`).
+(:func:`vidkit.eval.attention.pointing_game`, :func:`vidkit.eval.attention.attention_mass`).
 
 The building blocks, top to bottom:
 

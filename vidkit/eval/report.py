@@ -32,7 +32,7 @@ def run_summary(workdir: str | os.PathLike) -> dict[str, Any]:
     ``{"mean", "per_horizon", "sequences", "task", "train_s", "steps", "params"}``."""
     import torch
 
-    from vidkit.checkpoint import load_checkpoint
+    from vidkit.utils.checkpoint import load_checkpoint
 
     workdir = Path(workdir)
     path = workdir / "metrics.json"
@@ -62,7 +62,7 @@ def _check_results(results: Any) -> Mapping[str, Mapping[str, Any]]:
 def results_table(results: Mapping[str, Mapping[str, Any]], sort_by: str | None = "mse"):
     """One row per model: the mean test metrics, training time (s), steps and parameter count.
 
-    ``results`` maps a name to :func:`vidkit.metrics.evaluate_predictor` output, optionally with the
+    ``results`` maps a name to :func:`vidkit.eval.prediction.evaluate_predictor` output, optionally with the
     ``train_s`` / ``steps`` / ``params`` keys that :func:`run_summary` adds (baselines have none).
     Returns a ``pandas.DataFrame`` sorted by ``sort_by`` (``None``: keep the given order); ``steps`` and
     ``params`` are integer columns (``Int64``, ``<NA>`` for baselines). :func:`style_results` formats it.

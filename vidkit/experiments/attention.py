@@ -11,7 +11,7 @@ scored the same way:
   image in time (left/right, up/down, clockwise/counter-clockwise, in/out); restricted to the true
   pair's two classes, how often does the model pick the right one? Chance is 0.5, and a model that
   ignores the order of the frames cannot beat it;
-* **pointing game** and **attention mass** (:mod:`vidkit.metrics`) against the actor's boxes, with
+* **pointing game** and **attention mass** (:mod:`vidkit.eval.prediction`) against the actor's boxes, with
   their chance level, the box-area fraction.
 """
 
@@ -25,10 +25,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from vidkit.contrastive import clip_batches
 from vidkit.data.actions import ACTIONS, ActionClips, generate_actions
+from vidkit.data.batches import clip_batches
 from vidkit.data.flow import with_frame_differences
-from vidkit.metrics import attention_mass, box_area_fraction, pointing_game
+from vidkit.eval.attention import attention_mass, box_area_fraction, pointing_game
 from vidkit.models.attention import (
     AttentionOutput,
     LRCNClassifier,

@@ -42,7 +42,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from vidkit.fileio import atomic_write_path
+from vidkit.utils.fileio import atomic_write_path
 
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.axes import Axes
@@ -732,7 +732,7 @@ def _with_bar(rgb: np.ndarray, colour: tuple[int, int, int], height: int = 2) ->
 
 def rollout_panels(inputs: Any, truth: Any | None, predictions: Mapping[str, Any],
                    error: bool = True, input_panel: bool = False) -> dict[str, np.ndarray]:
-    """Time-aligned panels of a rollout, ready for :class:`vidkit.widgets.ClipPlayer` or :func:`side_by_side`.
+    """Time-aligned panels of a rollout, ready for :class:`vidkit.viz.widgets.ClipPlayer` or :func:`side_by_side`.
 
     Args:
         inputs: the observed frames ``(T_in, ...)`` (any clip layout, one channel).
@@ -798,7 +798,7 @@ def rollout_panels(inputs: Any, truth: Any | None, predictions: Mapping[str, Any
 # export
 # --------------------------------------------------------------------------------------------------
 def _atomic_write(path: str | os.PathLike, suffix: str, write: Callable[[Path], None]) -> Path:
-    """Check that ``path`` ends in ``suffix``, then write it atomically (:func:`vidkit.fileio.atomic_write_path`)."""
+    """Check that ``path`` ends in ``suffix``, then write it atomically (:func:`vidkit.utils.fileio.atomic_write_path`)."""
     target = Path(path)
     if target.suffix.lower() != suffix:
         raise ValueError(f"expected a path ending in {suffix!r}; got {str(path)!r}")
@@ -913,7 +913,7 @@ def gif_html(frames: Any, fps: float = 5, scale: int = 2, alt: str = "animated c
 
 
 # --------------------------------------------------------------------------------------------------
-# attention maps and boxes (used by vidkit.widgets.AttentionExplorer)
+# attention maps and boxes (used by vidkit.viz.widgets.AttentionExplorer)
 # --------------------------------------------------------------------------------------------------
 __all__ += ["colormap_lut", "upsample_attention", "overlay_heatmap", "draw_boxes", "attention_frames"]
 

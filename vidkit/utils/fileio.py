@@ -2,7 +2,7 @@
 
 A file is written to a temporary name in the same folder, flushed and fsynced, then renamed over the
 target with ``os.replace`` (atomic on POSIX and Windows). A crash, even SIGKILL, leaves either the old
-file or the new one, never half of one. No torch here, so light modules (``vidkit.viz``) can use it.
+file or the new one, never half of one. No torch here, so light modules (``vidkit.viz.frames``) can use it.
 """
 
 from __future__ import annotations

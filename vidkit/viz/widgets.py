@@ -11,7 +11,7 @@ still show the clip moving.
 
 Example::
 
-    from vidkit.widgets import ClipPlayer
+    from vidkit.viz.widgets import ClipPlayer
     ClipPlayer({"input": x, "truth": y, "prediction": y_hat, "error": (y - y_hat).abs()}, fps=5, scale=3)
 
 :class:`AttentionExplorer` is a ClipPlayer whose frames show what an attention model looks at: per frame the
@@ -37,7 +37,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from vidkit import viz
+from vidkit.viz import frames as viz
 
 __all__ = ["ClipPlayer", "widget_mimebundle", "AttentionExplorer", "ClipPicker"]
 
@@ -45,7 +45,7 @@ _WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
 #: Warn when the precomputed PNG frames of one player exceed this many bytes (they live in the notebook).
 PAYLOAD_WARN_BYTES = 20 * 1024 * 1024
 #: Default widest player (pixels): JupyterLab shrinks a wider image to the output area, and its labels with it,
-#: so a player with more panels lays them out in rows (:func:`vidkit.viz.side_by_side`'s ``max_width``).
+#: so a player with more panels lays them out in rows (:func:`vidkit.viz.frames.side_by_side`'s ``max_width``).
 MAX_WIDTH = 900
 
 
@@ -84,7 +84,7 @@ class ClipPlayer:
         max_width: the widest the player may be, in pixels (default :data:`MAX_WIDTH`): more panels than fit
             are laid out in rows, so JupyterLab never shrinks the picture and its labels; ``None``: one row.
             Labels are wrapped to their panel's width, never shrunk below
-            :data:`vidkit.viz.LABEL_MIN_PX` nor cut.
+            :data:`vidkit.viz.frames.LABEL_MIN_PX` nor cut.
 
     Attributes:
         frames: ``(T, H_out, W_out, 3)`` uint8 composite frames, ``T = max(T_i)`` (already upscaled).
@@ -217,11 +217,11 @@ class ClipPlayer:
         return f"ClipPlayer(T={self.num_frames}, size={w}x{h}{labels}, fps={self.fps:g})"
 
     def save_gif(self, path: str | os.PathLike, fps: float | None = None, scale: int = 1) -> Path:
-        """Save the composite frames (already upscaled by ``self.scale``) as a GIF via :func:`vidkit.viz.save_gif`."""
+        """Save the composite frames (already upscaled by ``self.scale``) as a GIF via :func:`vidkit.viz.frames.save_gif`."""
         return viz.save_gif(self.frames, path, fps=self.fps if fps is None else fps, scale=scale)
 
     def save_mp4(self, path: str | os.PathLike, fps: float | None = None, scale: int = 1) -> Path:
-        """Save the composite frames (already upscaled by ``self.scale``) as an MP4 via :func:`vidkit.viz.save_mp4`."""
+        """Save the composite frames (already upscaled by ``self.scale``) as an MP4 via :func:`vidkit.viz.frames.save_mp4`."""
         return viz.save_mp4(self.frames, path, fps=self.fps if fps is None else fps, scale=scale)
 
 

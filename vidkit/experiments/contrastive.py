@@ -3,8 +3,8 @@
 Every method is a *loss function for one batch*, trained by the kit's one loop
 (:func:`vidkit.train.train`); read them top to bottom:
 
-* :func:`infonce_loss`: two augmented views of a clip are a positive pair; the momentum encoder's
-  keys of other clips (the batch and a queue) are negatives (MoCo, He et al. 2020).
+* :func:`vidkit.models.moco.infonce_loss`: two augmented views of a clip are a positive pair; the momentum
+  encoder's keys of other clips (the batch and a queue) are negatives (MoCo, He et al. 2020).
 * :func:`ubernce_loss`: the oracle: every clip with the same *label* is a positive (CoCLR's UberNCE),
   by default in the authors' form ``-mean_p log softmax_p`` (``form="mean_log"``).
 * :func:`coclr_loss_fn`: CoCLR (Han et al. 2020): train one view (e.g. RGB) while the other view's
@@ -13,15 +13,14 @@ Every method is a *loss function for one batch*, trained by the kit's one loop
   the steps (``drop_self_prob``), both as in the authors' code.
 * :func:`srivastava_pretrain_loss`: the composite LSTM's reconstruction + future loss.
 
-The model trained by the contrastive losses is a :class:`MoCo`: an encoder, its projection head,
-momentum copies of both, and a queue of keys. Data comes from :func:`clip_batches`, an endless,
+The model trained by the contrastive losses is a :class:`vidkit.models.moco.MoCo`: an encoder, its projection
+head, momentum copies of both, and a queue of keys. Data comes from :func:`vidkit.data.batches.clip_batches`, an endless,
 seeded, shuffled stream of ``{"rgb", "flow", "action", "digit", "index"}`` batches.
 """
 
 from __future__ import annotations
 
-import copy
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -29,21 +28,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from vidkit.augment import augment_clips
-from vidkit.checkpoint import load_checkpoint, save_checkpoint
-from vidkit.losses import (
-    MoCoQueue,
-    NCEForm,
-    coclr_loss,
-    info_nce,
-    mine_topk_positives,
-    momentum_update,
-    uber_nce,
-)
-from vidkit.models.encoders import ProjectionHead
+from vidkit.losses import MoCoQueue, NCEForm, coclr_loss, mine_topk_positives, uber_nce
+from vidkit.models.moco import CROP_SCALE, MoCo, _views
 
-__all__ = ["BUDGETS", "MoCo", "notebook_moco", "notebook_srivastava", "save_encoders", "load_encoders", "clip_batches", "infonce_loss", "ubernce_loss", "coclr_loss_fn", "srivastava_pretrain_loss",
-           "finetune", "label_subset"]
+__all__ = ["BUDGETS", "ubernce_loss", "coclr_loss_fn", "srivastava_pretrain_loss", "finetune", "label_subset"]
 
 
 #: Per-profile budgets for notebook 02: pretraining steps / seconds per method, batch size, fine-tuning
@@ -57,75 +45,6 @@ BUDGETS: dict[str, dict[str, Any]] = {
     "full": {"steps": 20000, "time_s": 3600, "batch": 256, "finetune_steps": 3000, "farneback_clips": None,
              "eval_train_clips": None},
 }
-
-
-class MoCo(nn.Module):
-    """Encoder + projection head, their momentum copies, and a queue of keys (He et al. 2020).
-
-    ``encoder`` has ``embed(clip (B, T, C, H, W)) -> (B, encoder.dim)``. :meth:`embed` is the
-    representation we evaluate; :meth:`query` (online, with gradients) and :meth:`key` (momentum copy,
-    no gradients) give ``(B, proj_dim)`` projections for the loss. ``view`` names the batch entry the
-    model reads (``"rgb"`` or ``"flow"``).
-    """
-
-    def __init__(self, encoder: nn.Module, view: str = "rgb", proj_dim: int = 64, queue_size: int = 1024,
-                 momentum: float = 0.99, temperature: float = 0.1):
-        super().__init__()
-        if view not in ("rgb", "flow"):
-            raise ValueError(f"view must be 'rgb' or 'flow', got {view!r}")
-        if not hasattr(encoder, "embed") or not isinstance(getattr(encoder, "dim", None), int):
-            raise TypeError("encoder must be an nn.Module with embed() and an int attribute dim")
-        if not 0.0 <= momentum <= 1.0 or not temperature > 0:
-            raise ValueError(f"need momentum in [0, 1] and temperature > 0, got {momentum}, {temperature}")
-        self.view, self.momentum, self.temperature, self.proj_dim = view, momentum, temperature, proj_dim
-        self.encoder = encoder
-        self.head = ProjectionHead(encoder.dim, encoder.dim, proj_dim)
-        self.key_encoder, self.key_head = copy.deepcopy(encoder), copy.deepcopy(self.head)
-        for p in [*self.key_encoder.parameters(), *self.key_head.parameters()]:
-            p.requires_grad_(False)
-        self.queue = MoCoQueue(queue_size, proj_dim)
-
-    def embed(self, x: torch.Tensor) -> torch.Tensor:
-        """The representation, before the head: ``(B, T, C, H, W) -> (B, encoder.dim)``."""
-        return self.encoder.embed(x)
-
-    def query(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.encoder.embed(x))
-
-    @torch.no_grad()
-    def key(self, x: torch.Tensor) -> torch.Tensor:
-        """Momentum-update the key encoder, then project ``x`` with it (as MoCo does every step)."""
-        momentum_update(self.encoder, self.key_encoder, self.momentum)
-        momentum_update(self.head, self.key_head, self.momentum)
-        return self.key_head(self.key_encoder.embed(x))
-
-
-CROP_SCALE = (0.6, 1.0)  # default spatial crop: a random square of 60-100 % of the frame side, resized back
-
-
-def _views(model: MoCo, batch: Mapping[str, torch.Tensor], length: int,
-           crop_scale: tuple[float, float] = CROP_SCALE) -> tuple[torch.Tensor, torch.Tensor]:
-    x = batch[model.view]
-    flow = model.view == "flow"
-    return (augment_clips(x, length, flow=flow, crop_scale=crop_scale),
-            augment_clips(x, length, flow=flow, crop_scale=crop_scale))
-
-
-def infonce_loss(model: MoCo, batch: Mapping[str, torch.Tensor], length: int = 12,
-                 crop_scale: tuple[float, float] = CROP_SCALE) -> tuple[torch.Tensor, dict]:
-    """InfoNCE with a queue. Two augmented views ``v1, v2`` of each clip; ``q = g(f(v1))`` online,
-    ``k = g'(f'(v2))`` momentum copies::
-
-        L = -mean_i log  exp(q_i . k_i / tau) / ( sum_j exp(q_i . k_j / tau) + sum_m exp(q_i . queue_m / tau) )
-
-    (cosine similarities), then the keys join the queue. ``length`` is the temporal crop (frames),
-    ``crop_scale`` the range of the spatial crop's side (fraction of the frame; ``(1, 1)``: no crop).
-    """
-    v1, v2 = _views(model, batch, length, crop_scale)
-    q, k = model.query(v1), model.key(v2)
-    loss = info_nce(q, k, model.temperature, model.queue.keys)
-    model.queue.enqueue(k, labels=batch["action"], indices=batch["index"])
-    return loss, {"queue": float(len(model.queue))}
 
 
 def ubernce_loss(model: MoCo, batch: Mapping[str, torch.Tensor], length: int = 12,
@@ -217,41 +136,6 @@ def srivastava_pretrain_loss(model: nn.Module, batch: Mapping[str, torch.Tensor]
     return srivastava_loss(out, x[:, :half], x[:, half:])
 
 
-def clip_batches(rgb: torch.Tensor, labels: Mapping[str, Any], batch_size: int, flow: torch.Tensor | None = None,
-                 seed: int = 0) -> Iterator[dict[str, torch.Tensor]]:
-    """Endless shuffled batches ``{"rgb": (B, T, 1, H, W), "flow"?: (B, T-1, 2, H, W), <label>: (B,),
-    "index": (B,)}`` from in-memory clips; a new permutation every epoch, seeded. Inputs are checked
-    here, when it is called, not at the first batch."""
-    if not isinstance(rgb, torch.Tensor) or rgb.dim() != 5 or not rgb.is_floating_point():
-        got = (tuple(rgb.shape), rgb.dtype) if isinstance(rgb, torch.Tensor) else type(rgb).__name__
-        raise ValueError(f"rgb must be a float tensor (N, T, C, H, W), got {got}")
-    n = len(rgb)
-    if flow is not None and (not isinstance(flow, torch.Tensor) or flow.dim() != 5 or len(flow) != n):
-        got = tuple(flow.shape) if isinstance(flow, torch.Tensor) else type(flow).__name__
-        raise ValueError(f"flow must be a tensor (N={n}, T-1, 2, H, W), got {got}")
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or not 1 <= batch_size <= n:
-        raise ValueError(f"batch_size must be an int in 1..{n}, got {batch_size!r}")
-    tensors = {k: torch.as_tensor(np.asarray(v), dtype=torch.long) for k, v in labels.items()}
-    for k, v in tensors.items():
-        if v.shape != (n,):
-            raise ValueError(f"labels[{k!r}] must be ({n},), got {tuple(v.shape)}")
-    return _endless_batches(rgb, tensors, batch_size, flow, seed)
-
-
-def _endless_batches(rgb: torch.Tensor, tensors: dict[str, torch.Tensor], batch_size: int,
-                     flow: torch.Tensor | None, seed: int) -> Iterator[dict[str, torch.Tensor]]:
-    gen = torch.Generator().manual_seed(seed)
-    n = len(rgb)
-    while True:
-        order = torch.randperm(n, generator=gen)
-        for lo in range(0, n - batch_size + 1, batch_size):
-            idx = order[lo:lo + batch_size]
-            batch = {"rgb": rgb[idx], "index": idx, **{k: v[idx] for k, v in tensors.items()}}
-            if flow is not None:
-                batch["flow"] = flow[idx]
-            yield batch
-
-
 def label_subset(labels: Any, fraction: float, seed: int = 0) -> np.ndarray:
     """Indices of a class-balanced ``fraction`` of the clips (at least one per class), seeded."""
     y = np.asarray(labels)
@@ -306,56 +190,3 @@ def finetune(encoder: nn.Module, train_x: torch.Tensor, train_y: Any, test_x: to
     return {"accuracy": correct / len(test_x), "train_clips": len(train_x)}
 
 
-# --------------------------------------------------------------------------- notebook 02's encoders, kept
-
-def notebook_moco(view: str, width: int = 16, dim: int = 128, queue_size: int = 256,
-                  temperature: float = 0.1) -> MoCo:
-    """The MoCo model notebook 02 trains for ``view`` ("rgb" or "flow"): a (2+1)D ``Conv3dEncoder``, a queue
-    of 256 keys, momentum 0.9, temperature 0.1 (the last two can be varied, as the sweep does)."""
-    from vidkit.models.encoders import Conv3dEncoder
-
-    if view not in ("rgb", "flow"):
-        raise ValueError(f"view must be 'rgb' or 'flow', got {view!r}")
-    return MoCo(Conv3dEncoder(1 if view == "rgb" else 2, width=width, dim=dim), view, queue_size=queue_size,
-                momentum=0.9, temperature=temperature)
-
-
-def notebook_srivastava(size: int, hidden: int = 256) -> nn.Module:
-    """The composite LSTM notebook 02 pretrains on ``size x size`` actions clips."""
-    from vidkit.models.srivastava import SrivastavaLSTM
-
-    return SrivastavaLSTM("composite", hidden=hidden, frame_shape=(1, size, size))
-
-
-def save_encoders(encoders: Mapping[str, nn.Module], path: Any, size: int) -> Any:
-    """Save notebook 02's encoders (``{name: MoCo or SrivastavaLSTM}``, built by :func:`notebook_moco` /
-    :func:`notebook_srivastava`) in one checkpoint, so that notebook 04 can retrieve with them. Their
-    sizes (MoCo encoder ``width``/``dim``, LSTM ``hidden``) are stored too, so :func:`load_encoders`
-    rebuilds non-default sizes."""
-    from vidkit.models.srivastava import SrivastavaLSTM
-
-    entries = {}
-    for name, model in encoders.items():
-        if isinstance(model, MoCo):
-            spec = {"kind": "moco", "view": model.view, "width": model.encoder.width, "dim": model.encoder.dim}
-        elif isinstance(model, SrivastavaLSTM):
-            spec = {"kind": "srivastava", "hidden": model.hidden}
-        else:
-            raise TypeError(f"encoders[{name!r}] must be a MoCo or a SrivastavaLSTM, got {type(model).__name__}")
-        entries[name] = {**spec, "state": model.state_dict()}
-    return save_checkpoint({"size": int(size), "encoders": entries}, path)
-
-
-def load_encoders(path: Any) -> dict[str, nn.Module]:
-    """The encoders saved by :func:`save_encoders`, rebuilt and in eval mode (checkpoint loaded with
-    ``torch.load(weights_only=True)``)."""
-    state = load_checkpoint(path)
-    out: dict[str, nn.Module] = {}
-    for name, entry in state["encoders"].items():
-        if entry["kind"] == "moco":  # files written before sizes were stored hold the defaults
-            model = notebook_moco(entry["view"], width=entry.get("width", 16), dim=entry.get("dim", 128))
-        else:
-            model = notebook_srivastava(state["size"], hidden=entry.get("hidden", 256))
-        model.load_state_dict(entry["state"])
-        out[name] = model.eval()
-    return out

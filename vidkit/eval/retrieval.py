@@ -15,8 +15,8 @@ Which gallery items count as right answers is a ``(Q, G)`` boolean **relevance**
 so a non-relevant item that *ties* with the best relevant one is counted as ranked above it, and so is
 one that falls short of it only by float rounding (``tol_q``: ``TIE_ULPS = 16`` eps of the score dtype
 times the query's largest ``|score|``; see there). It is the kit's one ranking rule:
-:func:`retrieval_metrics`, :func:`vidkit.eval.retrieval_recall` (class-level video -> video recall) and
-:func:`vidkit.textvideo.evaluate_text_video` all rank with it, and no result depends on the gallery
+:func:`retrieval_metrics`, :func:`vidkit.eval.representation.retrieval_recall` (class-level video -> video recall) and
+:func:`vidkit.experiments.text_video.evaluate_text_video` all rank with it, and no result depends on the gallery
 order. A tie never helps, and a constant scorer gets the worst possible rank, ``G - n_q + 1`` with
 ``n_q`` relevant items. The reference HowTo100M / MIL-NCE evaluation (``compute_metrics``: sort the
 scores, subtract the true item's score, ``np.where(... == 0)``) does the opposite: it finds *every*
@@ -145,8 +145,8 @@ def _tie_rtol(tie_rtol: Any, dtype: torch.dtype) -> float:
 def first_hit_ranks(scores: Any, relevant: Any, *, tie_rtol: float | None = None) -> torch.Tensor:
     """1-based rank of each query's best-ranked relevant gallery item, ties counted **against** the query.
 
-    The kit's one ranking rule: :func:`retrieval_metrics`, :func:`vidkit.eval.retrieval_recall` and
-    :func:`vidkit.textvideo.evaluate_text_video` all take their ranks from here.
+    The kit's one ranking rule: :func:`retrieval_metrics`, :func:`vidkit.eval.representation.retrieval_recall` and
+    :func:`vidkit.experiments.text_video.evaluate_text_video` all take their ranks from here.
 
     ``scores`` ``(Q, G)`` float (higher = better; no NaN; ``-inf`` = not in this query's gallery),
     ``relevant`` ``(Q, G)`` bool with at least one True per row. Returns ``(Q,)`` int64::
@@ -169,7 +169,7 @@ def first_hit_ranks(scores: Any, relevant: Any, *, tie_rtol: float | None = None
     nothing. Scores that close are not resolved by the arithmetic (a float32 cosine is itself only
     accurate to a few eps), so calling them tied is the honest reading; the price is that a genuinely
     different score that close ties too. In float64 that does not happen in practice
-    (:func:`vidkit.eval.retrieval_recall` scores in float64); with float32 cosines over a gallery of
+    (:func:`vidkit.eval.representation.retrieval_recall` scores in float64); with float32 cosines over a gallery of
     1,000 clips it moved one or two queries in 1,000 by one rank and no R@k (one measured run of
     notebook 04's text-video evaluation). ``tie_rtol=0`` counts exact ties only. Half-precision scores
     are ranked as float32 (their own, coarser rounding is not absorbed: score in float32 or float64).
@@ -264,7 +264,7 @@ def cosine_scores(query_emb: Any, gallery_emb: Any, center: bool = False) -> tor
     :func:`search` scores them: rows L2-normalised (after subtracting the gallery mean from both sets when
     ``center=True``), one matmul. Float32 at least (float64 stays float64), on the query's device; a zero
     row (e.g. a clip equal to the gallery mean) scores 0 against everything. Rank the result with
-    :func:`first_hit_ranks` / :func:`retrieval_metrics` (:func:`vidkit.eval.retrieval_recall` does, in
+    :func:`first_hit_ranks` / :func:`retrieval_metrics` (:func:`vidkit.eval.representation.retrieval_recall` does, in
     blocks of queries).
     """
     qe, ge = _unit_rows(query_emb, gallery_emb, center)
@@ -276,10 +276,10 @@ def search(query_emb: Any, gallery_emb: Any, k: int = 10, batch: int = 1024, cen
            exclude_self: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
     """Top-``k`` gallery items per query by cosine similarity: ``(scores (Q, k), indices (Q, k))``.
 
-    The kit's one nearest-neighbour search (:func:`vidkit.eval.knn_predict` and
-    :func:`vidkit.eval.nearest_neighbours` use it too). ``query_emb`` ``(Q, D)``, ``gallery_emb``
+    The kit's one nearest-neighbour search (:func:`vidkit.eval.representation.knn_predict` and
+    :func:`vidkit.eval.representation.nearest_neighbours` use it too). ``query_emb`` ``(Q, D)``, ``gallery_emb``
     ``(G, D)``; rows are L2-normalised (after subtracting the gallery mean from both sets when
-    ``center=True``, as :func:`vidkit.eval.retrieval_recall` does), then ``batch`` queries at a time are
+    ``center=True``, as :func:`vidkit.eval.representation.retrieval_recall` does), then ``batch`` queries at a time are
     scored against the whole gallery (:func:`cosine_scores`; a ``(batch, G)`` block: memory ``batch * G``
     floats) and the best ``k`` are kept, highest first. **Ties** keep gallery order (a stable sort: of two
     equal scores the smaller gallery index comes first), so results are reproducible; this order is for
@@ -416,3 +416,28 @@ def split_by_pairs(digits: Any, actions: Any, pairs: Sequence[tuple[int, int]]) 
         pd, pa = _int(item[0], "pair digit", 0), _int(item[1], "pair action", 0)
         held |= (d == pd) & (a == pa)
     return ~held, held
+
+
+# ------------------------------------------------------------------------------- argument checks
+
+
+def _emb(x: Any, name: str, rows: int | None = None, dim: int | None = None) -> torch.Tensor:
+    if isinstance(x, np.ndarray):
+        x = torch.from_numpy(x)
+    if not isinstance(x, torch.Tensor) or not x.is_floating_point() or x.dim() != 2 or min(x.shape) < 1:
+        got = (tuple(x.shape), x.dtype) if isinstance(x, torch.Tensor) else type(x).__name__
+        raise ValueError(f"{name} must be a float (N, D) embedding matrix, got {got}")
+    if rows is not None and x.shape[0] != rows:
+        raise ValueError(f"{name} must have {rows} rows, got {tuple(x.shape)}")
+    if dim is not None and x.shape[1] != dim:
+        raise ValueError(f"{name} must have D = {dim} columns (as video_emb), got {tuple(x.shape)}")
+    if not torch.isfinite(x).all():
+        raise ValueError(f"{name} holds NaN or infinite values")
+    return F.normalize(x.detach().float().cpu(), dim=1)
+
+
+def _label_vector(y: Any, name: str, n: int) -> np.ndarray:
+    a = np.asarray(y.cpu() if isinstance(y, torch.Tensor) else y)
+    if a.ndim != 1 or len(a) != n or a.dtype.kind not in "iu":
+        raise ValueError(f"{name} must be ({n},) integer labels, got {a.dtype} {a.shape}")
+    return a.astype(np.int64)

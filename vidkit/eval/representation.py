@@ -17,7 +17,7 @@ The protocol, with ``N`` train clips, ``M`` test clips and ``D``-dimensional emb
 4. :func:`retrieval_recall` is CoCLR's nearest-neighbour retrieval: each test clip queries the train
    clips; features are **mean-centred** (the gallery mean is subtracted from both sets) and L2-normalised;
    a query is a hit at ``k`` (``R@k``) if a gallery clip with the query's label is among its ``k``
-   nearest, ties counted against the query (:func:`vidkit.retrieval.first_hit_ranks`).
+   nearest, ties counted against the query (:func:`vidkit.eval.retrieval.first_hit_ranks`).
 5. :func:`evaluate_representation` runs all three for every label; :func:`results_frame` turns the results
    of several methods into one table (rows: methods, columns: ``(label, metric)``).
 
@@ -39,7 +39,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from vidkit.retrieval import cosine_scores, first_hit_ranks, search
+from vidkit.eval.retrieval import cosine_scores, first_hit_ranks, search
 
 __all__ = [
     "extract_embeddings",
@@ -128,7 +128,7 @@ def _positive_float(v: Any, name: str) -> float:
 
 def _search(query: np.ndarray, gallery: np.ndarray, k: int, center: bool = False,
             exclude_self: bool = False) -> tuple[np.ndarray, np.ndarray]:
-    """:func:`vidkit.retrieval.search` (the kit's one cosine top-k search, ties in gallery order) on float64
+    """:func:`vidkit.eval.retrieval.search` (the kit's one cosine top-k search, ties in gallery order) on float64
     NumPy arrays: indices ``(M, k)`` and similarities ``(M, k)``, most similar first."""
     sim, idx = search(query, gallery, k=k, batch=_CHUNK, center=center, exclude_self=exclude_self)
     return idx.numpy(), sim.numpy()
@@ -303,7 +303,7 @@ def nearest_neighbours(query_x: ArrayLike, gallery_x: ArrayLike, k: int = 5, cen
     """Indices ``(M, k)`` of each query's ``k`` nearest gallery rows, most similar first: cosine similarity
     after subtracting the gallery mean from both sets (``center=True``), the similarity
     :func:`retrieval_recall` ranks by. Equally similar rows come in gallery order (the smaller index
-    first: :func:`vidkit.retrieval.search`), a display order; :func:`retrieval_recall` counts ties against
+    first: :func:`vidkit.eval.retrieval.search`), a display order; :func:`retrieval_recall` counts ties against
     the query instead."""
     qx, gx = _features(query_x, "query_x"), _features(gallery_x, "gallery_x")
     if qx.shape[1] != gx.shape[1]:
@@ -317,7 +317,7 @@ def nearest_neighbours(query_x: ArrayLike, gallery_x: ArrayLike, k: int = 5, cen
 
 def _class_ranks(qx: np.ndarray, qy: np.ndarray, gx: np.ndarray, gy: np.ndarray, center: bool,
                  exclude_self: bool) -> np.ndarray:
-    """``(M,)`` first-hit rank of each query (:func:`vidkit.retrieval.first_hit_ranks`) with relevant = same
+    """``(M,)`` first-hit rank of each query (:func:`vidkit.eval.retrieval.first_hit_ranks`) with relevant = same
     label, scored in float64 blocks of ``_CHUNK`` queries; ``inf`` where no gallery item has the label."""
     ranks = np.full(len(qx), np.inf)
     for lo in range(0, len(qx), _CHUNK):
@@ -340,8 +340,8 @@ def retrieval_recall(query_x: ArrayLike, query_y: ArrayLike, gallery_x: ArrayLik
 
     Each query ``(M, D)`` ranks the gallery ``(N, D)`` by cosine similarity, after **mean-centring**: the
     gallery mean ``mu`` is subtracted from both sets (``q - mu``, ``g - mu``), then rows are L2-normalised
-    (:func:`vidkit.retrieval.cosine_scores`, in float64). The relevant gallery items of query ``i`` are
-    those with label ``query_y[i]``; its rank is :func:`vidkit.retrieval.first_hit_ranks`, the kit's one
+    (:func:`vidkit.eval.retrieval.cosine_scores`, in float64). The relevant gallery items of query ``i`` are
+    those with label ``query_y[i]``; its rank is :func:`vidkit.eval.retrieval.first_hit_ranks`, the kit's one
     ranking rule::
 
         best_i = max_{g : gallery_y[g] == query_y[i]} s_ig
@@ -353,7 +353,7 @@ def retrieval_recall(query_x: ArrayLike, query_y: ArrayLike, gallery_x: ArrayLik
     non-decreasing in ``k``; it does not depend on the order of the gallery. Constant (collapsed)
     embeddings give every query the worst rank, ``1 +`` the number of other-label clips, not a lucky
     hit. A query whose label no gallery item has never hits. This is
-    :func:`vidkit.retrieval.retrieval_metrics`' ``R@k`` with relevance = same label (which also gives
+    :func:`vidkit.eval.retrieval.retrieval_metrics`' ``R@k`` with relevance = same label (which also gives
     the median rank and chance levels).
 
     Centring matters: raw embeddings often share a large common component (e.g. all-positive ReLU

@@ -3,7 +3,7 @@
 A recipe is a plain dict in :data:`RECIPES`: a base config plus per-profile overrides under
 ``"profiles"``. :func:`recipe_config` resolves it for a profile (batch size, step and time budgets
 come from :func:`vidkit.profile`); :func:`run_recipe` builds the model and the data, trains with
-:func:`vidkit.train.train`, evaluates on the fixed cached test set (:func:`vidkit.metrics.evaluate_predictor`) and writes ``metrics.json``::
+:func:`vidkit.train.train`, evaluates on the fixed cached test set (:func:`vidkit.eval.prediction.evaluate_predictor`) and writes ``metrics.json``::
 
     workdir = run_recipe("mmnist_tiny", profile="smoke")   # <vidkit.runs_dir()>/mmnist_tiny-YYYYmmdd-HHMMSS/
     run_recipe("mmnist_tiny", workdir=workdir, steps=500)  # resume the same run, to 500 steps
@@ -24,9 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from vidkit import distributed as D
-from vidkit.fileio import write_json_atomic
-from vidkit.metrics import evaluate_predictor, prediction_metrics
+from vidkit.eval.prediction import evaluate_predictor, prediction_metrics
 from vidkit.models import (
     ConvRNNPredictor,
     SimVP,
@@ -46,6 +44,8 @@ from vidkit.train import (
     seed_everything,
     train,
 )
+from vidkit.utils import distributed as D
+from vidkit.utils.fileio import write_json_atomic
 
 __all__ = ["RECIPES", "MODELS", "REFERENCES", "reference_commands", "recipe_config", "build_model", "make_loss", "run_recipe",
            "evaluate_run", "evaluate_baselines", "write_samples"]
@@ -352,8 +352,8 @@ def write_samples(model: nn.Module, cfg: dict[str, Any], folder: str | os.PathLi
                   fps: float = 4) -> list[Path]:
     """Sample rollouts of the first ``n`` test sequences as ``rollouts.gif`` and ``rollouts.mp4`` in ``folder``:
     one row per sequence, ``truth | model | error`` over the whole sequence (inputs, then predictions)."""
-    from vidkit import viz
     from vidkit.data import load_test_set
+    from vidkit.viz import frames as viz
 
     d = cfg["data"]
     t_in, steps = d["in_frames"], d["seq_len"] - d["in_frames"]

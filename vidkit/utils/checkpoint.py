@@ -31,7 +31,7 @@ from typing import Any
 import torch
 
 from vidkit.errors import CheckpointError
-from vidkit.fileio import _check_path, atomic_write, write_json_atomic
+from vidkit.utils.fileio import _check_path, atomic_write, write_json_atomic
 
 __all__ = ["FORMAT", "VERSION", "CheckpointError", "save_checkpoint", "load_checkpoint", "atomic_write",
            "write_json_atomic"]

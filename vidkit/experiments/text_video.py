@@ -1,7 +1,7 @@
 """Text-to-video and video-to-video retrieval on the actions suite (notebook 04): data, training, scoring, browsing.
 
-The pieces of :mod:`vidkit.text` (vocabulary, text encoder, gated embedding unit, joint model),
-:mod:`vidkit.losses` (max-margin ranking, NCE, MIL-NCE) and :mod:`vidkit.retrieval` (tie-safe ranks,
+The pieces of :mod:`vidkit.models.text` (vocabulary, text encoder, gated embedding unit, joint model),
+:mod:`vidkit.losses` (max-margin ranking, NCE, MIL-NCE) and :mod:`vidkit.eval.retrieval` (tie-safe ranks,
 relevance, held-out pairs) put together, read top to bottom:
 
 * **data**: clips of the actions suite and the video encoder's input, every ``stride``-th frame plus its
@@ -19,43 +19,41 @@ relevance, held-out pairs) put together, read top to bottom:
   caption) and **instance** hits (only the captioned clip), seen digit x action pairs vs held-out ones;
 * **video to video**: :func:`two_stream` (RGB and flow features side by side) and
   :func:`standin_encoders` (quick encoders when notebook 02's are missing);
-* **browsing**: :class:`NeighbourBrowser`, a widget that shows the top-k clips of a clip or a typed caption.
+
+The widget that browses the top-k clips of a clip or a typed caption is :class:`vidkit.viz.browser.NeighbourBrowser`.
 """
 
 from __future__ import annotations
 
-import html
-import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from vidkit.data.actions import ACTIONS, ActionClips, all_captions, generate_actions, instance_captions
 from vidkit.data.flow import with_frame_differences
-from vidkit.losses import max_margin_ranking, mil_nce, text_video_nce
-from vidkit.retrieval import (
+from vidkit.eval.retrieval import (
+    _emb,
+    _label_vector,
     instance_relevance,
     retrieval_metrics,
-    search,
     semantic_relevance,
     split_by_pairs,
 )
-from vidkit.text import TextEncoder, VideoTextModel, Vocabulary, tokenize
+from vidkit.losses import max_margin_ranking, mil_nce, text_video_nce
+from vidkit.models.text import TextEncoder, VideoTextModel, Vocabulary
 from vidkit.train import TrainConfig, TrainResult, steps_for_time, train
+from vidkit.utils.checks import int_arg as _int
 
 __all__ = [
     "BUDGETS",
     "LOSSES",
     "CaptionBank",
-    "NeighbourBrowser",
     "build_vocabulary",
     "caption_batches",
-    "caption_labels",
     "embed_texts",
     "embed_videos",
     "encoder_features",
@@ -74,7 +72,7 @@ __all__ = [
 #:
 #: * ``distractors``: distractor digits per clip (0: the actor alone; see the notebook for why);
 #: * ``stride``: the video encoder sees every ``stride``-th frame plus its difference (:func:`video_input`);
-#: * ``heldout``: digit x action pairs held out of training (:func:`vidkit.retrieval.heldout_pairs`);
+#: * ``heldout``: digit x action pairs held out of training (:func:`vidkit.eval.retrieval.heldout_pairs`);
 #: * ``batch``, ``bag`` (captions per clip for MIL-NCE), ``instance_fraction`` (the share of training
 #:   captions that are instance captions), ``steps`` / ``time_s`` (each text-video training plans its
 #:   schedule for the steps that fit in ``time_s``, :func:`steps_for_time`, and stops at whichever comes
@@ -95,14 +93,6 @@ LOSSES: tuple[str, ...] = ("max-margin", "NCE", "MIL-NCE")
 
 
 # ------------------------------------------------------------------------------------------------ checks
-
-
-def _int(v: Any, name: str, lo: int = 1, hi: int | None = None) -> int:
-    if isinstance(v, bool) or not isinstance(v, int | np.integer):
-        raise TypeError(f"{name} must be an int, got {type(v).__name__}")
-    if v < lo or (hi is not None and v > hi):
-        raise ValueError(f"{name} must be in {lo}..{hi if hi is not None else 'inf'}, got {v}")
-    return int(v)
 
 
 def _fraction(v: Any, name: str) -> float:
@@ -295,7 +285,7 @@ def _endless(x: torch.Tensor, bank: CaptionBank, batch_size: int, bag: int, inst
 def make_model(vocab_size: int, dim: int = 64, width: int = 16, video_dim: int = 128, in_channels: int = 2,
                text: str = "conv", video_encoder: nn.Module | None = None) -> VideoTextModel:
     """The joint model: ``Conv3dEncoder(in_channels, width, video_dim)`` (or ``video_encoder``) + a gated
-    embedding unit into ``dim``, and a :class:`vidkit.text.TextEncoder` (``text`` = "conv" or "gru", word
+    embedding unit into ``dim``, and a :class:`vidkit.models.text.TextEncoder` (``text`` = "conv" or "gru", word
     embeddings of 64, 128 hidden units, its own gated embedding unit into ``dim``)."""
     from vidkit.models.encoders import Conv3dEncoder
 
@@ -357,7 +347,7 @@ def train_text_video(model: VideoTextModel, x: torch.Tensor, bank: CaptionBank, 
         raise ValueError(f"kind must be one of {LOSSES}, got {kind!r}")
     missing = {"steps", "time_s", "batch", "bag", "instance_fraction", "lr"} - set(budget)
     if missing:
-        raise KeyError(f"budget lacks {sorted(missing)} (see vidkit.textvideo.BUDGETS)")
+        raise KeyError(f"budget lacks {sorted(missing)} (see vidkit.experiments.text_video.BUDGETS)")
     bag = budget["bag"] if kind == "MIL-NCE" else 1
     batches = caption_batches(x, bank, min(budget["batch"], len(x)), bag=bag,
                               instance_fraction=budget["instance_fraction"], seed=seed)
@@ -402,7 +392,7 @@ def embed_texts(model: VideoTextModel, vocab: Vocabulary, texts: str | Sequence[
     are dropped with a warning, and a query with no known word raises a ``ValueError`` naming them.
     """
     if not isinstance(vocab, Vocabulary):
-        raise TypeError(f"vocab must be a vidkit.text.Vocabulary, got {type(vocab).__name__}")
+        raise TypeError(f"vocab must be a vidkit.models.text.Vocabulary, got {type(vocab).__name__}")
     items = [texts] if isinstance(texts, str) else texts
     if isinstance(items, Sequence) and len(items) == 0:
         raise ValueError("texts is empty: give at least one caption")
@@ -419,28 +409,6 @@ def embed_texts(model: VideoTextModel, vocab: Vocabulary, texts: str | Sequence[
     finally:
         model.train(was)
     return torch.cat(out)
-
-
-def _emb(x: Any, name: str, rows: int | None = None, dim: int | None = None) -> torch.Tensor:
-    if isinstance(x, np.ndarray):
-        x = torch.from_numpy(x)
-    if not isinstance(x, torch.Tensor) or not x.is_floating_point() or x.dim() != 2 or min(x.shape) < 1:
-        got = (tuple(x.shape), x.dtype) if isinstance(x, torch.Tensor) else type(x).__name__
-        raise ValueError(f"{name} must be a float (N, D) embedding matrix, got {got}")
-    if rows is not None and x.shape[0] != rows:
-        raise ValueError(f"{name} must have {rows} rows, got {tuple(x.shape)}")
-    if dim is not None and x.shape[1] != dim:
-        raise ValueError(f"{name} must have D = {dim} columns (as video_emb), got {tuple(x.shape)}")
-    if not torch.isfinite(x).all():
-        raise ValueError(f"{name} holds NaN or infinite values")
-    return F.normalize(x.detach().float().cpu(), dim=1)
-
-
-def _label_vector(y: Any, name: str, n: int) -> np.ndarray:
-    a = np.asarray(y.cpu() if isinstance(y, torch.Tensor) else y)
-    if a.ndim != 1 or len(a) != n or a.dtype.kind not in "iu":
-        raise ValueError(f"{name} must be ({n},) integer labels, got {a.dtype} {a.shape}")
-    return a.astype(np.int64)
 
 
 #: Columns of :func:`evaluate_text_video`'s table.
@@ -460,16 +428,16 @@ def evaluate_text_video(video_emb: Any, digit: Any, action: Any, caption_emb: An
             its own pair (the caption's for text -> video, the clip's for video -> text) is one of them.
         ks: the ``k`` of ``R@k``.
 
-    What counts as a hit (``relevant``, :mod:`vidkit.retrieval`); scores are cosine similarities:
+    What counts as a hit (``relevant``, :mod:`vidkit.eval.retrieval`); scores are cosine similarities:
 
     * text -> video, **semantic**: caption ``q`` queries the ``N`` clips; a hit is any clip whose digit and
-      action are the caption's (:func:`vidkit.retrieval.semantic_relevance`);
+      action are the caption's (:func:`vidkit.eval.retrieval.semantic_relevance`);
     * text -> video, **instance**: instance caption ``i`` queries the clips; only clip ``i`` is a hit;
     * video -> text, **semantic**: clip ``i`` queries the ``Q`` semantic captions; a hit is any caption
       stating the clip's digit and action;
     * video -> text, **instance**: clip ``i`` queries the ``N`` instance captions; only caption ``i`` is a hit.
 
-    Ranks are first-hit ranks with ties counted against the query (:func:`vidkit.retrieval.first_hit_ranks`).
+    Ranks are first-hit ranks with ties counted against the query (:func:`vidkit.eval.retrieval.first_hit_ranks`).
     Every query needs at least one hit in its gallery: each caption's pair must occur among the clips, and
     each clip's pair among the captions (a ``ValueError`` names the first that does not).
 
@@ -477,7 +445,7 @@ def evaluate_text_video(video_emb: Any, digit: Any, action: Any, caption_emb: An
     ``"video->text"``, ``hits`` in ``"semantic"``, ``"instance"`` and ``pairs`` in ``"seen"``, ``"held-out"``
     (a split without queries is left out), columns: the query and gallery counts,
     ``R@k`` (fractions), median and mean first-hit rank, and the chance levels of random scores
-    (``chance@k``, and ``chance_MeanR`` of :func:`vidkit.retrieval.retrieval_metrics`,
+    (``chance@k``, and ``chance_MeanR`` of :func:`vidkit.eval.retrieval.retrieval_metrics`,
     the expected rank of a random order).
     """
     v = _emb(video_emb, "video_emb")
@@ -538,13 +506,13 @@ def encoder_features(encoders: Mapping[str, nn.Module], rgb: torch.Tensor, flow:
     """Frozen features of every encoder: ``{name: (N, D) float32}``.
 
     Each encoder reads its own view: a model whose ``view`` attribute is ``"flow"`` (a flow
-    :class:`vidkit.contrastive.MoCo`) gets ``flow`` ``(N, T-1, 2, H, W)``, every other one ``rgb``
+    :class:`vidkit.models.moco.MoCo`) gets ``flow`` ``(N, T-1, 2, H, W)``, every other one ``rgb``
     ``(N, T, 1, H, W)`` (RGB MoCo models, the Srivastava LSTM). Features come from ``embed``, before any
-    projection head (:func:`vidkit.eval.extract_embeddings`).
+    projection head (:func:`vidkit.eval.representation.extract_embeddings`).
     """
     from tqdm.auto import tqdm
 
-    from vidkit.eval import extract_embeddings
+    from vidkit.eval.representation import extract_embeddings
 
     if not isinstance(encoders, Mapping) or not encoders:
         raise TypeError("encoders must be a non-empty dict {name: model with embed()}")
@@ -571,7 +539,7 @@ def two_stream(query_rgb: Any, gallery_rgb: Any, query_flow: Any, gallery_flow: 
     similarity of two concatenated rows is then the average of the two streams' cosines (every row has
     norm sqrt(2)), so neither stream dominates because its features happen to be larger.
     """
-    from vidkit.eval import _features
+    from vidkit.eval.representation import _features
 
     qr, gr = _features(query_rgb, "query_rgb"), _features(gallery_rgb, "gallery_rgb")
     qf, gf = _features(query_flow, "query_flow"), _features(gallery_flow, "gallery_flow")
@@ -595,12 +563,13 @@ def standin_encoders(rgb: torch.Tensor, flow: torch.Tensor, labels: Mapping[str,
     """Quick stand-ins for notebook 02's encoders, for when its ``encoders.pt`` is missing.
 
     Returns ``{"random RGB", "random flow", "InfoNCE RGB", "InfoNCE flow"}``: notebook 02's MoCo models
-    (:func:`vidkit.contrastive.notebook_moco`) at random initialisation, and two more trained with
-    InfoNCE (:func:`vidkit.contrastive.infonce_loss`) for ``steps`` steps or ``time_s`` seconds each on
-    ``rgb (N, T, 1, H, W)`` / ``flow (N, T-1, 2, H, W)`` (``labels`` as :func:`vidkit.contrastive.clip_batches`
+    (:func:`vidkit.models.moco.notebook_moco`) at random initialisation, and two more trained with
+    InfoNCE (:func:`vidkit.models.moco.infonce_loss`) for ``steps`` steps or ``time_s`` seconds each on
+    ``rgb (N, T, 1, H, W)`` / ``flow (N, T-1, 2, H, W)`` (``labels`` as :func:`vidkit.data.batches.clip_batches`
     wants them, e.g. ``{"action": ..., "digit": ...}``; InfoNCE does not read them). All in eval mode.
     """
-    from vidkit.contrastive import clip_batches, infonce_loss, notebook_moco
+    from vidkit.data.batches import clip_batches
+    from vidkit.models.moco import infonce_loss, notebook_moco
 
     _clips_tensor(rgb, "rgb", channels=1)
     _clips_tensor(flow, "flow", channels=2)
@@ -617,280 +586,3 @@ def standin_encoders(rgb: torch.Tensor, flow: torch.Tensor, labels: Mapping[str,
         train(model, infonce_loss, batches, cfg, progress=progress)
         out[name] = model.eval()
     return out
-
-
-# --------------------------------------------------------------------------------------- the browser
-
-_DIGIT_TOKENS = {**{str(d): d for d in range(10)},
-                 **{w: d for d, w in enumerate(("zero", "one", "two", "three", "four", "five", "six", "seven",
-                                                "eight", "nine"))}}
-
-
-def _action_phrases() -> list[tuple[list[str], int]]:
-    from vidkit.data.actions import ACTION_GERUNDS, ACTION_VERBS
-
-    phrases = [(tokenize(p), ACTIONS.index(a)) for table in (ACTION_VERBS, ACTION_GERUNDS)
-               for a, ps in table.items() for p in ps]
-    return sorted(phrases, key=lambda x: -len(x[0]))
-
-
-def caption_labels(text: str) -> tuple[int, int]:
-    """The (digit, action) a caption states, ``-1`` where it states none: ``"a 7 slides left"`` -> ``(7, 0)``.
-
-    The digit is the first numeral or digit word ("7", "seven"); the action is the longest verb or
-    gerund phrase of :data:`vidkit.data.actions.ACTION_VERBS` / ``ACTION_GERUNDS`` found in the text
-    (as whole words, e.g. "rotates to the right" is ``rotate_cw``, not ``move_right``). Free text that
-    names an action in other words ("turning right") gets ``-1``: the browser then counts any action as a
-    match, as :func:`vidkit.retrieval.semantic_relevance` does.
-    """
-    words = tokenize(text)
-    digit = next((_DIGIT_TOKENS[w] for w in words if w in _DIGIT_TOKENS), -1)
-    for phrase, action in _action_phrases():
-        n = len(phrase)
-        if any(words[i:i + n] == phrase for i in range(len(words) - n + 1)):
-            return digit, action
-    return digit, -1
-
-
-class NeighbourBrowser:
-    """Browse nearest neighbours: a test clip or a typed caption, and the ``k`` clips it retrieves, playing.
-
-    Args:
-        frames: ``(N, T, H, W)`` uint8 (or float in [0, 1]) frames of the ``N`` gallery clips, shown as they are.
-        digit, action: ``(N,)`` the clips' labels (``action`` indexes ``action_names``).
-        video_emb: ``(N, D)`` the clips' embeddings (the joint space of a :class:`VideoTextModel`, or any
-            video representation); scores are cosine similarities.
-        encode_text: ``str -> (D,)`` (or ``(1, D)``) embedding of a typed caption, e.g.
-            ``lambda q: embed_texts(model, vocab, q, query=True)``; ``None``: clip queries only.
-        query: the first query: a clip index, a caption, or ``None`` for a random clip.
-        k: results per query, ``1..N-1``.
-        scale, fps: the players' upscaling and speed. ``seed``: of the "random clip" button.
-
-    A **clip query** ranks every other clip by similarity to clip ``i``; a result is correct (green
-    frame) if it has the query's digit and action. A **text query** ranks every clip by similarity to the
-    caption; a result is correct if it has the digit and action the caption states
-    (:func:`caption_labels`; something the caption does not state counts as matched). Red frame: wrong.
-
-    Words the vocabulary does not know are dropped with a note in :attr:`message`; a caption with no known
-    word shows the error in :attr:`message` (and no results) instead of raising, so a typo never breaks the
-    widget. :meth:`search` runs a query from Python.
-
-    Attributes: ``results`` (DataFrame: rank, clip, score, digit, action, correct; ``None`` after a failed
-    query), ``message`` (str), ``query`` (the last query), ``player`` (the :class:`vidkit.widgets.ClipPlayer`
-    of the results), ``widget`` (the ipywidgets view: clip index box, "random clip" and "search clip"
-    buttons, a note that they need a running kernel (:attr:`KERNEL_NOTE`), caption box and "search caption"
-    button, status line, player). Displayed in a notebook it is live (needs a kernel to run new queries; the
-    player itself plays in the browser); saved notebooks and HTML exports show the static fallback: the query,
-    the results table, the player's animated GIF and the same note.
-    """
-
-    CORRECT_RGB = (44, 160, 44)
-    WRONG_RGB = (214, 39, 40)
-    QUERY_RGB = (31, 119, 180)
-    BORDER = 3
-    #: Shown next to the buttons, and in the static view: searching runs Python in the kernel.
-    KERNEL_NOTE = ("The buttons need a running kernel: in a saved notebook, or once the kernel has stopped, "
-                   "they do nothing (the results below still play).")
-
-    def __init__(self, frames: Any, digit: Any, action: Any, video_emb: Any, encode_text: Any = None,
-                 query: int | str | None = 0, k: int = 5, action_names: Sequence[str] = ACTIONS, scale: int = 3,
-                 fps: float = 6, seed: int = 0):
-        import ipywidgets as W
-
-        from vidkit import viz
-
-        f = frames.detach().cpu().numpy() if isinstance(frames, torch.Tensor) else np.asarray(frames)
-        if f.ndim != 4 or min(f.shape) < 1 or f.dtype.kind not in "fu":
-            raise ValueError(f"frames must be (N, T, H, W) uint8 or float in [0, 1], got {f.dtype} {f.shape}")
-        self.frames = f
-        n = len(f)
-        self.digit, self.action = _label_vector(digit, "digit", n), _label_vector(action, "action", n)
-        self.emb = _emb(video_emb, "video_emb", rows=n)
-        if encode_text is not None and not callable(encode_text):
-            raise TypeError(f"encode_text must be None or a callable str -> (D,) embedding, "
-                            f"got {type(encode_text).__name__}")
-        self.encode_text = encode_text
-        self.k = _int(k, "k", 1, n - 1) if n > 1 else _int(k, "k (needs N >= 2 clips)", 1, 0)
-        self.action_names = tuple(action_names)
-        if self.action.max() >= len(self.action_names):
-            raise ValueError(f"action labels go up to {self.action.max()}, but action_names has "
-                             f"{len(self.action_names)} names")
-        self.scale, self.fps = viz._check_scale(scale), viz._check_fps(fps)
-        self._rng = np.random.default_rng(_int(seed, "seed", 0))
-        self.results: pd.DataFrame | None = None
-        self.message, self.query, self.player = "", None, None
-
-        self.clip_box = W.BoundedIntText(value=0, min=0, max=n - 1, description="clip", layout=W.Layout(width="160px"))
-        self.clip_button = W.Button(description="search clip")
-        self.random_button = W.Button(description="random clip")
-        self.text_box = W.Text(placeholder="type a caption, e.g. a 7 moves left", description="caption",
-                               layout=W.Layout(width="420px"), disabled=encode_text is None)
-        self.text_button = W.Button(description="search caption", disabled=encode_text is None)
-        self.kernel_note = W.HTML(f'<span style="color: #666"><i>{html.escape(self.KERNEL_NOTE)}</i></span>')
-        self.status = W.HTML()
-        self.view = W.Box()
-        self.clip_button.on_click(lambda _: self.search(int(self.clip_box.value)))
-        self.random_button.on_click(lambda _: self.search(None))
-        self.text_button.on_click(lambda _: self.search(self.text_box.value))
-        self.widget = W.VBox([W.HBox([self.clip_box, self.clip_button, self.random_button, self.kernel_note]),
-                              W.HBox([self.text_box, self.text_button]), self.status, self.view])
-        self.widget.add_class("vidkit-neighbour-browser")
-        self.search(query)
-
-    # ---------------------------------------------------------------------------------------- queries
-    def search(self, query: int | str | None = None) -> pd.DataFrame | None:
-        """Run a query (a clip index, a caption, or ``None`` for a random clip) and update the view.
-
-        Returns the results table, or ``None`` when the caption could not be searched (no known word, no
-        text encoder, an empty box); :attr:`message` says why. A clip index outside ``0..N-1`` or a query
-        of another type raises, as wrong arguments do.
-        """
-        n = len(self.frames)
-        if query is None:
-            query = int(self._rng.integers(n))
-        if isinstance(query, bool) or not isinstance(query, int | np.integer | str):
-            raise TypeError(f"query must be a clip index (int), a caption (str) or None, got {type(query).__name__}")
-        self.query = query if isinstance(query, str) else int(query)
-        if isinstance(query, str):
-            ok = self._text_query(query)
-        else:
-            if not 0 <= int(query) < n:
-                raise ValueError(f"clip index must be in 0..{n - 1}, got {query}")
-            self.clip_box.value = int(query)
-            ok = self._clip_query(int(query))
-        self._render()
-        return self.results if ok else None
-
-    def _rank(self, q: torch.Tensor, exclude: int | None) -> tuple[np.ndarray, np.ndarray]:
-        k = self.k + (exclude is not None)
-        scores, idx = search(q[None], self.emb, k=k)
-        scores, idx = scores[0].numpy(), idx[0].numpy()
-        if exclude is not None:
-            keep = idx != exclude
-            scores, idx = scores[keep][:self.k], idx[keep][:self.k]
-        return scores, idx
-
-    def _table(self, scores: np.ndarray, idx: np.ndarray, want_digit: int, want_action: int) -> pd.DataFrame:
-        d, a = self.digit[idx], self.action[idx]
-        correct = semantic_relevance([want_digit], [want_action], d, a)[0].numpy()
-        return pd.DataFrame({"rank": np.arange(1, len(idx) + 1), "clip": idx, "score": scores, "digit": d,
-                             "action": [self.action_names[i] for i in a], "correct": correct})
-
-    def _clip_query(self, i: int) -> bool:
-        scores, idx = self._rank(self.emb[i], exclude=i)
-        self.results = self._table(scores, idx, int(self.digit[i]), int(self.action[i]))
-        self.message = (f"query: clip {i} ({self.digit[i]}, {self.action_names[self.action[i]]}); a result is "
-                        "correct if it has the same digit and action")
-        return True
-
-    def _text_query(self, text: str) -> bool:
-        if self.encode_text is None:
-            self.results, self.message = None, "this browser has no text encoder: query a clip instead"
-            return False
-        if not text.strip():
-            self.results, self.message = None, "type a caption first, e.g. 'a 7 moves left'"
-            return False
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            try:
-                q = self.encode_text(text)
-            except ValueError as e:
-                self.results, self.message = None, f"cannot search this caption: {e}"
-                return False
-        q = torch.as_tensor(np.asarray(q.detach().cpu() if isinstance(q, torch.Tensor) else q), dtype=torch.float32)
-        q = q.reshape(-1)
-        if q.shape[0] != self.emb.shape[1]:
-            raise ValueError(f"encode_text must return a ({self.emb.shape[1]},) embedding (video_emb's D), "
-                             f"got {q.shape[0]} values")
-        want_d, want_a = caption_labels(text)
-        scores, idx = self._rank(q, exclude=None)
-        self.results = self._table(scores, idx, want_d, want_a)
-        stated = ", ".join(x for x in (f"digit {want_d}" if want_d >= 0 else "",
-                                       self.action_names[want_a] if want_a >= 0 else "") if x) or "nothing"
-        notes = "; ".join(str(w.message) for w in caught)
-        self.message = (f"query: {text!r} (states {stated}; a result is correct if it matches what is stated)"
-                        + (f". Note: {notes}" if notes else ""))
-        return True
-
-    # ---------------------------------------------------------------------------------------- drawing
-    def _panel_width(self) -> int:
-        return int(self.frames.shape[3]) * self.scale + 2 * self.BORDER
-
-    def _wrapped(self, lines: Sequence[str]) -> list[tuple[str, bool]]:
-        """``lines`` wrapped to the panel's width (never cut), each with ``True`` if it belongs to the last line."""
-        from vidkit import viz
-
-        font = viz._font(viz.LABEL_MIN_PX)
-        out = []
-        for j, text in enumerate(lines):
-            out += [(part, j == len(lines) - 1) for part in (viz._wrap_text(text, font, self._panel_width() - 4) or [""])]
-        return out
-
-    def _panel(self, i: int, lines: Sequence[str], colour: tuple[int, int, int], n_lines: int) -> np.ndarray:
-        """Clip ``i`` upscaled, framed in ``colour``, with ``lines`` of text below (wrapped to the panel's width, the
-        last one in ``colour``), the band ``n_lines`` lines tall: ``(T, H', W', 3)`` uint8."""
-        from PIL import Image, ImageDraw
-
-        from vidkit import viz
-
-        rgb = viz.upscale(viz.to_rgb_uint8(self.frames[i]), self.scale)
-        b = self.BORDER
-        framed = np.empty((rgb.shape[0], rgb.shape[1] + 2 * b, rgb.shape[2] + 2 * b, 3), np.uint8)
-        framed[:] = np.array(colour, np.uint8)
-        framed[:, b:-b, b:-b] = rgb
-        w = framed.shape[2]
-        font = viz._font(viz.LABEL_MIN_PX)
-        ascent, descent = font.getmetrics()
-        line_h = ascent + descent + 1
-        band = Image.new("RGB", (w, line_h * n_lines + 4), (255, 255, 255))
-        draw = ImageDraw.Draw(band)
-        for j, (text, last) in enumerate(self._wrapped(lines)):
-            draw.text((2, 2 + j * line_h), text, fill=colour if last else (0, 0, 0), font=font)
-        band_arr = np.broadcast_to(np.asarray(band, np.uint8)[None], (len(framed), *np.asarray(band).shape))
-        return np.concatenate([framed, band_arr], axis=1)
-
-    def _render(self) -> None:
-        from vidkit.widgets import ClipPlayer
-
-        self.status.value = f"<span>{html.escape(self.message)}</span>"
-        if self.results is None:
-            self.player = None
-            self.view.children = ()
-            return
-        specs = []  # (clip, lines, colour) per panel
-        if isinstance(self.query, int):
-            i = self.query
-            specs.append((i, [f"query: clip {i}", "", f"{self.digit[i]} {self.action_names[self.action[i]]}", "query"],
-                          self.QUERY_RGB))
-        for r in self.results.itertuples():
-            specs.append((int(r.clip), [f"#{r.rank} clip {r.clip}", f"score {r.score:.2f}", f"{r.digit} {r.action}",
-                                        "correct" if r.correct else "wrong"],
-                          self.CORRECT_RGB if r.correct else self.WRONG_RGB))
-        n_lines = max(len(self._wrapped(lines)) for _, lines, _ in specs)
-        panels = [self._panel(i, lines, colour, n_lines) for i, lines, colour in specs]
-        title = (f"caption: {self.query!r}" if isinstance(self.query, str) else f"clip {self.query}") + \
-            f": top {len(self.results)} of {len(self.frames) - isinstance(self.query, int)} clips"
-        self.player = ClipPlayer(panels, fps=self.fps, scale=1, title=title, pad_mode="last")
-        self.view.children = (self.player.widget,)
-
-    # ---------------------------------------------------------------------------------------- display
-    def to_html(self) -> str:
-        """Static HTML of the current state: the status line, the results table and the animated GIF."""
-        parts = [f"<div><b>Neighbour browser</b>: {html.escape(self.message)}</div>"]
-        if self.results is not None and self.player is not None:
-            table = self.results.assign(score=self.results["score"].round(3))
-            parts.append(table.to_html(index=False))
-            parts.append(self.player.to_html())
-        parts.append("<div><i>Static view: the search buttons need a running kernel; run the notebook to search "
-                     "other clips or captions.</i></div>")
-        return f'<div class="vidkit-neighbour-browser">{"".join(parts)}</div>'
-
-    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None, **kwargs: Any) -> dict[str, Any]:
-        from vidkit.widgets import widget_mimebundle
-
-        return widget_mimebundle(self, include, exclude, **kwargs)
-
-    def __repr__(self) -> str:
-        q = "none" if self.query is None else (repr(self.query) if isinstance(self.query, str) else f"clip {self.query}")
-        got = "no results" if self.results is None else f"{int(self.results['correct'].sum())}/{len(self.results)} correct"
-        return f"NeighbourBrowser({len(self.frames)} clips, k={self.k}, query {q}: {got})"

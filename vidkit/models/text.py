@@ -15,7 +15,7 @@ Watching Hundred Million Narrated Video Clips") in miniature:
 
 Training pulls a clip's embedding towards the embeddings of its captions and away from the other
 captions of the batch (:func:`vidkit.losses.max_margin_ranking`, :func:`vidkit.losses.text_video_nce`,
-:func:`vidkit.losses.mil_nce`); :mod:`vidkit.retrieval` ranks and scores.
+:func:`vidkit.losses.mil_nce`); :mod:`vidkit.eval.retrieval` ranks and scores.
 
 **Free text at query time.** A learner may type words the model never saw. :meth:`Vocabulary.encode`
 (training) maps them to ``<unk>``; :meth:`Vocabulary.encode_query` (search boxes) drops them with a

@@ -1,0 +1,1 @@
+"""Evaluation: prediction metrics, representation probes, retrieval metrics and run reports."""
