@@ -42,7 +42,7 @@ def test_infonce_lowers_its_loss(clips):
     # in-batch negatives (a 1-key queue) and an instantly updated key encoder: the setting that learns
     # fastest at this tiny scale (a long queue with momentum 0.99 needs far more steps, see notebook 02)
     model = MoCo(Conv3dEncoder(1, width=8, dim=32), "rgb", queue_size=1, temperature=0.1, momentum=0.0)
-    res = train(model, lambda m, b: infonce_loss(m, b, length=6), clip_batches(rgb, labels, 16, flow),
+    res = train(model, lambda m, b, step: infonce_loss(m, b, step, length=6), clip_batches(rgb, labels, 16, flow),
                 TrainConfig(steps=80, lr=3e-3, log_every=10), progress=False)
     losses = [h["loss"] for h in res.history]
     assert np.mean(losses[-2:]) < losses[0] - 0.15, losses

@@ -14,7 +14,6 @@ from torch import nn
 import vidkit.train as T
 from vidkit.models import TinyFramePredictor
 from vidkit.train import (
-    LivePlot,
     NonFiniteLossError,
     StepInfo,
     TrainConfig,
@@ -24,6 +23,8 @@ from vidkit.train import (
     warmup_cosine,
 )
 from vidkit.utils.checkpoint import load_checkpoint
+from vidkit.viz import liveplot
+from vidkit.viz.liveplot import LivePlot
 
 
 class ToyStream:
@@ -49,12 +50,12 @@ class ToyStream:
         self.step = state["step"]
 
 
-def mse(model, batch):
+def mse(model, batch, _step=0):
     x, y = batch
     return nn.functional.mse_loss(model(x), y)
 
 
-def noisy_mse(model, batch):  # uses all three global RNGs (with the dropout in `make_model`)
+def noisy_mse(model, batch, _step=0):  # uses all three global RNGs (with the dropout in `make_model`)
     return mse(model, batch) * (1 + 0.01 * random.random()) * (1 + 0.01 * float(np.random.rand()))
 
 
@@ -140,7 +141,7 @@ def test_train_input_validation(tmp_path):
     with pytest.raises(TypeError, match="callback"):
         train(m, mse, s, cfg(), callbacks=[1], progress=False)
     with pytest.raises(TypeError, match="scalar loss"):
-        train(m, lambda model, b: model(b[0]), s, cfg(), progress=False)
+        train(m, lambda model, b, _step: model(b[0]), s, cfg(), progress=False)
     for bad in ["", "a/b", "..", 7]:
         with pytest.raises(ValueError, match="name must be"):
             make_workdir(bad, root=tmp_path)
@@ -173,7 +174,7 @@ def test_train_lowers_loss_and_writes_workdir(tmp_path):
 
 
 def test_extras_dict_batches_and_exhausted_iterator():
-    def loss_with_extras(model, batch):
+    def loss_with_extras(model, batch, _step):
         loss = mse(model, (batch["x"], batch["y"]))
         return loss, {"twice": 2 * loss.item()}
 
@@ -186,7 +187,7 @@ def test_extras_dict_batches_and_exhausted_iterator():
 
 
 def test_time_budget_stops_the_run_early():
-    def slow_loss(model, batch):
+    def slow_loss(model, batch, _step):
         import time
         time.sleep(0.02)
         return mse(model, batch)
@@ -206,7 +207,7 @@ def test_grad_clip_bounds_the_gradient_norm():
             norms.append(torch.linalg.vector_norm(torch.stack(
                 [p.grad.norm() for p in info.model.parameters()])).item())
 
-        loss = lambda m, b: 100 * mse(m, b)  # noqa: E731 - big gradients
+        loss = lambda m, b, _step: 100 * mse(m, b)  # noqa: E731 - big gradients
         train(make_model(), loss, ToyStream(), cfg(steps=3, grad_clip=clip), callbacks=[probe], progress=False)
         return max(norms)
 
@@ -245,7 +246,7 @@ def test_nonfinite_loss_stops_and_keeps_last_good_checkpoint(tmp_path):
     for bad in (float("nan"), float("inf")):
         wd, calls = tmp_path / str(bad), [0]
 
-        def poisoned(model, batch, bad=bad, calls=calls):
+        def poisoned(model, batch, _step, bad=bad, calls=calls):
             calls[0] += 1
             loss = mse(model, batch)
             return loss * bad if calls[0] == 7 else loss
@@ -333,7 +334,7 @@ def test_liveplot_headless_and_in_notebook(tmp_path, monkeypatch):
 
     import IPython.display
 
-    monkeypatch.setattr(T, "_in_notebook", lambda: True)
+    monkeypatch.setattr(liveplot, "_in_notebook", lambda: True)
     monkeypatch.setattr(IPython.display, "display", fake_display)
     nb = LivePlot(every=2)
     res = train(make_model(), mse, ToyStream(), cfg(steps=5), callbacks=[nb], progress=False)
@@ -413,7 +414,7 @@ def test_nonfinite_gradient_at_a_checkpoint_step_never_reaches_a_checkpoint(tmp_
     applied, the checkpoint before it is kept and named, and the run resumes from it."""
     calls = [0]
 
-    def nan_gradient(model, batch):
+    def nan_gradient(model, batch, _step):
         calls[0] += 1
         loss = mse(model, batch)
         if calls[0] == 6:
@@ -432,7 +433,7 @@ def test_nonfinite_gradient_at_a_checkpoint_step_never_reaches_a_checkpoint(tmp_
 
 
 def test_nonfinite_without_a_checkpoint_says_so(tmp_path):
-    def nan_loss(model, batch):
+    def nan_loss(model, batch, _step):
         return mse(model, batch) * float("nan")
 
     with pytest.raises(NonFiniteLossError, match="no checkpoint was written") as err:
@@ -492,7 +493,7 @@ def test_unwritable_workdir_fails_before_training(tmp_path, monkeypatch):
 
     calls = [0]
 
-    def counting(model, batch):
+    def counting(model, batch, _step):
         calls[0] += 1
         return mse(model, batch)
 
@@ -537,7 +538,7 @@ def test_full_disk_during_a_checkpoint_names_the_file(tmp_path, monkeypatch):
 
 def test_a_run_stopped_by_time_continues_when_run_again(tmp_path):
     """The time budget is per call: re-running a run that used its budget trains more (issue 14)."""
-    def slow_loss(model, batch):
+    def slow_loss(model, batch, _step):
         import time
         time.sleep(0.02)
         return mse(model, batch)
@@ -570,7 +571,7 @@ def test_a_bar_stopped_by_the_time_budget_ends_complete_and_says_why(monkeypatch
 
     monkeypatch.setattr(T, "tqdm", Recording)
 
-    def slow_loss(model, batch):
+    def slow_loss(model, batch, _step):
         import time
         time.sleep(0.02)
         return mse(model, batch)

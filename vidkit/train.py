@@ -4,13 +4,13 @@ The whole loop is :func:`train`. Read it top to bottom; everything else here is 
 
     model = TinyFramePredictor()
     result = train(model, loss_fn, stream, TrainConfig(steps=2000, time_budget_s=300, amp=True),
-                   workdir=make_workdir("tiny"), callbacks=[LivePlot(every=50)])
+                   workdir=make_workdir("tiny"), callbacks=[LivePlot(every=50)])  # vidkit.viz.liveplot
     result.history   # [{"step": 10, "loss": ..., "lr": ..., "time": ..., "samples_per_s": ...}, ...]
 
-* ``loss_fn(model, batch)`` returns a scalar loss tensor, or ``(loss, {"name": float, ...})`` whose
-  extra values are averaged into the history. A ``loss_fn(model, batch, step)`` (a third required
-  parameter, or one named ``step``) also gets the 0-based index of the optimizer step it computes,
-  for schedules such as scheduled sampling; it is exact across resumes.
+* ``loss_fn(model, batch, step)`` returns a scalar loss tensor, or ``(loss, {"name": float, ...})`` whose
+  extra values are averaged into the history. ``step`` is the 0-based index of the optimizer step it
+  computes, for schedules such as scheduled sampling; it is exact across resumes. Every loss function
+  takes it (one that does not need it names it ``_step``, or gives it a default).
 * ``batches`` is any iterator of batches (a tensor, or a tuple/list/dict of tensors). If it has
   ``state_dict()`` / ``load_state_dict()``, its position is saved in checkpoints and restored on resume.
 * A run stops at ``config.steps`` (a total: a resumed run continues to it) or after
@@ -25,8 +25,6 @@ The whole loop is :func:`train`. Read it top to bottom; everything else here is 
 
 from __future__ import annotations
 
-import inspect
-import io
 import math
 import os
 import random
@@ -47,9 +45,9 @@ from tqdm.auto import tqdm
 from vidkit.errors import VidkitError, WriteError
 from vidkit.utils import distributed as D
 from vidkit.utils.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
-from vidkit.utils.fileio import atomic_write, write_json_atomic
+from vidkit.utils.fileio import write_json_atomic
 
-__all__ = ["TrainConfig", "TrainResult", "StepInfo", "NonFiniteLossError", "LivePlot", "train", "pick_device",
+__all__ = ["TrainConfig", "TrainResult", "StepInfo", "NonFiniteLossError", "train", "pick_device",
            "steps_for_time", "check_writable",
            "seed_everything", "warmup_cosine", "make_optimizer", "make_scheduler", "make_workdir"]
 
@@ -306,21 +304,10 @@ def _batch_size(batch: Any) -> int:
     return 1
 
 
-def _takes_step(loss_fn: Callable[..., Any]) -> bool:
-    """Whether ``loss_fn`` wants the step index: a third required positional parameter, or one named ``step``."""
-    try:
-        params = list(inspect.signature(loss_fn).parameters.values())
-    except (TypeError, ValueError):  # builtins without a signature
-        return False
-    positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
-    required = [p for p in positional if p.default is p.empty]
-    return len(required) >= 3 or any(p.name == "step" for p in positional[2:])
-
-
 def _split_loss(out: Any) -> tuple[torch.Tensor, dict[str, float]]:
     loss, extras = out if isinstance(out, tuple) else (out, {})
     if not isinstance(loss, torch.Tensor) or loss.numel() != 1:
-        raise TypeError("loss_fn(model, batch) must return a scalar loss tensor or (loss, dict), "
+        raise TypeError("loss_fn(model, batch, step) must return a scalar loss tensor or (loss, dict), "
                         f"got {type(loss).__name__}{tuple(loss.shape) if isinstance(loss, torch.Tensor) else ''}")
     if not isinstance(extras, dict):
         raise TypeError(f"the second value returned by loss_fn must be a dict, got {type(extras).__name__}")
@@ -344,69 +331,6 @@ def _set_rng_state(state: dict[str, Any]) -> None:
     random.setstate(state["python"])
     n = state["numpy"]
     np.random.set_state(("MT19937", n["key"].numpy().astype(np.uint32), n["pos"], n["has_gauss"], n["gauss"]))
-
-
-# ----------------------------------------------------------------------------- live plot for notebooks
-
-def _in_notebook() -> bool:
-    try:
-        from IPython import get_ipython
-    except ImportError:
-        return False
-    shell = get_ipython()
-    return shell is not None and hasattr(shell, "kernel")
-
-
-class LivePlot:
-    """Callback that redraws the loss (and learning-rate) curves every ``every`` steps.
-
-    In Jupyter the figure updates in place through a display handle (so a tqdm bar in the same cell
-    survives). Headless it only draws; with ``path`` it also saves a PNG there at each redraw.
-    ``figure`` holds the latest matplotlib figure.
-    """
-
-    def __init__(self, every: int = 10, path: str | os.PathLike | None = None, title: str = "training"):
-        if not (_is_int(every) and every > 0):
-            raise ValueError(f"every must be a positive int, got {every!r}")
-        if path is not None and not isinstance(path, str | os.PathLike):
-            raise TypeError(f"path must be None or a str/os.PathLike, got {type(path).__name__}")
-        self.every, self.path, self.title = every, None if path is None else Path(path), title
-        self.figure = None
-        self._handle = None
-
-    def __call__(self, info: StepInfo) -> None:
-        if info.final or info.step % self.every == 0:
-            self.draw(info.history)
-
-    def draw(self, history: list[dict[str, float]]) -> None:
-        """Draw ``history`` now (no pyplot: safe without a display)."""
-        from matplotlib.figure import Figure
-
-        fig = Figure(figsize=(9, 3), layout="constrained")
-        ax_loss, ax_lr = fig.subplots(1, 2)
-        steps = [h["step"] for h in history]
-        losses = [h["loss"] for h in history]
-        ax_loss.plot(steps, losses)
-        if losses and min(losses) > 0:
-            ax_loss.set_yscale("log")
-        ax_loss.set(xlabel="step", ylabel="loss", title=f"{self.title}: loss"
-                    + (f" {losses[-1]:.4g}" if losses else ""))
-        ax_lr.plot(steps, [h["lr"] for h in history], color="tab:orange")
-        ax_lr.set(xlabel="step", ylabel="learning rate", title="learning rate")
-        buf = io.BytesIO()
-        fig.savefig(buf, format="png", dpi=80)
-        self.figure = fig
-        if self.path is not None:  # atomic: a reader (or a crash mid-write) never sees a half-written PNG
-            png = buf.getvalue()
-            atomic_write(self.path, lambda f: f.write(png))
-        if _in_notebook():
-            from IPython.display import Image, display
-
-            image = Image(data=buf.getvalue(), format="png")
-            if self._handle is None:
-                self._handle = display(image, display_id=True)
-            else:
-                self._handle.update(image)
 
 
 # ----------------------------------------------------------------------------- checkpoint state
@@ -516,7 +440,7 @@ def _check_train_args(model: Any, loss_fn: Any, batches: Any, config: Any, workd
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
     if not callable(loss_fn):
-        raise TypeError(f"loss_fn must be callable as loss_fn(model, batch), got {type(loss_fn).__name__}")
+        raise TypeError(f"loss_fn must be callable as loss_fn(model, batch, step), got {type(loss_fn).__name__}")
     if not isinstance(config, TrainConfig):
         raise TypeError(f"config must be a TrainConfig, got {type(config).__name__}")
     if not hasattr(batches, "__iter__"):
@@ -531,10 +455,10 @@ def _check_train_args(model: Any, loss_fn: Any, batches: Any, config: Any, workd
     return callbacks
 
 
-def train(model: nn.Module, loss_fn: Callable[[nn.Module, Any], Any], batches: Iterable[Any],
+def train(model: nn.Module, loss_fn: Callable[[nn.Module, Any, int], Any], batches: Iterable[Any],
           config: TrainConfig | None = None, workdir: str | os.PathLike | None = None, resume: bool = True,
           callbacks: Iterable[Callable[[StepInfo], Any]] = (), progress: bool = True) -> TrainResult:
-    """Train ``model`` on ``batches`` by minimising ``loss_fn(model, batch)``; see the module docstring.
+    """Train ``model`` on ``batches`` by minimising ``loss_fn(model, batch, step)``; see the module docstring.
 
     Resumes from ``workdir/checkpoints/last.pt`` when it exists and ``resume`` is True. Callbacks are
     called as ``cb(StepInfo)`` after every step on rank 0. Raises :class:`NonFiniteLossError` on a NaN
@@ -542,7 +466,6 @@ def train(model: nn.Module, loss_fn: Callable[[nn.Module, Any], Any], batches: I
     """
     config = TrainConfig() if config is None else config
     callbacks = _check_train_args(model, loss_fn, batches, config, workdir, resume, progress, callbacks)
-    takes_step = _takes_step(loss_fn)
 
     D.init_distributed()
     main = D.is_main()
@@ -620,7 +543,7 @@ def train(model: nn.Module, loss_fn: Callable[[nn.Module, Any], Any], batches: I
             batch = _to_device(batch, device)
             lr = optimizer.param_groups[0]["lr"]
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=config.amp):
-                loss, extras = _split_loss(loss_fn(net, batch, step) if takes_step else loss_fn(net, batch))
+                loss, extras = _split_loss(loss_fn(net, batch, step))
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             elapsed = time.perf_counter() - t_start
@@ -699,7 +622,7 @@ def train(model: nn.Module, loss_fn: Callable[[nn.Module, Any], Any], batches: I
 def steps_for_time(model: nn.Module, loss_fn: Any, batch: Any, time_s: float, max_steps: int,
                    trials: int = 3) -> int:
     """How many optimizer steps fit in ``time_s`` seconds: ``min(max_steps, time_s / t)``, where ``t`` is
-    the median time of ``trials`` forward + backward passes of ``loss_fn(copy, batch)`` on a copy of
+    the median time of ``trials`` forward + backward passes of ``loss_fn(copy, batch, 0)`` on a copy of
     ``model`` (after one untimed pass). At least 1.
 
     A training run whose learning-rate schedule is planned for this many steps ends its cosine decay when
@@ -723,7 +646,7 @@ def steps_for_time(model: nn.Module, loss_fn: Any, batch: Any, time_s: float, ma
         if device.type == "cuda":
             torch.cuda.synchronize(device)
         t0 = time.perf_counter()
-        out = loss_fn(probe, batch)
+        out = loss_fn(probe, batch, 0)
         (out[0] if isinstance(out, tuple) else out).backward()
         probe.zero_grad(set_to_none=True)
         if device.type == "cuda":

@@ -61,7 +61,7 @@ class ToyStream:
         self.step = int(state["step"])
 
 
-def loss_fn(model: nn.Module, batch: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
+def loss_fn(model: nn.Module, batch: tuple[torch.Tensor, torch.Tensor], _step: int) -> torch.Tensor:
     x, y = batch
     noise = (1 + 0.01 * random.random()) * (1 + 0.01 * float(np.random.rand()))
     return nn.functional.mse_loss(model(x), y) * noise

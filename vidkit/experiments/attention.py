@@ -103,8 +103,8 @@ def inputs_for(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
     return x[:, :, :channels]
 
 
-def _loss(reg: float) -> Callable[[nn.Module, Mapping[str, torch.Tensor]], tuple[torch.Tensor, dict]]:
-    def loss_fn(model: nn.Module, batch: Mapping[str, torch.Tensor]) -> tuple[torch.Tensor, dict]:
+def _loss(reg: float) -> Callable[[nn.Module, Mapping[str, torch.Tensor], int], tuple[torch.Tensor, dict]]:
+    def loss_fn(model: nn.Module, batch: Mapping[str, torch.Tensor], _step: int) -> tuple[torch.Tensor, dict]:
         return attention_loss(model(batch["rgb"]), batch, reg=reg)
     return loss_fn
 

@@ -1,7 +1,8 @@
 """Self-supervised pretraining on the actions suite: InfoNCE (MoCo), UberNCE, CoCLR, Srivastava, fine-tuning.
 
-Every method is a *loss function for one batch*, trained by the kit's one loop
-(:func:`vidkit.train.train`); read them top to bottom:
+Every method is a *loss function for one batch*, ``loss(model, batch, step)``, trained by the kit's one
+loop (:func:`vidkit.train.train`, which passes the step; these losses do not use it, and their options are
+keyword-only); read them top to bottom:
 
 * :func:`vidkit.models.moco.infonce_loss`: two augmented views of a clip are a positive pair; the momentum
   encoder's keys of other clips (the batch and a queue) are negatives (MoCo, He et al. 2020).
@@ -47,7 +48,7 @@ BUDGETS: dict[str, dict[str, Any]] = {
 }
 
 
-def ubernce_loss(model: MoCo, batch: Mapping[str, torch.Tensor], length: int = 12,
+def ubernce_loss(model: MoCo, batch: Mapping[str, torch.Tensor], _step: int = 0, *, length: int = 12,
                  label: str = "action", crop_scale: tuple[float, float] = CROP_SCALE,
                  form: NCEForm = "mean_log") -> tuple[torch.Tensor, dict]:
     """UberNCE, the supervised oracle: as :func:`infonce_loss`, but every key (batch or queue) whose
@@ -89,7 +90,7 @@ class CoCLRPair(nn.Module):
         return self.model.embed(x)
 
 
-def coclr_loss_fn(pair: CoCLRPair, batch: Mapping[str, torch.Tensor], length: int = 12,
+def coclr_loss_fn(pair: CoCLRPair, batch: Mapping[str, torch.Tensor], _step: int = 0, *, length: int = 12,
                   drop_self_prob: float = 0.9) -> tuple[torch.Tensor, dict]:
     """CoCLR (Han et al. 2020), one alternation step: train ``pair.model``'s view with positives mined
     in the frozen ``pair.other`` view. For query ``i`` the positives are its own key ``k_i`` and the
@@ -124,7 +125,8 @@ def coclr_loss_fn(pair: CoCLRPair, batch: Mapping[str, torch.Tensor], length: in
     return loss, {"mined_same_action": mined}
 
 
-def srivastava_pretrain_loss(model: nn.Module, batch: Mapping[str, torch.Tensor]) -> tuple[torch.Tensor, dict]:
+def srivastava_pretrain_loss(model: nn.Module, batch: Mapping[str, torch.Tensor],
+                             _step: int = 0) -> tuple[torch.Tensor, dict]:
     """Srivastava's composite objective on actions clips: the first half of the frames in, reconstruct
     them (reversed) and predict the second half (per-frame Bernoulli cross-entropy, see
     :func:`vidkit.models.srivastava_loss`)."""

@@ -295,9 +295,10 @@ def make_model(vocab_size: int, dim: int = 64, width: int = 16, video_dim: int =
                           dim=dim)
 
 
-def text_video_loss(model: VideoTextModel, batch: Mapping[str, torch.Tensor], kind: str = "NCE",
+def text_video_loss(model: VideoTextModel, batch: Mapping[str, torch.Tensor], _step: int = 0, *, kind: str = "NCE",
                     margin: float = 0.1, temperature: float = 0.05) -> tuple[torch.Tensor, dict]:
     """One batch of :func:`caption_batches`, one of :data:`LOSSES`; returns ``(loss, {"batch_R@1": ...})``.
+    ``_step`` (the training step :func:`vidkit.train.train` passes) is unused; the options are keyword-only.
 
     ``v`` ``(B, D)`` are the clips' embeddings, ``t_ip`` caption ``p`` of clip ``i`` (unit rows):
 

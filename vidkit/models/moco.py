@@ -76,7 +76,7 @@ def _views(model: MoCo, batch: Mapping[str, torch.Tensor], length: int,
             augment_clips(x, length, flow=flow, crop_scale=crop_scale))
 
 
-def infonce_loss(model: MoCo, batch: Mapping[str, torch.Tensor], length: int = 12,
+def infonce_loss(model: MoCo, batch: Mapping[str, torch.Tensor], _step: int = 0, *, length: int = 12,
                  crop_scale: tuple[float, float] = CROP_SCALE) -> tuple[torch.Tensor, dict]:
     """InfoNCE with a queue. Two augmented views ``v1, v2`` of each clip; ``q = g(f(v1))`` online,
     ``k = g'(f'(v2))`` momentum copies::
@@ -85,6 +85,7 @@ def infonce_loss(model: MoCo, batch: Mapping[str, torch.Tensor], length: int = 1
 
     (cosine similarities), then the keys join the queue. ``length`` is the temporal crop (frames),
     ``crop_scale`` the range of the spatial crop's side (fraction of the frame; ``(1, 1)``: no crop).
+    ``_step``, the training step :func:`vidkit.train.train` passes, is unused.
     """
     v1, v2 = _views(model, batch, length, crop_scale)
     q, k = model.query(v1), model.key(v2)
