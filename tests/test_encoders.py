@@ -6,15 +6,13 @@ import pytest
 import torch
 from conftest import moving_square_clips
 
-from vidkit.models.encoders import LRCN, Conv3dEncoder, ProjectionHead
+from vidkit.models.encoders import Conv3dEncoder, ProjectionHead
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 ENCODERS = {
     "conv3d rgb": lambda: Conv3dEncoder(1, width=4, dim=16),
     "conv3d flow": lambda: Conv3dEncoder(2, width=4, dim=16),
-    "lrcn": lambda: LRCN(1, width=4, dim=16),
-    "lrcn mean": lambda: LRCN(1, width=4, dim=16, pool="mean"),
 }
 
 
@@ -35,22 +33,11 @@ def test_embed_shapes_and_validation(name):
 def test_constructor_validation():
     with pytest.raises(ValueError, match="width"):
         Conv3dEncoder(1, width=0)
-    with pytest.raises(ValueError, match="pool"):
-        LRCN(pool="max")
     with pytest.raises(ValueError, match=r"\(B, 8\)"):
         ProjectionHead(8, 8, 4)(torch.rand(2, 5))
 
 
-def test_mean_pooling_is_blind_to_frame_order_and_the_lstm_is_not():
-    torch.manual_seed(0)
-    x = torch.rand(2, 6, 1, 16, 16)
-    rev = x.flip(1)
-    pooled, lstm = LRCN(1, width=4, dim=8, pool="mean").eval(), LRCN(1, width=4, dim=8).eval()
-    torch.testing.assert_close(pooled.embed(x), pooled.embed(rev))
-    assert not torch.allclose(lstm.embed(x), lstm.embed(rev))
-
-
-@pytest.mark.parametrize("name", ["conv3d rgb", "lrcn"])
+@pytest.mark.parametrize("name", ["conv3d rgb"])
 def test_learns_direction_of_motion(name):
     """A bright square moving left or right: the label is in the motion only (same frames, reversed)."""
     torch.manual_seed(0)

@@ -154,3 +154,11 @@ def test_autocorrelation_of_a_still_clip_is_nan_with_max_lag_plus_one_entries():
     assert temporal_autocorrelation(still).shape == (6,)  # default max_lag = T // 2
     moving = temporal_autocorrelation(np.random.default_rng(2).random((10, 4, 4)), max_lag=9)
     assert moving.shape == (10,) and np.isfinite(moving).all() and moving[0] == pytest.approx(1.0)
+
+
+def test_claim_prints_whether_it_holds(capsys):
+    from vidkit.eval.report import claim
+
+    claim("2 > 1", 2 > 1)
+    claim("1 > 2", 1 > 2)
+    assert capsys.readouterr().out.splitlines() == ["HOLDS        2 > 1", "DOES NOT HOLD  1 > 2"]

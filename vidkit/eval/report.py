@@ -1,4 +1,5 @@
-"""Results of future-prediction runs as tables and plots: one home for what notebook 01 shows.
+"""Results of future-prediction runs as tables and plots: one home for what notebook 01 shows; and
+:func:`claim`, the one line with which notebooks 02-04 check a claim of a paper against their numbers.
 
     results = {"zeros": evaluate_predictor(ZerosBaseline(), test), "simvp": run_summary(workdir)}
     results_table(results)          # pandas DataFrame: MSE, MAE, SSIM, PSNR, CE, training time, parameters
@@ -18,7 +19,7 @@ from typing import Any
 import numpy as np
 
 __all__ = ["run_summary", "results_table", "style_results", "plot_per_horizon", "line_styles",
-           "temporal_autocorrelation", "dominant_period"]
+           "temporal_autocorrelation", "dominant_period", "claim"]
 
 #: Table columns: metric key -> header. Lower is better for all but SSIM and PSNR.
 COLUMNS = {"mse": "MSE/frame", "mae": "MAE/frame", "ssim": "SSIM", "psnr": "PSNR (dB)",
@@ -212,3 +213,8 @@ def dominant_period(autocorr: np.ndarray, min_lag: int = 2) -> tuple[int | None,
         return None, float("nan")
     best = max(peaks, key=lambda i: r[i])
     return int(best), float(r[best])
+
+
+def claim(text: str, ok: object) -> None:
+    """Print one claim check: ``HOLDS`` or ``DOES NOT HOLD`` (as ``ok`` is true or not), then ``text``."""
+    print(("HOLDS      " if ok else "DOES NOT HOLD") + "  " + text)

@@ -378,8 +378,6 @@ class LRCNClassifier(_Classifier):
     ``g_t = frame_fc(flatten(grid of frame t))``, ``s_1 .. s_T = LSTM(g)``, ``frame_logits_t =
     heads(s_t)``. ``pool="last"``: classify the final state, ``features = s_T``. ``pool="mean"``: average
     the per-frame predictions, ``features = mean_t s_t`` (Ng et al.'s choice at test time).
-    (:class:`vidkit.models.LRCN` is the same idea as an embedding-only encoder for pretraining; there
-    ``pool="mean"`` means something else: no LSTM at all, frame features averaged over time.)
     """
 
     def __init__(self, heads: Mapping[str, int] = DEFAULT_HEADS, in_channels: int = 1, width: int = 32,

@@ -4,13 +4,11 @@
   3D convolution is split into a spatial ``1 x 3 x 3`` and a temporal ``3 x 1 x 1`` convolution. The
   same architecture reads grayscale frames (``in_channels=1``) or optical flow (``in_channels=2``:
   ``dx, dy``), which is how CoCLR builds its two views.
-* :class:`LRCN`: Donahue et al. 2015: a per-frame 2D CNN, then an LSTM over time; the final hidden
-  state (or the mean of the frame features, ``pool="mean"``: "Beyond Short Snippets"' pooling) is
-  the embedding.
 * :class:`ProjectionHead`: the MLP that contrastive losses are computed on. Kept **separate** from
   the encoder, as in SimCLR and MoCo: the representation we evaluate is ``embed``, before the head.
 
-The Srivastava composite encoder (``vidkit.models.SrivastavaLSTM.embed``) is the fourth encoder.
+The Srivastava composite encoder (``vidkit.models.SrivastavaLSTM.embed``) is the other encoder; the
+frame-CNN + LSTM classifiers (LRCN, pooling) are in :mod:`vidkit.models.attention`.
 
 Clips are ``(B, T, C, H, W)`` floats (frames in [0, 1], flow in pixels per frame).
 """
@@ -21,7 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["Conv3dEncoder", "LRCN", "ProjectionHead", "check_clips"]
+__all__ = ["Conv3dEncoder", "ProjectionHead", "check_clips"]
 
 
 def check_clips(x: torch.Tensor, channels: int, owner: str) -> None:
@@ -82,52 +80,6 @@ class Conv3dEncoder(nn.Module):
         check_clips(x, self.in_channels, type(self).__name__)
         h = self.blocks(x.transpose(1, 2))  # Conv3d wants (B, C, T, H, W)
         return self.fc(h.mean(dim=(2, 3, 4)))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.embed(x)
-
-
-class LRCN(nn.Module):
-    """Per-frame CNN + LSTM (Donahue et al. 2015). ``embed(clip (B, T, C, H, W)) -> (B, dim)``.
-
-    Each frame goes through three conv layers (``width``, ``2*width``, ``4*width`` channels, stride 2,
-    ReLU) and global average pooling: a ``4*width`` feature per frame. ``pool="lstm"``: an LSTM with
-    ``dim`` units reads the frame features; the embedding is its final hidden state.
-    ``pool="mean"``: the frame features are averaged over time and projected to ``dim`` (the pooling
-    baseline of "Beyond Short Snippets", Ng et al. 2015: order-blind by construction). Not to be
-    confused with :class:`vidkit.models.attention.LRCNClassifier`'s ``pool="mean"``, which averages the
-    LSTM's per-step states (still order-aware).
-    """
-
-    def __init__(self, in_channels: int = 1, width: int = 16, dim: int = 128, pool: str = "lstm"):
-        super().__init__()
-        for name, v in {"in_channels": in_channels, "width": width, "dim": dim}.items():
-            _positive_int(name, v)
-        if pool not in ("lstm", "mean"):
-            raise ValueError(f"pool must be 'lstm' or 'mean', got {pool!r}")
-        self.in_channels, self.dim, self.pool = in_channels, dim, pool
-        w = width
-        self.cnn = nn.Sequential(
-            nn.Conv2d(in_channels, w, 3, stride=2, padding=1), nn.ReLU(),
-            nn.Conv2d(w, 2 * w, 3, stride=2, padding=1), nn.ReLU(),
-            nn.Conv2d(2 * w, 4 * w, 3, stride=2, padding=1), nn.ReLU(),
-        )
-        self.lstm = nn.LSTM(4 * w, dim, batch_first=True) if pool == "lstm" else None
-        self.proj = nn.Linear(4 * w, dim) if pool == "mean" else None
-
-    def frame_features(self, x: torch.Tensor) -> torch.Tensor:
-        """``(B, T, C, H, W) -> (B, T, 4*width)``: the CNN feature of every frame."""
-        check_clips(x, self.in_channels, type(self).__name__)
-        b, t = x.shape[:2]
-        return self.cnn(x.flatten(0, 1)).mean(dim=(2, 3)).view(b, t, -1)
-
-    def embed(self, x: torch.Tensor) -> torch.Tensor:
-        """``(B, T, C, H, W) -> (B, dim)``."""
-        f = self.frame_features(x)
-        if self.lstm is None:
-            return self.proj(f.mean(dim=1))
-        _, (h, _) = self.lstm(f)
-        return h[-1]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.embed(x)
