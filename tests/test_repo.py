@@ -208,3 +208,19 @@ def test_vidkit_imports_have_no_cycles():
     for m in sorted(edges):
         if m not in state:
             visit(m, [])
+
+
+#: The layers, lowest first (docs/architecture.md): a module imports only from its own layer or lower ones.
+LAYERS = ["errors", "utils", "profiles", "losses", "train", "data", "models", "eval", "viz", "experiments",
+          "api", "cli", ""]
+
+
+def _layer(module: str) -> int:
+    return LAYERS.index(module.split(".")[1] if "." in module else "")
+
+
+def test_nothing_imports_upward():
+    graph = _import_graph()
+    assert {m.split(".")[1] for m in graph if "." in m} <= set(LAYERS), "a new folder needs a place in LAYERS"
+    upward = sorted(f"{m} imports {i}" for m, deps in graph.items() for i in deps if _layer(i) > _layer(m))
+    assert not upward, "; ".join(upward)
