@@ -142,7 +142,7 @@ def evaluate_predictor(model: torch.nn.Module, data: Any = None, in_frames: int 
     from tqdm.auto import tqdm
 
     from vidkit.data import MovingMNISTDataset, load_test_set
-    from vidkit.models.convrnn import _check_positive_int
+    from vidkit.utils.checks import positive_int as _check_positive_int
 
     _check_positive_int("batch_size", batch_size)
     if max_sequences is not None:

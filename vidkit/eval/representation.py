@@ -40,6 +40,7 @@ import pandas as pd
 import torch
 
 from vidkit.eval.retrieval import cosine_scores, first_hit_ranks, search
+from vidkit.utils.checks import shape_text as _shape
 
 __all__ = [
     "extract_embeddings",
@@ -56,10 +57,6 @@ _CHUNK = 1024  # query rows per similarity block: bounds memory at _CHUNK * N_ga
 
 
 # ---------------------------------------------------------------------------------------- input checks
-
-
-def _shape(a: Any) -> str:
-    return str(tuple(a.shape)) if hasattr(a, "shape") else type(a).__name__
 
 
 def _to_numpy(a: Any, name: str, what: str) -> np.ndarray:

@@ -50,6 +50,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from vidkit.utils.checks import int_arg as _int
+from vidkit.utils.checks import shape_text as _shape
+
 __all__ = [
     "first_hit_ranks",
     "retrieval_metrics",
@@ -63,10 +66,6 @@ __all__ = [
 
 
 # ---------------------------------------------------------------------------------------- input checks
-
-
-def _shape(a: Any) -> str:
-    return str(tuple(a.shape)) if hasattr(a, "shape") else type(a).__name__
 
 
 def _tensor(a: Any, name: str, what: str) -> torch.Tensor:
@@ -115,12 +114,6 @@ def _labels(a: Any, name: str, allow_wildcard: bool = False) -> torch.Tensor:
     return t.long()
 
 
-def _int(v: Any, name: str, lo: int, hi: int | None = None) -> int:
-    if isinstance(v, bool) or not isinstance(v, int | np.integer):
-        raise TypeError(f"{name} must be an int, got {type(v).__name__}")
-    if v < lo or (hi is not None and v > hi):
-        raise ValueError(f"{name} must be in {lo}..{hi if hi is not None else 'inf'}, got {v}")
-    return int(v)
 
 
 # --------------------------------------------------------------------------------------------- ranking

@@ -46,8 +46,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from vidkit.losses import attention_regulariser
-from vidkit.models.encoders import _positive_int as positive_int
 from vidkit.models.encoders import check_clips
+from vidkit.utils.checks import positive_int
 
 __all__ = ["AttentionOutput", "FrameCNN", "SoftAttentionLSTM", "TemporalAttentionLSTM", "MultiLSTM",
            "LRCNClassifier", "PoolingClassifier", "attention_loss", "dot_product_attention", "DEFAULT_HEADS"]
@@ -111,10 +111,6 @@ def dot_product_attention(query: torch.Tensor, keys: torch.Tensor, values: torch
 
 # ----------------------------------------------------------------------------- features and heads
 
-def _positive_int(owner: str, name: str, value: object) -> None:
-    positive_int(f"{owner}: {name}", value)
-
-
 class FrameCNN(nn.Module):
     """A small 2D CNN on every frame: ``(B, T, C, H, W) -> (B, T, K*K, dim)``, ``K = grid``.
 
@@ -139,7 +135,7 @@ class FrameCNN(nn.Module):
     def __init__(self, in_channels: int = 1, width: int = 32, grid: int = 8, coords: bool = True):
         super().__init__()
         for name, value in {"in_channels": in_channels, "width": width, "grid": grid}.items():
-            _positive_int("FrameCNN", name, value)
+            positive_int(f"FrameCNN: {name}", value)
         self.in_channels, self.grid, self.dim = in_channels, grid, width + (2 if coords else 0)
         self.net = nn.Sequential(
             nn.Conv2d(in_channels, width, 3, stride=2, padding=1, bias=False), nn.BatchNorm2d(width), nn.ReLU(),
@@ -173,7 +169,7 @@ def _check_heads(heads: object, owner: str) -> dict[str, int]:
     for name, classes in heads.items():
         if not isinstance(name, str) or not name or "." in name:
             raise ValueError(f"{owner}: head names must be non-empty strings without '.', got {name!r}")
-        _positive_int(owner, f"heads[{name!r}]", classes)
+        positive_int(f"{owner}: heads[{name!r}]", classes)
         if classes < 2:
             raise ValueError(f"{owner}: heads[{name!r}] needs at least 2 classes, got {classes}")
     return dict(heads)
@@ -220,7 +216,7 @@ class _Classifier(nn.Module):
                  frame_fc: bool = True):
         super().__init__()
         owner = type(self).__name__
-        _positive_int(owner, "hidden", hidden)
+        positive_int(f"{owner}: hidden", hidden)
         self.cnn = FrameCNN(in_channels, width, grid)
         self.in_channels, self.grid, self.hidden = in_channels, grid, hidden
         self.frame_fc = nn.Sequential(nn.Linear(grid * grid * self.cnn.dim, hidden), nn.ReLU()) if frame_fc else None
@@ -306,7 +302,7 @@ class TemporalAttentionLSTM(_Classifier):
     def __init__(self, heads: Mapping[str, int] = DEFAULT_HEADS, in_channels: int = 1, width: int = 32,
                  grid: int = 8, hidden: int = 128, attn_dim: int = 64):
         super().__init__(heads, in_channels, width, grid, hidden)
-        _positive_int(type(self).__name__, "attn_dim", attn_dim)
+        positive_int(f"{type(self).__name__}: attn_dim", attn_dim)
         self.lstm = nn.LSTM(hidden, hidden, batch_first=True)
         self.query = nn.Linear(hidden, attn_dim)
         self.key = nn.Linear(hidden, attn_dim)
@@ -341,7 +337,7 @@ class MultiLSTM(_Classifier):
                  grid: int = 8, hidden: int = 128, window: int = 4, attn_dim: int = 64):
         super().__init__(heads, in_channels, width, grid, hidden)
         for name, value in {"window": window, "attn_dim": attn_dim}.items():
-            _positive_int(type(self).__name__, name, value)
+            positive_int(f"{type(self).__name__}: {name}", value)
         self.window = window
         self.query = nn.Linear(hidden, attn_dim)
         self.key = nn.Linear(hidden, attn_dim)
@@ -418,7 +414,7 @@ class PoolingClassifier(_Classifier):
         if pool not in ("conv", "late", "slow"):
             raise ValueError(f"PoolingClassifier: pool must be 'conv', 'late' or 'slow', got {pool!r}")
         for name, value in {"window": window, "stride": stride}.items():
-            _positive_int(type(self).__name__, name, value)
+            positive_int(f"{type(self).__name__}: {name}", value)
         self.pool, self.window, self.stride = pool, window, stride
 
     def forward(self, x: torch.Tensor) -> AttentionOutput:

@@ -25,14 +25,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from vidkit.utils.checks import positive_int as _check_positive_int
+
 __all__ = ["ConvLSTMCell", "ConvGRUCell", "ConvRNNPredictor", "scheduled_sampling", "CELLS"]
 
 LSTMState = tuple[torch.Tensor, torch.Tensor]
-
-
-def _check_positive_int(name: str, value: object) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise ValueError(f"{name} must be a positive int, got {value!r}")
 
 
 def _check_kernel(kernel: object) -> None:

@@ -19,6 +19,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from vidkit.utils.checks import positive_int as _positive_int
+
 __all__ = ["Conv3dEncoder", "ProjectionHead", "check_clips"]
 
 
@@ -30,11 +32,6 @@ def check_clips(x: torch.Tensor, channels: int, owner: str) -> None:
         raise ValueError(f"{owner}: expected clips (B, T, {channels}, H, W), got {tuple(x.shape)}")
     if not x.is_floating_point():
         raise ValueError(f"{owner}: expected a float tensor (frames in [0, 1] or flow), got {x.dtype}")
-
-
-def _positive_int(name: str, value: object) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name} must be a positive int, got {value!r}")
 
 
 class Conv2Plus1d(nn.Module):

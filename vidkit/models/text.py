@@ -34,6 +34,8 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence
 
+from vidkit.utils.checks import positive_int as _positive_int
+
 __all__ = ["PAD", "UNK", "tokenize", "Vocabulary", "GatedEmbeddingUnit", "TextEncoder", "VideoTextModel"]
 
 PAD = "<pad>"
@@ -209,11 +211,6 @@ class Vocabulary:
 
 
 # ------------------------------------------------------------------------------------------------ modules
-
-
-def _positive_int(name: str, value: object) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name} must be a positive int, got {value!r}")
 
 
 class GatedEmbeddingUnit(nn.Module):
