@@ -51,7 +51,7 @@ BUDGETS: dict[str, dict[str, Any]] = {
 def ubernce_loss(model: MoCo, batch: Mapping[str, torch.Tensor], _step: int = 0, *, length: int = 12,
                  label: str = "action", crop_scale: tuple[float, float] = CROP_SCALE,
                  form: NCEForm = "mean_log") -> tuple[torch.Tensor, dict]:
-    """UberNCE, the supervised oracle: as :func:`infonce_loss`, but every key (batch or queue) whose
+    """UberNCE, the supervised oracle: as :func:`vidkit.models.moco.infonce_loss`, but every key (batch or queue) whose
     ``label`` equals the query's is a positive (see :func:`vidkit.losses.uber_nce`). With ``p_in`` the
     softmax of ``q_i . key_n / tau`` over all keys and ``P(i)`` the keys sharing clip ``i``'s label::
 
