@@ -676,8 +676,10 @@ def train(model: nn.Module, loss_fn: Callable[[nn.Module, Any], Any], batches: I
             # of its total turns red, which reads as an error)
             pbar.set_description(f"train (stopped by the {'time budget' if stopped_by == 'time' else 'data'} "
                                  f"at {step}/{config.steps})", refresh=False)
-            pbar.total = step
-            pbar.refresh()
+            started = pbar.start_t
+            pbar.reset(total=step)  # reset(): also the notebook widget's maximum (a plain total= would not)
+            pbar.start_t = started  # keep the elapsed time and rate of the whole call
+            pbar.update(step)
         pbar.close()
 
     session_s = time.perf_counter() - session_start
