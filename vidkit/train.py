@@ -671,7 +671,7 @@ def train(model: nn.Module, loss_fn: Callable[[nn.Module, Any], Any], batches: I
             for cb in callbacks:
                 cb(final)
     finally:
-        if step < config.steps and stopped_by in ("time", "data"):
+        if step < config.steps and stopped_by in ("time", "data") and not pbar.disable:
             # an expected early stop: say why, and end the bar as complete (a notebook bar that closes short
             # of its total turns red, which reads as an error)
             pbar.set_description(f"train (stopped by the {'time budget' if stopped_by == 'time' else 'data'} "
