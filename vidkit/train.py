@@ -594,13 +594,15 @@ def train(model: nn.Module, loss_fn: Callable[[nn.Module, Any, int], Any], batch
             for cb in callbacks:
                 cb(final)
     finally:
-        if step < config.steps and stopped_by in ("time", "data"):
+        if step < config.steps and stopped_by in ("time", "data") and not pbar.disable:
             # an expected early stop: say why, and end the bar as complete (a notebook bar that closes short
             # of its total turns red, which reads as an error)
             pbar.set_description(f"train (stopped by the {'time budget' if stopped_by == 'time' else 'data'} "
                                  f"at {step}/{config.steps})", refresh=False)
-            pbar.total = step
-            pbar.refresh()
+            started = pbar.start_t
+            pbar.reset(total=step)  # reset(): also the notebook widget's maximum (a plain total= would not)
+            pbar.start_t = started  # keep the elapsed time and rate of the whole call
+            pbar.update(step)
         pbar.close()
 
     session_s = time.perf_counter() - session_start
