@@ -211,7 +211,7 @@ def test_vidkit_imports_have_no_cycles():
 
 
 #: The layers, lowest first (docs/architecture.md): a module imports only from its own layer or lower ones.
-LAYERS = ["errors", "utils", "profiles", "losses", "train", "data", "models", "eval", "viz", "experiments",
+LAYERS = ["errors", "utils", "profiles", "losses", "runs", "train", "data", "models", "eval", "viz", "experiments",
           "api", "cli", ""]
 
 

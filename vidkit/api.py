@@ -87,28 +87,10 @@ def predict(model: nn.Module, clip: Any, steps: int = 10) -> torch.Tensor:
 def _locate(path_or_name: str | os.PathLike) -> tuple[Path, Path]:
     """``(checkpoint file, work dir)`` of a work dir, a checkpoint in one, or a reference name."""
     from vidkit.data import data_dir
+    from vidkit.runs import Run
 
-    if not isinstance(path_or_name, str | os.PathLike):
-        raise TypeError(f"path_or_name must be a str or os.PathLike, got {type(path_or_name).__name__}")
-    path = Path(path_or_name)
-    if not path.exists():
-        if any(sep in str(path_or_name) for sep in "/\\") or str(path_or_name).startswith("."):
-            raise FileNotFoundError(f"{path_or_name!r}: no such path (a reference name is a plain folder name "
-                                    "under data/checkpoints/)")
-        named = data_dir() / "checkpoints" / str(path_or_name)
-        if not named.exists():
-            folder = data_dir() / "checkpoints"
-            known = sorted(p.name for p in folder.iterdir() if p.is_dir()) if folder.is_dir() else []
-            raise FileNotFoundError(f"{path_or_name!r} is neither a path nor a reference checkpoint name; "
-                                    f"known names: {known or 'none yet'}")
-        path = named
-    if path.is_file():
-        ckpt_path, workdir = path, path.parent.parent if path.parent.name == "checkpoints" else path.parent
-    else:
-        ckpt_path, workdir = path / "checkpoints" / "last.pt", path
-    if not (workdir / "config.json").is_file() or not ckpt_path.is_file():
-        raise FileNotFoundError(f"{path}: expected a work dir with config.json and checkpoints/last.pt")
-    return ckpt_path, workdir
+    run, ckpt_path = Run.find(path_or_name, references=data_dir() / "checkpoints")
+    return ckpt_path, run.path
 
 
 def checkpoint_path(path_or_name: str | os.PathLike) -> Path:
@@ -118,19 +100,22 @@ def checkpoint_path(path_or_name: str | os.PathLike) -> Path:
 
 def run_config(path_or_name: str | os.PathLike) -> tuple[dict[str, Any], Path]:
     """``(config, work dir)`` of a run or reference checkpoint: the recipe config it was trained with."""
+    from vidkit.runs import Run
+
     _, workdir = _locate(path_or_name)
-    config = json.loads((workdir / "config.json").read_text()).get("config", {})
+    run = Run(workdir)
+    config = run.read_config().get("config", {})
     if "model" not in config:
-        raise ValueError(f"{workdir / 'config.json'}: no model description (was this run made by a vidkit recipe?)")
+        raise ValueError(f"{run.config_path}: no model description (was this run made by a vidkit recipe?)")
     return config, workdir
 
 
 def reference_checkpoints() -> list[str]:
     """Names of the reference checkpoints under ``data/checkpoints/`` (each loadable with :func:`load`)."""
     from vidkit.data import data_dir
+    from vidkit.runs import Run
 
-    folder = data_dir() / "checkpoints"
-    return sorted(p.name for p in folder.iterdir() if (p / "config.json").is_file()) if folder.is_dir() else []
+    return Run.references(data_dir() / "checkpoints")
 
 
 def load(path_or_name: str | os.PathLike, map_location: str = "cpu") -> nn.Module:
@@ -142,6 +127,7 @@ def load(path_or_name: str | os.PathLike, map_location: str = "cpu") -> nn.Modul
     """
     from vidkit.errors import CheckpointError
     from vidkit.experiments.future_prediction import build_model
+    from vidkit.runs import Run
     from vidkit.utils.checkpoint import load_checkpoint
 
     ckpt_path, workdir = _locate(path_or_name)
@@ -154,7 +140,7 @@ def load(path_or_name: str | os.PathLike, map_location: str = "cpu") -> nn.Modul
         model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in state.items()})
     except (RuntimeError, AttributeError) as e:
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise CheckpointError(f"{ckpt_path}: its weights do not fit the model that {workdir / 'config.json'} "
+        raise CheckpointError(f"{ckpt_path}: its weights do not fit the model that {Run(workdir).config_path} "
                               f"describes (recipe {config.get('recipe')!r}, model {config.get('model')}): {first}. "
                               "Was the checkpoint copied from another run?") from e
     return model.eval()
@@ -170,15 +156,16 @@ def _reference_readme(name: str, workdir: Path, half: bool,
     """What a reference checkpoint's README.md says: how it was trained, how long, how good (beside the
     trivial ``baselines``, ``{name: scores}`` on the same test sequences, when given). ``source`` is the
     work dir it was published from (default: ``workdir``)."""
-    record = json.loads((workdir / "config.json").read_text())
-    metrics_path = workdir / "metrics.json"
-    metrics = json.loads(metrics_path.read_text()) if metrics_path.is_file() else {}
+    from vidkit.runs import Run
+
+    run = Run(workdir)
+    record, metrics = run.read_config(), run.read_metrics()
     cfg, scores = record.get("config", {}), metrics.get("eval", {})
     lines = [f"# Reference checkpoint `{name}`", "",
              f"Recipe `{cfg.get('recipe')}` (profile `{cfg.get('profile')}`), model `{cfg.get('model')}`.",
              f"Weights stored as {'float16' if half else 'float32'}; `vidkit.load({name!r})` returns float32.", "",
              "## Trained with", ""]
-    commands = record.get("commands") or ["(not recorded: trained from Python, see config.json)"]
+    commands = record.get("commands") or [f"(not recorded: trained from Python, see {run.config_path.name})"]
     lines += ["```", *commands, f"vidkit publish {source or workdir} {name}{' --half' if half else ''}", "```", "",
               _BUDGETS_NOTE, ""]
     if metrics:
@@ -212,6 +199,7 @@ def publish(run: str | os.PathLike, name: str, half: bool = False) -> Path:
     time, test metrics beside the trivial baselines); a ``## Notes`` section at the end of an existing
     README is kept. Returns the folder."""
     from vidkit.data import data_dir
+    from vidkit.runs import Run
     from vidkit.utils.checkpoint import load_checkpoint, save_checkpoint
     from vidkit.utils.fileio import atomic_write
 
@@ -220,24 +208,24 @@ def publish(run: str | os.PathLike, name: str, half: bool = False) -> Path:
     ckpt_path, workdir = _locate(run)
     ckpt = load_checkpoint(ckpt_path)
     state = {k: v.half() if half and v.is_floating_point() else v for k, v in ckpt["model"].items()}
-    metrics_path = workdir / "metrics.json"
-    scored = json.loads(metrics_path.read_text()).get("steps") if metrics_path.is_file() else None
+    run = Run(workdir)
+    metrics = run.read_metrics()
+    scored = metrics.get("steps")
     if scored != ckpt.get("step"):  # checked before anything is written: a published folder stays whole
-        raise ValueError(f"{ckpt_path} is at step {ckpt.get('step')} but {metrics_path} describes step {scored}: "
+        raise ValueError(f"{ckpt_path} is at step {ckpt.get('step')} but {run.metrics_path} describes step {scored}: "
                          f"score this checkpoint first (`vidkit eval {workdir} --write`)")
     folder = data_dir() / "checkpoints" / name
-    (folder / "checkpoints").mkdir(parents=True, exist_ok=True)
-    save_checkpoint({"step": ckpt.get("step"), "model": state, "source": str(workdir)},
-                    folder / "checkpoints" / "last.pt")
-    scores = json.loads(metrics_path.read_text()).get("eval") if metrics_path.is_file() else None
+    published = Run(folder)
+    published.checkpoint.parent.mkdir(parents=True, exist_ok=True)
+    save_checkpoint({"step": ckpt.get("step"), "model": state, "source": str(workdir)}, published.checkpoint)
+    scores = metrics.get("eval")
     baselines = None
     if scores and scores.get("task", "future") == "future":  # the baselines on the same test sequences
         from vidkit.experiments.future_prediction import evaluate_baselines
 
         baselines = evaluate_baselines(run_config(workdir)[0], scores["sequences"])
     _write_readme(folder, _reference_readme(name, workdir, half, baselines))
-    extras = ["config.json", "metrics.json", "log.txt", "samples/rollouts.gif", "samples/rollouts.mp4"]
-    for extra in extras:
+    for extra in Run.EXTRAS:
         if (workdir / extra).is_file():
             data = (workdir / extra).read_bytes()
             (folder / extra).parent.mkdir(parents=True, exist_ok=True)
@@ -261,13 +249,14 @@ def rescore_reference(name: str, progress: bool = True) -> dict[str, Any]:
     commands and the notes are unchanged. Used when a metric's definition changes. Returns the scores."""
     from vidkit.data import data_dir
     from vidkit.experiments.future_prediction import evaluate_baselines, evaluate_run
+    from vidkit.runs import Run
     from vidkit.utils.checkpoint import load_checkpoint
-    from vidkit.utils.fileio import write_json_atomic
 
     if name not in reference_checkpoints():
         raise FileNotFoundError(f"{name!r} is not a reference checkpoint; known: {reference_checkpoints()}")
     folder = data_dir() / "checkpoints" / name
-    metrics = json.loads((folder / "metrics.json").read_text())
+    reference = Run(folder)
+    metrics = json.loads(reference.metrics_path.read_text())
     old = metrics.get("eval") or {}
     if old.get("task", "future") != "future":
         raise ValueError(f"{name}: only future-prediction references can be re-scored, this one is {old['task']!r}")
@@ -275,8 +264,8 @@ def rescore_reference(name: str, progress: bool = True) -> dict[str, Any]:
     n = old.get("sequences", "config")
     scores = evaluate_run(load(name), cfg, n, progress=progress)
     baselines = evaluate_baselines(cfg, scores["sequences"], progress=progress)
-    write_json_atomic({**metrics, "eval": scores}, folder / "metrics.json")
-    ckpt = load_checkpoint(folder / "checkpoints" / "last.pt")
+    reference.update_metrics(eval=scores)
+    ckpt = load_checkpoint(reference.checkpoint)
     half = any(v.dtype == torch.float16 for v in ckpt["model"].values())
     _write_readme(folder, _reference_readme(name, folder, half, baselines, source=ckpt.get("source")))
     return scores

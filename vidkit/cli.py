@@ -97,9 +97,11 @@ def _cmd_train(args: argparse.Namespace) -> int:
         raise NonFiniteLossError(e.step, e.loss, e.what, e.checkpoint,
                                  f"To resume it with a lower lr: vidkit train {args.recipe} --workdir {run} "
                                  f"--set train.lr=<lower> (also allowed: {', '.join(recipes.AFTER_NON_FINITE)})") from e
-    metrics_path = Path(workdir) / "metrics.json"
-    metrics = json.loads(metrics_path.read_text()) if metrics_path.exists() else {}
-    print(metrics_path.read_text() if metrics else "")
+    from vidkit.runs import Run
+
+    run = Run(workdir)
+    metrics = run.read_metrics()
+    print(run.metrics_path.read_text() if metrics else "")
     print(f"run {workdir}: {metrics.get('stop_reason', 'done')}")
     return 0
 
@@ -119,10 +121,10 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     from vidkit.eval.prediction import evaluate_predictor
     from vidkit.experiments import future_prediction as recipes
     from vidkit.models import BASELINES
-    from vidkit.utils.fileio import write_json_atomic
+    from vidkit.runs import Run
 
     if args.write and args.split != "test":
-        raise ValueError("--write stores the test scores in metrics.json; it cannot be used with --split val")
+        raise ValueError(f"--write stores the test scores in {Run('.').metrics_path.name}; it cannot be used with --split val")
     if args.run in BASELINES:  # a trivial baseline, scored the same way as the recipes' runs
         from vidkit.data import load_test_set, load_val_set
 
@@ -158,16 +160,15 @@ def _cmd_eval(args: argparse.Namespace) -> int:
         from vidkit.api import checkpoint_path
         from vidkit.utils.checkpoint import load_checkpoint
 
-        metrics_path = workdir / "metrics.json"
-        metrics = json.loads(metrics_path.read_text()) if metrics_path.exists() else {}
+        run = Run(workdir)
+        metrics = run.read_metrics()
         ckpt = load_checkpoint(checkpoint_path(args.run))
         # the scores belong to this checkpoint: record how far it was trained (also for a run in progress)
-        metrics.update(eval=scores, steps=ckpt.get("step", metrics.get("steps")),
-                       elapsed_s=ckpt.get("elapsed_s", metrics.get("elapsed_s")))
-        write_json_atomic(metrics, metrics_path)
-        print(f"wrote {metrics_path}")
+        run.update_metrics(eval=scores, steps=ckpt.get("step", metrics.get("steps")),
+                           elapsed_s=ckpt.get("elapsed_s", metrics.get("elapsed_s")))
+        print(f"wrote {run.metrics_path}")
     if args.samples:
-        for path in recipes.write_samples(model, cfg, workdir / "samples"):
+        for path in recipes.write_samples(model, cfg, Run(workdir).samples):
             print(f"wrote {path}")
     return 0
 

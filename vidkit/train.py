@@ -31,8 +31,7 @@ import random
 import time
 import warnings
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import asdict, dataclass, field, is_dataclass
-from datetime import datetime
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -42,10 +41,10 @@ import torch.distributed as dist
 from torch import nn
 from tqdm.auto import tqdm
 
-from vidkit.errors import VidkitError, WriteError
+from vidkit.errors import VidkitError
+from vidkit.runs import Run, check_writable, write_failure
 from vidkit.utils import distributed as D
 from vidkit.utils.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
-from vidkit.utils.fileio import write_json_atomic
 
 __all__ = ["TrainConfig", "TrainResult", "StepInfo", "NonFiniteLossError", "train", "pick_device",
            "steps_for_time", "check_writable",
@@ -245,41 +244,10 @@ def make_scheduler(optimizer: torch.optim.Optimizer, config: TrainConfig) -> tor
         optimizer, warmup_cosine(config.warmup_steps, config.steps, config.min_lr_ratio))
 
 
-def _jsonable(config: Any) -> Any:
-    if is_dataclass(config) and not isinstance(config, type):
-        return asdict(config)
-    return config
-
-
 def make_workdir(name: str, root: str | os.PathLike | None = None, config: Any = None) -> Path:
-    """Create ``<root>/<name>-<YYYYmmdd-HHMMSS>`` (``-1``, ``-2``... if taken) and write ``config.json``;
-    ``root`` defaults to the kit's runs folder (:func:`vidkit.runs_dir`).
-
-    ``config`` (a dict or dataclass, optional) is stored under the ``"config"`` key. Under torchrun
-    this is collective: rank 0 creates the folder and every rank gets its path.
-    """
-    if not isinstance(name, str) or not name.strip() or name in {".", ".."} or any(c in name for c in "/\\"):
-        raise ValueError(f"name must be a non-empty string without path separators, got {name!r}")
-    if root is None:
-        from vidkit.profiles import runs_dir
-
-        root = runs_dir()
-    if not isinstance(root, str | os.PathLike):
-        raise TypeError(f"root must be None, a str or an os.PathLike, got {type(root).__name__}")
-    path = None
-    if D.is_main():
-        stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-        base = path = Path(root) / f"{name}-{stamp}"
-        i = 0
-        while True:
-            try:
-                path.mkdir(parents=True, exist_ok=False)
-                break
-            except FileExistsError:
-                i += 1
-                path = Path(f"{base}-{i}")
-        write_json_atomic({"name": name, "created": stamp, "config": _jsonable(config)}, path / "config.json")
-    return Path(D.all_gather_object(str(path) if path else None)[0])
+    """Create a fresh run folder ``<root>/<name>-<YYYYmmdd-HHMMSS>`` with its ``config.json`` and return its
+    path: :meth:`vidkit.runs.Run.create` (collective under torchrun)."""
+    return Run.create(name, root, config).path
 
 
 def _to_device(batch: Any, device: torch.device) -> Any:
@@ -339,29 +307,6 @@ def _all_finite(model: nn.Module) -> bool:
     return all(bool(torch.isfinite(p).all()) for p in model.state_dict().values() if p.is_floating_point())
 
 
-def _write_failure(path: Path, e: BaseException) -> WriteError:
-    """One line naming ``path`` for a failed write: a full disk, a read-only folder, a missing permission."""
-    reason = e.strerror if isinstance(e, OSError) and e.strerror else str(e).strip().splitlines()[-1][:200]
-    if isinstance(e, RuntimeError) and ("unexpected pos" in str(e) or "PytorchStreamWriter" in str(e)):
-        reason = "the file could not be written completely (is the disk full?)"
-    return WriteError(f"{path}: cannot write ({reason}). Free disk space or fix the folder's permissions, then "
-                      "run again to resume; the previous checkpoint, if any, is intact.")
-
-
-def check_writable(folder: Path) -> None:
-    """Create ``folder`` if needed and check that a file can be written in it, before any training step;
-    raises :class:`~vidkit.errors.WriteError` naming the folder otherwise."""
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        probe = folder / f".write-test-{os.getpid()}"
-        with open(probe, "wb") as f:
-            f.write(b"ok")
-        probe.unlink()
-    except OSError as e:
-        raise WriteError(f"{folder}: not writable ({e.strerror or e}). Choose another --workdir or fix the "
-                         "folder's permissions.") from e
-
-
 def _checkpoint(path: Path, step: int, elapsed: float, config: TrainConfig, model: nn.Module,
                 optimizer: torch.optim.Optimizer, scheduler: Any, stream: Any, history: list,
                 window: dict[str, Any]) -> None:
@@ -384,7 +329,7 @@ def _checkpoint(path: Path, step: int, elapsed: float, config: TrainConfig, mode
         try:
             save_checkpoint(state, target)
         except (OSError, RuntimeError) as e:
-            raise _write_failure(target, e) from e
+            raise write_failure(target, e) from e
 
 
 def _restore(path: Path, model: nn.Module, optimizer: torch.optim.Optimizer, scheduler: Any,
@@ -475,24 +420,18 @@ def train(model: nn.Module, loss_fn: Callable[[nn.Module, Any, int], Any], batch
     scheduler = make_scheduler(optimizer, config)
     stream, it = batches, iter(batches)
 
-    workdir = None if workdir is None else Path(workdir)
-    ckpt_path = None if workdir is None else workdir / "checkpoints" / "last.pt"
-    log_path = None if workdir is None or not main else workdir / "log.txt"
-    if log_path is not None:
-        check_writable(workdir)
+    run = None if workdir is None else Run(workdir)
+    workdir = None if run is None else run.path
+    ckpt_path = None if run is None else run.checkpoint
+    if run is not None and main:
+        check_writable(run.path)
         check_writable(ckpt_path.parent)
         for stale in ckpt_path.parent.glob(".*.tmp*"):  # left by a run killed while saving
             stale.unlink(missing_ok=True)
-        if not (workdir / "config.json").exists():
-            write_json_atomic({"name": workdir.name, "config": asdict(config)}, workdir / "config.json")
 
     def log(msg: str) -> None:
-        if log_path is not None:
-            try:
-                with open(log_path, "a") as f:
-                    f.write(f"{datetime.now():%Y-%m-%d %H:%M:%S} {msg}\n")
-            except OSError as e:
-                raise _write_failure(log_path, e) from e
+        if run is not None and main:
+            run.log(msg)
 
     step, elapsed, history, resumed_from, window = 0, 0.0, [], None, {}
     if resume and ckpt_path is not None and ckpt_path.is_file():
@@ -614,7 +553,7 @@ def train(model: nn.Module, loss_fn: Callable[[nn.Module, Any, int], Any], batch
                    "final_loss": result.final_loss,
                    "samples_per_s": session_samples * D.world_size() / max(session_s, 1e-9),
                    "resumed_from": resumed_from, "world_size": D.world_size(), "device": str(device)}
-        write_json_atomic(metrics, workdir / "metrics.json")
+        run.write_metrics(metrics)
         log(f"done: {step} steps, stopped by {stopped_by}, {elapsed:.1f}s: {result.stop_reason}")
     if progress and main:
         print(f"train: {result.stop_reason}")

@@ -9,11 +9,9 @@
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Mapping
 from numbers import Integral
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -33,16 +31,17 @@ def run_summary(workdir: str | os.PathLike) -> dict[str, Any]:
     ``{"mean", "per_horizon", "sequences", "task", "train_s", "steps", "params"}``."""
     import torch
 
+    from vidkit.runs import Run
     from vidkit.utils.checkpoint import load_checkpoint
 
-    workdir = Path(workdir)
-    path = workdir / "metrics.json"
+    run = Run(workdir)
+    workdir, path = run.path, run.metrics_path
     if not path.is_file():
-        raise FileNotFoundError(f"{path}: no metrics.json; is {workdir} a finished run (vidkit train / eval)?")
-    metrics = json.loads(path.read_text())
+        raise FileNotFoundError(f"{path}: no {path.name}; is {workdir} a finished run (vidkit train / eval)?")
+    metrics = run.read_metrics()
     if "eval" not in metrics:
         raise ValueError(f"{path}: no test scores ('eval'); run `vidkit eval {workdir} --write`")
-    ckpt = workdir / "checkpoints" / "last.pt"
+    ckpt = run.checkpoint
     params = None
     if ckpt.is_file():
         params = sum(v.numel() for v in load_checkpoint(ckpt)["model"].values() if isinstance(v, torch.Tensor))

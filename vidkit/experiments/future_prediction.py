@@ -35,17 +35,15 @@ from vidkit.models import (
 )
 from vidkit.profiles import Profile, runs_dir
 from vidkit.profiles import profile as get_profile
+from vidkit.runs import Run, check_writable
 from vidkit.train import (
     NonFiniteLossError,
     StepInfo,
     TrainConfig,
-    check_writable,
-    make_workdir,
     seed_everything,
     train,
 )
 from vidkit.utils import distributed as D
-from vidkit.utils.fileio import write_json_atomic
 
 __all__ = ["RECIPES", "MODELS", "REFERENCES", "reference_commands", "recipe_config", "build_model", "make_loss", "run_recipe",
            "evaluate_run", "evaluate_baselines", "write_samples"]
@@ -432,16 +430,16 @@ def run_recipe(name: str, *, profile: str | Profile | None = None, workdir: str 
     cfg = recipe_config(name, profile, overrides)
     if workdir is not None and not isinstance(workdir, str | os.PathLike):
         raise TypeError(f"workdir must be None, a str or an os.PathLike, got {type(workdir).__name__}")
-    saved = Path(workdir) / "config.json" if workdir is not None else None
+    saved = Run(workdir) if workdir is not None else None
     change = None  # a setting changed on resume after a non-finite loss, recorded in config.json
-    if resume and saved is not None and saved.is_file():
+    if resume and saved is not None and saved.config_path.is_file():
         try:
-            record = json.loads(saved.read_text())
+            record = saved.read_config()
         except (json.JSONDecodeError, UnicodeDecodeError) as e:
-            raise ValueError(f"{saved} is not valid JSON ({e}); use a new work dir") from None
+            raise ValueError(f"{saved.config_path} is not valid JSON ({e}); use a new work dir") from None
         old = record.get("config", {})
         if "model" not in old or "train" not in old:
-            raise ValueError(f"{saved} was not written by a vidkit recipe; use a new work dir")
+            raise ValueError(f"{saved.config_path} was not written by a vidkit recipe; use a new work dir")
         if old.get("recipe") != name:
             raise ValueError(f"{workdir} is a run of recipe {old.get('recipe')!r}, not {name!r}")
         if profile is not None and _resolve_profile(profile).name != old.get("profile"):
@@ -479,36 +477,31 @@ def run_recipe(name: str, *, profile: str | Profile | None = None, workdir: str 
         d = cfg["data"]
         stream = MovingMNISTStream(cfg["batch_size"], seed=cfg["train"]["seed"], rank=D.rank(),
                                    world_size=D.world_size(), num_digits=d["num_digits"], seq_len=d["seq_len"])
-        workdir = make_workdir(name, runs_dir() if root is None else root, cfg) if workdir is None else Path(workdir)
+        run = Run.create(name, runs_dir() if root is None else root, cfg) if workdir is None else Run(workdir)
+        workdir = run.path
         if D.is_main():  # keep the budgets of the latest call in config.json
-            path = workdir / "config.json"
             check_writable(workdir)
-            record = json.loads(path.read_text()) if path.is_file() else {}
+            record = run.read_config()
             # a fresh start (resume=False) discards the old weights, so also the commands that trained them
             commands = (record.get("commands", []) if resume else []) + ([command] if command else [])
             changes = (record.get("changes", []) if resume else []) + ([change] if change else [])
             record = {**record, "name": name, "config": cfg, "commands": commands}
             record.pop("stopped", None)
-            write_json_atomic({**record, **({"changes": changes} if changes else {})}, path)
+            run.write_config({**record, **({"changes": changes} if changes else {})})
         try:
             result = train(model, make_loss(cfg), stream, config, workdir=workdir, resume=resume,
                            callbacks=callbacks, progress=progress)
         except NonFiniteLossError as e:  # recorded, so that a resume may change the lr (see AFTER_NON_FINITE)
             if D.is_main():
-                path = workdir / "config.json"
-                stopped = {"reason": "non_finite", "what": e.what, "step": e.step,
-                           "checkpoint_step": e.checkpoint[1] if e.checkpoint else None}
-                write_json_atomic({**json.loads(path.read_text()), "stopped": stopped}, path)
+                run.update_config(stopped={"reason": "non_finite", "what": e.what, "step": e.step,
+                                           "checkpoint_step": e.checkpoint[1] if e.checkpoint else None})
             raise
         if D.is_main():
             # always the fixed, cached test set (a prefix of it in small profiles), never a selection set
             scores = evaluate_run(result.model, cfg, progress=progress)
-            metrics_path = workdir / "metrics.json"
-            metrics = json.loads(metrics_path.read_text()) if metrics_path.exists() else {}
-            metrics.update(recipe=name, profile=cfg["profile"], eval=scores)
-            write_json_atomic(metrics, metrics_path)
+            run.update_metrics(recipe=name, profile=cfg["profile"], eval=scores)
             if samples:
-                write_samples(result.model, cfg, workdir / "samples")
+                write_samples(result.model, cfg, run.samples)
         D.barrier()
     except BaseException:
         if not was_distributed:
