@@ -115,33 +115,38 @@ class Run:
         """True when the folder has a config and a checkpoint (what :func:`vidkit.load` needs)."""
         return self.config_path.is_file() and self.checkpoint.is_file()
 
-    # ------------------------------------------------------------------ config.json
+    # ------------------------------------------------------------------ config.json and metrics.json
+    @staticmethod
+    def _read(path: Path) -> dict[str, Any]:
+        return json.loads(path.read_text()) if path.is_file() else {}
+
+    @staticmethod
+    def _update(path: Path, fields: dict[str, Any]) -> dict[str, Any]:
+        record = {**Run._read(path), **fields}
+        write_json_atomic(record, path)
+        return record
+
     def read_config(self) -> dict[str, Any]:
         """The whole record of ``config.json`` (``{}`` when there is none yet)."""
-        return json.loads(self.config_path.read_text()) if self.config_path.is_file() else {}
+        return self._read(self.config_path)
 
     def write_config(self, record: dict[str, Any]) -> Path:
         return write_json_atomic(record, self.config_path)
 
     def update_config(self, **fields: Any) -> dict[str, Any]:
         """Read ``config.json``, set ``fields`` and write it back atomically; returns the new record."""
-        record = {**self.read_config(), **fields}
-        self.write_config(record)
-        return record
+        return self._update(self.config_path, fields)
 
-    # ------------------------------------------------------------------ metrics.json
     def read_metrics(self) -> dict[str, Any]:
         """The record of ``metrics.json`` (``{}`` when the run has none yet)."""
-        return json.loads(self.metrics_path.read_text()) if self.metrics_path.is_file() else {}
+        return self._read(self.metrics_path)
 
     def write_metrics(self, record: dict[str, Any]) -> Path:
         return write_json_atomic(record, self.metrics_path)
 
     def update_metrics(self, **fields: Any) -> dict[str, Any]:
         """Read ``metrics.json``, set ``fields`` and write it back atomically; returns the new record."""
-        record = {**self.read_metrics(), **fields}
-        self.write_metrics(record)
-        return record
+        return self._update(self.metrics_path, fields)
 
     # ------------------------------------------------------------------ log.txt
     def log(self, msg: str) -> None:
