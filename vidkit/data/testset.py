@@ -53,7 +53,7 @@ _VERIFIED: dict[tuple, str] = {}
 def frames_sha256(frames: np.ndarray) -> str:
     """SHA-256 hex digest of a frame array's bytes (C order), in chunks (works on memory maps).
 
-    About 55 ms per 1,000 sequences of 20 64x64 frames (82 MB) from the page cache."""
+    Its cost is measured by ``benchmarks/bench_integrity.py`` (``docs/benchmarks.md``)."""
     h = hashlib.sha256()
     flat = frames.reshape(len(frames), -1)
     for i in range(0, len(flat), 512):
@@ -155,8 +155,7 @@ def load_test_set(size: int | None = None, num_digits: int = 2, seq_len: int = 2
     """The fixed, cached Moving MNIST test set; built and saved on first use.
 
     Every load checks the cached frames against the sha256 recorded when they were built, so a corrupt
-    cache is never scored: about 55 ms per 1,000 sequences (0.55 s for the full 10,000, from the page
-    cache), done once per process for a given version of the file (a later load of the same unchanged
+    cache is never scored (cost: ``benchmarks/bench_integrity.py``), done once per process for a given version of the file (a later load of the same unchanged
     file, same inode, size and change times, reuses the result).
 
     Args:

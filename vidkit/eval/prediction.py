@@ -84,10 +84,10 @@ def frame_ssim(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     is taken over the frame with a 3-pixel border dropped (the 58x58 interior of a 64x64 frame). Channels
     are averaged. Newer scikit-image refuses float input without ``data_range``, so the kit passes 2
     explicitly and calls scikit-image itself (torchmetrics' uniform-window SSIM uses population
-    covariances and differs by up to 0.04 on real predictions). About 0.15 ms per 64x64 frame.
+    covariances, ``sigma^2`` instead of ``N / (N - 1) * sigma^2``, so it does not reproduce these numbers).
 
-    The same frames with ``data_range=1`` score lower (about 0.02 on the kit's SimVP reference), and
-    torchmetrics' Gaussian-window SSIM, which the kit used before, higher (about 0.01 to 0.1).
+    torchmetrics' Gaussian-window SSIM with ``data_range=1``, which the kit used before, reads higher on
+    the same frames (``docs/benchmarks.md``, "Reference checkpoints", gives the old and new values).
     """
     from skimage.metrics import structural_similarity
 

@@ -119,9 +119,9 @@ def _labels(a: Any, name: str, allow_wildcard: bool = False) -> torch.Tensor:
 # --------------------------------------------------------------------------------------------- ranking
 
 #: Near-ties: scores closer than ``TIE_ULPS * eps`` of the score dtype, relative to the query's largest
-#: ``|score|``, are ties (:func:`first_hit_ranks`). Measured on CPU (float32 and float64, D = 8..2048): a
-#: matmul scores two identical gallery items up to ~2.5 eps apart, a clip and a scaled copy of it (which
-#: normalise to the same row up to rounding) up to ~6.3 eps apart; 16 covers both.
+#: ``|score|``, are ties (:func:`first_hit_ranks`). A matmul scores two identical gallery items, or a clip
+#: and a scaled copy of it, a few eps apart; 16 leaves a margin (tests/test_retrieval.py checks such copies
+#: tie in float32 and float64).
 TIE_ULPS = 16
 
 
@@ -154,17 +154,14 @@ def first_hit_ranks(scores: Any, relevant: Any, *, tie_rtol: float | None = None
     and the order of the gallery never matters.
 
     **Near-ties.** Two gallery items with the same embedding should score exactly alike, but a float
-    matmul may round their scores apart (measured: up to 2.5 ``eps`` of the dtype for cosines, i.e.
-    ~5e-16 in float64, ~3e-7 in float32; up to 6.3 eps after normalising rescaled copies). So a
+    matmul may round their scores apart, by a few ``eps`` of the dtype. So a
     non-relevant score within ``tol_q`` below the best relevant one is a tie too: by default
     ``tie_rtol = TIE_ULPS * eps`` of the scores' dtype (16 eps: 3.6e-15 in float64, 1.9e-6 in float32),
     relative to the row's largest ``|score|`` (about 1 for cosines), so scaling all scores changes
     nothing. Scores that close are not resolved by the arithmetic (a float32 cosine is itself only
     accurate to a few eps), so calling them tied is the honest reading; the price is that a genuinely
-    different score that close ties too. In float64 that does not happen in practice
-    (:func:`vidkit.eval.representation.retrieval_recall` scores in float64); with float32 cosines over a gallery of
-    1,000 clips it moved one or two queries in 1,000 by one rank and no R@k (one measured run of
-    notebook 04's text-video evaluation). ``tie_rtol=0`` counts exact ties only. Half-precision scores
+    different score that close ties too (rarely: :func:`vidkit.eval.representation.retrieval_recall`
+    scores in float64). ``tie_rtol=0`` counts exact ties only. Half-precision scores
     are ranked as float32 (their own, coarser rounding is not absorbed: score in float32 or float64).
     """
     s = _scores(scores)

@@ -9,8 +9,7 @@ A vidkit checkpoint is a plain ``dict`` written with ``torch.save`` that carries
   (atomic on POSIX and Windows). A crash (even SIGKILL) leaves either the old or the new file.
 * :func:`load_checkpoint` first checks the file is what ``torch.save`` writes (a zip archive holding a
   ``data.pkl`` record) and that every record matches the CRC-32 stored in the archive, so a flipped byte
-  is reported instead of loaded (about 2 ms for a 5 MB checkpoint, the file being read twice from the
-  page cache). It then uses ``torch.load(weights_only=True)``, which refuses to run code hidden in a
+  is reported instead of loaded (its cost: ``benchmarks/bench_integrity.py``). It then uses ``torch.load(weights_only=True)``, which refuses to run code hidden in a
   pickle. Anything that is not a vidkit checkpoint (a truncated or damaged file, a random file, a pickle
   of an arbitrary object) raises :class:`CheckpointError` naming the file; a refused pickle names the
   global it would have imported.
