@@ -99,9 +99,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
                                  f"--set train.lr=<lower> (also allowed: {', '.join(recipes.AFTER_NON_FINITE)})") from e
     from vidkit.runs import Run
 
-    run = Run(workdir)
-    metrics = run.read_metrics()
-    print(run.metrics_path.read_text() if metrics else "")
+    metrics = Run(workdir).read_metrics()
+    print(json.dumps(metrics, indent=2, sort_keys=True))
     print(f"run {workdir}: {metrics.get('stop_reason', 'done')}")
     return 0
 
@@ -124,7 +123,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     from vidkit.runs import Run
 
     if args.write and args.split != "test":
-        raise ValueError(f"--write stores the test scores in {Run('.').metrics_path.name}; it cannot be used with --split val")
+        raise ValueError("--write stores the test scores in metrics.json; it cannot be used with --split val")
     if args.run in BASELINES:  # a trivial baseline, scored the same way as the recipes' runs
         from vidkit.data import load_test_set, load_val_set
 
