@@ -303,6 +303,11 @@ def _set_rng_state(state: dict[str, Any]) -> None:
 
 # ----------------------------------------------------------------------------- checkpoint state
 
+def _last_good(path: Path | None) -> tuple[Path, int] | None:
+    """``(checkpoint, its step)``: what a resume would load, or None when there is no checkpoint."""
+    return (path, int(load_checkpoint(path)["step"])) if path is not None and path.is_file() else None
+
+
 def _all_finite(model: nn.Module) -> bool:
     return all(bool(torch.isfinite(p).all()) for p in model.state_dict().values() if p.is_floating_point())
 
@@ -318,8 +323,7 @@ def _checkpoint(path: Path, step: int, elapsed: float, config: TrainConfig, mode
     if not D.is_main():
         return
     if not _all_finite(model):
-        raise NonFiniteLossError(step, float("nan"), "weights",
-                                 (path, int(load_checkpoint(path)["step"])) if path.is_file() else None)
+        raise NonFiniteLossError(step, float("nan"), "weights", _last_good(path))
     state = {"step": step, "elapsed_s": elapsed, "config": asdict(config), "world_size": D.world_size(),
              "model": model.state_dict(), "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
              "rng": rngs, "data": data, "history": history, "torch_version": str(torch.__version__),
@@ -494,10 +498,7 @@ def train(model: nn.Module, loss_fn: Callable[[nn.Module, Any, int], Any], batch
             if not math.isfinite(grad_norm):
                 what = "loss" if not math.isfinite(loss_val) else "gradient norm"
                 log(f"stopped: non-finite {what} {grad_norm} at step {step + 1}")
-                good = None
-                if ckpt_path is not None and ckpt_path.is_file():  # say truthfully what a resume would load
-                    good = (ckpt_path, int(load_checkpoint(ckpt_path)["step"]))
-                raise NonFiniteLossError(step + 1, grad_norm, what, good)
+                raise NonFiniteLossError(step + 1, grad_norm, what, _last_good(ckpt_path))
             optimizer.step()
             scheduler.step()
             step += 1
