@@ -374,10 +374,19 @@ def pick_another_clip(picker: Locator) -> None:
     assert options.count() >= 2, "a clip picker with a single clip"
     current = select.input_value()
     values = [options.nth(i).get_attribute("value") for i in range(options.count())]
-    before = picker.locator(PLAYER).first.locator("img:visible").screenshot()
+    def picture() -> bytes | None:  # None while the picker swaps the explorer's view (a detached element)
+        try:
+            return picker.locator(PLAYER).first.locator("img:visible").screenshot(timeout=5_000)
+        except PlaywrightError:
+            return None
+
+    deadline = time.monotonic() + 60
+    while (before := picture()) is None:
+        assert time.monotonic() < deadline, "the clip picker shows no picture"
+        time.sleep(0.5)
     select.select_option(next(v for v in values if v != current))
     deadline = time.monotonic() + 60  # the kernel builds the picked clip's explorer
-    while picker.locator(PLAYER).first.locator("img:visible").screenshot() == before:
+    while (after := picture()) is None or after == before:
         assert time.monotonic() < deadline, "picking another clip did not change the shown clip"
         time.sleep(0.5)
 
