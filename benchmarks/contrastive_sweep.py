@@ -41,10 +41,8 @@ from tqdm.auto import tqdm
 
 import vidkit
 from vidkit.data import generate_actions
-from vidkit.data.batches import clip_batches
 from vidkit.eval.representation import evaluate_representation, extract_embeddings
 from vidkit.experiments.contrastive import (
-    BUDGETS,
     CoCLRPair,
     coclr_loss_fn,
     finetune,
@@ -52,8 +50,7 @@ from vidkit.experiments.contrastive import (
     srivastava_pretrain_loss,
     ubernce_loss,
 )
-from vidkit.models.moco import MoCo, infonce_loss, notebook_moco, notebook_srivastava
-from vidkit.train import TrainConfig, train
+from vidkit.models.moco import MoCo, infonce_loss, notebook_moco, notebook_srivastava, pretrain
 from vidkit.utils.fileio import write_json_atomic
 
 GROUPS = ("budget", "seeds", "queue", "temperature", "topk", "digit", "srivastava", "equal_steps")
@@ -71,7 +68,7 @@ class Sweep:
 
     def __init__(self, out: Path, fresh: bool = False):
         profile = vidkit.profile("laptop")
-        self.budget = BUDGETS["laptop"]
+        self.budget = profile.contrastive
         kw = dict(num_frames=profile.actions_frames, size=profile.actions_size)
         train_set = generate_actions(profile.actions_train, split="train", seed=0, **kw)
         test_set = generate_actions(profile.actions_test, split="test", seed=1, **kw)
@@ -95,10 +92,8 @@ class Sweep:
         """``seed`` orders the batches; ``train_seed`` seeds train()'s RNGs (augmentations, CoCLR's
         self-drop draw). The groups before issue 13 used ``train_seed=0`` for every seed."""
         torch.manual_seed(seed)
-        batches = clip_batches(self.rgb[0], self.labels[0], self.budget["batch"], flow=self.flow[0], seed=seed)
-        cfg = TrainConfig(steps=steps, time_budget_s=3600, lr=3e-3, weight_decay=1e-4,
-                          warmup_steps=max(1, steps // 20), log_every=max(1, steps // 30), seed=train_seed)
-        result = train(model, loss_fn, batches, cfg, progress=False)
+        result = pretrain(model, loss_fn, self.rgb[0], self.labels[0], steps=steps, batch=self.budget.batch,
+                          time_s=3600, flow=self.flow[0], seed=seed, train_seed=train_seed, progress=False)
         mined = [h["mined_same_action"] for h in result.history if h.get("mined_same_action", 0) > 0]
         info = {"steps": result.steps, "train_s": round(result.elapsed_s, 1), "final_loss": result.final_loss}
         if mined:
@@ -106,7 +101,7 @@ class Sweep:
         return model, info
 
     def readout(self, model: torch.nn.Module, view: str) -> dict[str, float]:
-        n = self.budget["eval_train_clips"]
+        n = self.budget.eval_train_clips
         x_tr, x_te = (self.rgb if view == "rgb" else self.flow)
         f_tr = extract_embeddings(model, x_tr[:n], progress=False)
         f_te = extract_embeddings(model, x_te, progress=False)
@@ -237,7 +232,7 @@ def run_srivastava(s: Sweep) -> None:
                     built[init] = make()
                 idx = label_subset(y_tr, frac, seed=0)
                 out = finetune(copy.deepcopy(built[init]), x_tr[idx], y_tr[idx], x_te, y_te,
-                               steps=s.budget["finetune_steps"], lr=lr, progress=False)
+                               steps=s.budget.finetune_steps, lr=lr, progress=False)
                 s.record(name, "srivastava", {"init": init, "lr": lr, "labels": frac, "accuracy": out["accuracy"]})
 
 

@@ -224,3 +224,31 @@ def test_nothing_imports_upward():
     assert {m.split(".")[1] for m in graph if "." in m} <= set(LAYERS), "a new folder needs a place in LAYERS"
     upward = sorted(f"{m} imports {i}" for m, deps in graph.items() for i in deps if _layer(i) > _layer(m))
     assert not upward, "; ".join(upward)
+
+
+def test_sizes_live_in_the_profile():
+    """One place for sizes: no module keeps its own per-profile table, no recipe sets a budget, and no notebook
+    builds a training schedule or rescales a budget itself (issue 15)."""
+    import ast
+    import json
+
+    from vidkit.experiments.future_prediction import RECIPES
+    from vidkit.profiles import AttentionBudget, ContrastiveBudget, PredictionBudget, TextVideoBudget
+
+    for p in (ROOT / "vidkit").rglob("*.py"):
+        for node in ast.parse(p.read_text()).body:
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target] if isinstance(node, ast.AnnAssign) else []
+            names = [t.id for t in targets if isinstance(t, ast.Name)]
+            assert not any("BUDGET" in n for n in names), f"{p}: a budget table {names}; budgets live in vidkit/profiles.py"
+    for name, recipe in RECIPES.items():
+        for prof, section in recipe.get("sizes", {}).items():
+            assert set(section) <= {"model", "train"}, f"{name}: sizes[{prof!r}] sets {sorted(section)}"
+            assert not {"steps", "batch_size", "time_budget_s"} & set(section.get("train", {}))
+    for p in sorted((ROOT / "notebooks").glob("*.ipynb")):
+        code = "\n".join("".join(c["source"]) for c in json.loads(p.read_text())["cells"] if c["cell_type"] == "code")
+        for banned in ("TrainConfig(", "BUDGETS", "time_budget_s /", "P.name]"):
+            assert banned not in code, f"{p.name}: {banned!r}; take sizes from vidkit.profile() as they are"
+    for prof in ("smoke", "laptop", "full"):
+        P = profile(prof)
+        assert (type(P.prediction), type(P.contrastive), type(P.attention), type(P.text_video)) == (
+            PredictionBudget, ContrastiveBudget, AttentionBudget, TextVideoBudget)

@@ -3,15 +3,16 @@ answers (semantic / instance hits, seen / held-out pairs), video-to-video helper
 
 from __future__ import annotations
 
+import dataclasses
 import warnings
 
 import numpy as np
 import pytest
 import torch
 
+import vidkit
 from vidkit.data.actions import ACTIONS, generate_actions, instance_captions
 from vidkit.experiments.text_video import (
-    BUDGETS,
     LOSSES,
     CaptionBank,
     build_vocabulary,
@@ -136,8 +137,8 @@ def test_the_loss_falls_on_a_tiny_set(clips, bank, kind):
     x = video_input(clips, stride=2)
     torch.manual_seed(0)
     model = make_model(len(bank.vocab), width=4, video_dim=16, dim=16)
-    budget = {**BUDGETS["smoke"], "steps": 60, "time_s": None, "batch": 8, "bag": 2, "instance_fraction": 0.0,
-              "lr": 1e-2}
+    budget = dataclasses.replace(vidkit.profile("smoke").text_video, steps=60, time_s=None, batch=8, bag=2,
+                                 instance_fraction=0.0, lr=1e-2)
     result = train_text_video(model, x, bank, kind, budget, progress=False)
     assert result.steps == 60
     losses = [h["loss"] for h in result.history]
@@ -148,8 +149,8 @@ def test_train_text_video_validates(clips, bank):
     model = make_model(len(bank.vocab), width=4, video_dim=16, dim=8)
     x = video_input(clips, stride=2)
     with pytest.raises(ValueError, match="kind"):
-        train_text_video(model, x, bank, "NCE!", BUDGETS["smoke"])
-    with pytest.raises(KeyError, match="budget lacks"):
+        train_text_video(model, x, bank, "NCE!", vidkit.profile("smoke").text_video)
+    with pytest.raises(TypeError, match="budget must be a vidkit.profiles.TextVideoBudget"):
         train_text_video(model, x, bank, "NCE", {"steps": 3})
 
 

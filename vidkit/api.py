@@ -146,7 +146,7 @@ def load(path_or_name: str | os.PathLike, map_location: str = "cpu") -> nn.Modul
     return model.eval()
 
 
-_BUDGETS_NOTE = ("`--steps` is the run's total (a resumed run continues its schedule to it); `--time` is the "
+_STEPS_AND_TIME_NOTE = ("`--steps` is the run's total (a resumed run continues its schedule to it); `--time` is the "
                  "time budget of each call, so running a `vidkit train` command again continues a run that "
                  "stopped on its time budget.")
 
@@ -167,7 +167,7 @@ def _reference_readme(name: str, workdir: Path, half: bool,
              "## Trained with", ""]
     commands = record.get("commands") or [f"(not recorded: trained from Python, see {run.config_path.name})"]
     lines += ["```", *commands, f"vidkit publish {source or workdir} {name}{' --half' if half else ''}", "```", "",
-              _BUDGETS_NOTE, ""]
+              _STEPS_AND_TIME_NOTE, ""]
     if metrics:
         device = f" on `{metrics['device']}`" if metrics.get("device") else ""
         lines += [f"{metrics.get('steps')} steps, {metrics.get('elapsed_s', 0) / 60:.1f} min of training{device} "

@@ -129,7 +129,9 @@ def _cmd_eval(args: argparse.Namespace) -> int:
 
         if args.write or args.samples:
             raise ValueError("--write and --samples need a run; a baseline has no work dir")
-        n = args.sequences if args.sequences is not None else recipes.EVAL_SEQUENCES
+        from vidkit.profiles import profile
+
+        n = args.sequences if args.sequences is not None else profile().prediction.eval_sequences
         data = load_val_set(n) if args.split == "val" else load_test_set()
         scores = {**evaluate_predictor(BASELINES[args.run](), data, max_sequences=n), "split": args.split}
         print(_format_scores(args.run, scores))

@@ -21,35 +21,105 @@ from pathlib import Path
 
 import torch
 
-__all__ = ["Profile", "PROFILES", "profile", "profile_name", "runs_dir"]
+__all__ = ["Profile", "PredictionBudget", "ContrastiveBudget", "AttentionBudget", "TextVideoBudget", "PROFILES", "profile", "profile_name", "runs_dir"]
 
 #: The checkout's root: the folder holding ``vidkit/`` (and ``data/``, ``notebooks/``, ``pyproject.toml``).
 _REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
 @dataclass(frozen=True)
+class PredictionBudget:
+    """Notebook 01, the recipes and ``vidkit train``: how long each future predictor trains, on what batch, and
+    how many test sequences score it (``None``: all of the cached test set)."""
+
+    steps: int
+    time_s: float  # a cap per model (seconds); the step count is what a comparison holds equal
+    batch: int
+    eval_sequences: int | None
+
+
+@dataclass(frozen=True)
+class ContrastiveBudget:
+    """Notebook 02: pretraining steps (and a time cap) per method, batch size, fine-tuning steps, how many
+    training clips get Farneback flow (``None``: all) and how many training clips the frozen-feature evaluation
+    uses as probe training set and retrieval gallery (``None``: all)."""
+
+    steps: int
+    time_s: float
+    batch: int
+    finetune_steps: int
+    farneback_clips: int | None
+    eval_train_clips: int | None
+
+
+@dataclass(frozen=True)
+class AttentionBudget:
+    """Notebook 03: clips (train / test), distractor digits and their motion, batch, steps, and the training
+    time per model (the soft-attention models, the notebook's subject, get ``attention_time_s``)."""
+
+    train: int
+    test: int
+    distractors: int
+    motion: str  # "static" | "moving"
+    batch: int
+    steps: int
+    time_s: float
+    attention_time_s: float
+
+
+@dataclass(frozen=True)
+class TextVideoBudget:
+    """Notebook 04 (clip counts, frames and sizes are the profile's ``actions_*``).
+
+    ``distractors`` per clip; the video encoder sees every ``stride``-th frame plus its difference; ``heldout``
+    digit x action pairs are held out of training; ``batch``, ``bag`` (captions per clip for MIL-NCE),
+    ``instance_fraction`` (share of instance captions); each text-video training plans its schedule for the
+    steps that fit in ``time_s`` and stops at ``steps`` or ``time_s``, whichever comes first; peak ``lr``;
+    ``standin_steps`` / ``standin_time_s``: the stand-in pretraining when notebook 02's encoders are missing."""
+
+    distractors: int
+    stride: int
+    heldout: int
+    batch: int
+    bag: int
+    instance_fraction: float
+    steps: int
+    time_s: float | None
+    lr: float
+    standin_steps: int
+    standin_time_s: float
+
+
+@dataclass(frozen=True)
 class Profile:
-    """Sizes and budgets shared by notebooks, recipes and benchmarks."""
+    """Sizes and budgets shared by notebooks, recipes and benchmarks: the data every notebook generates, and one
+    typed budget per notebook (:attr:`prediction` for 01, :attr:`contrastive` for 02, :attr:`attention` for 03,
+    :attr:`text_video` for 04)."""
 
     name: str
-    # Moving MNIST (Srivastava protocol)
-    test_size: int  # sequences in the fixed cached test set
-    batch_size: int
-    train_steps: int  # default step budget for one model
-    time_budget_s: float  # default wall-clock budget for one model (seconds)
+    test_size: int  # Moving MNIST sequences in the fixed cached test set
     # actions suite
     actions_train: int  # clips in the fixed actions training set
     actions_test: int  # clips in the fixed actions test set
     actions_frames: int
     actions_size: int  # frame side in pixels
-    # evaluation / visualisation
+    # evaluation / data loading
     eval_batch: int
     num_workers: int
+    # one budget per notebook
+    prediction: PredictionBudget
+    contrastive: ContrastiveBudget
+    attention: AttentionBudget
+    text_video: TextVideoBudget
 
     def describe(self) -> str:
-        """One human-readable line, printed in each notebook's first cell."""
-        fields = ", ".join(f"{f.name}={getattr(self, f.name)}" for f in dataclasses.fields(self) if f.name != "name")
-        return f"vidkit profile '{self.name}': {fields}"
+        """A few human-readable lines, printed in each notebook's first cell."""
+        def fields(obj: object) -> str:
+            return ", ".join(f"{f.name}={getattr(obj, f.name)}" for f in dataclasses.fields(obj)  # type: ignore[arg-type]
+                             if f.name != "name" and not dataclasses.is_dataclass(getattr(obj, f.name)))
+        budgets = [f"  {f.name}: {fields(getattr(self, f.name))}" for f in dataclasses.fields(self)
+                   if dataclasses.is_dataclass(getattr(self, f.name))]
+        return "\n".join([f"vidkit profile '{self.name}': {fields(self)}", *budgets])
 
     def __str__(self) -> str:  # pragma: no cover - trivial
         return self.describe()
@@ -57,19 +127,37 @@ class Profile:
 
 PROFILES: dict[str, Profile] = {
     "smoke": Profile(
-        name="smoke", test_size=256, batch_size=16, train_steps=30, time_budget_s=20.0,
-        actions_train=512, actions_test=256, actions_frames=16, actions_size=32,
+        name="smoke", test_size=256, actions_train=512, actions_test=256, actions_frames=16, actions_size=32,
         eval_batch=128, num_workers=0,
+        prediction=PredictionBudget(steps=30, time_s=20.0, batch=16, eval_sequences=64),
+        contrastive=ContrastiveBudget(steps=8, time_s=10, batch=32, finetune_steps=8, farneback_clips=128,
+                                      eval_train_clips=512),
+        attention=AttentionBudget(train=256, test=128, distractors=2, motion="static", batch=32, steps=6,
+                                  time_s=10, attention_time_s=10),
+        text_video=TextVideoBudget(distractors=0, stride=8, heldout=8, batch=32, bag=4, instance_fraction=0.2,
+                                   steps=30, time_s=8, lr=3e-3, standin_steps=5, standin_time_s=4),
     ),
     "laptop": Profile(
-        name="laptop", test_size=10_000, batch_size=32, train_steps=2_000, time_budget_s=120.0,
-        actions_train=8_000, actions_test=1_000, actions_frames=16, actions_size=32,
+        name="laptop", test_size=10_000, actions_train=8_000, actions_test=1_000, actions_frames=16, actions_size=32,
         eval_batch=256, num_workers=0,
+        prediction=PredictionBudget(steps=2_000, time_s=120.0, batch=32, eval_sequences=1_000),
+        contrastive=ContrastiveBudget(steps=150, time_s=35, batch=64, finetune_steps=100, farneback_clips=2000,
+                                      eval_train_clips=2000),
+        attention=AttentionBudget(train=6000, test=1000, distractors=2, motion="static", batch=32, steps=20000,
+                                  time_s=35, attention_time_s=90),
+        text_video=TextVideoBudget(distractors=0, stride=8, heldout=8, batch=64, bag=4, instance_fraction=0.2,
+                                   steps=20000, time_s=120, lr=3e-3, standin_steps=150, standin_time_s=30),
     ),
     "full": Profile(
-        name="full", test_size=10_000, batch_size=64, train_steps=100_000, time_budget_s=6 * 3600.0,
-        actions_train=50_000, actions_test=10_000, actions_frames=16, actions_size=64,
+        name="full", test_size=10_000, actions_train=50_000, actions_test=10_000, actions_frames=16, actions_size=64,
         eval_batch=512, num_workers=4,
+        prediction=PredictionBudget(steps=100_000, time_s=6 * 3600.0, batch=64, eval_sequences=None),
+        contrastive=ContrastiveBudget(steps=20000, time_s=3600, batch=256, finetune_steps=3000, farneback_clips=None,
+                                      eval_train_clips=None),
+        attention=AttentionBudget(train=50000, test=5000, distractors=2, motion="moving", batch=64, steps=20000,
+                                  time_s=1800, attention_time_s=3600),
+        text_video=TextVideoBudget(distractors=0, stride=2, heldout=8, batch=128, bag=4, instance_fraction=0.2,
+                                   steps=30000, time_s=1800, lr=2e-3, standin_steps=3000, standin_time_s=1200),
     ),
 }
 

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import torch
@@ -38,23 +37,13 @@ from vidkit.models.attention import (
     TemporalAttentionLSTM,
     attention_loss,
 )
+from vidkit.profiles import AttentionBudget
 from vidkit.train import TrainConfig, TrainResult, train
 
-__all__ = ["BUDGETS", "HEADS", "MODELS", "MIRROR_PAIRS", "time_budget", "Predictions", "make_data", "train_classifier",
+__all__ = ["HEADS", "MODELS", "MIRROR_PAIRS", "time_budget", "Predictions", "make_data", "train_classifier",
            "predict", "evaluate", "pair_accuracy", "inputs_for"]
 
 HEADS = {"action": len(ACTIONS), "digit": 10}
-
-#: Per-profile budgets for notebook 03: clips, distractors, and the training time per model (seconds;
-#: the soft-attention models get more, they are the subject). ``steps`` caps each run as well.
-BUDGETS: dict[str, dict[str, Any]] = {
-    "smoke": {"train": 256, "test": 128, "distractors": 2, "motion": "static", "batch": 32, "steps": 6,
-              "time_s": 10, "attention_time_s": 10},
-    "laptop": {"train": 6000, "test": 1000, "distractors": 2, "motion": "static", "batch": 32, "steps": 20000,
-               "time_s": 35, "attention_time_s": 90},
-    "full": {"train": 50000, "test": 5000, "distractors": 2, "motion": "moving", "batch": 64, "steps": 20000,
-             "time_s": 1800, "attention_time_s": 3600},
-}
 
 #: Every model of notebook 03: ``name -> (build, reg)``, ``reg`` being Sharma's attention-penalty weight
 #: (the paper uses 1; 0: no penalty). All have both heads; most read frames + differences (2 channels), the
@@ -75,10 +64,10 @@ MODELS: dict[str, tuple[Callable[[], nn.Module], float]] = {
 }
 
 
-def time_budget(model: nn.Module, budget: Mapping[str, Any]) -> float:
-    """A profile budget's training time for ``model``: ``attention_time_s`` for spatial attention (the
-    subject of notebook 03), ``time_s`` for every other model."""
-    return budget["attention_time_s"] if isinstance(model, SoftAttentionLSTM) else budget["time_s"]
+def time_budget(model: nn.Module, budget: AttentionBudget) -> float:
+    """The profile's training time for ``model`` (``vidkit.profile().attention``): ``attention_time_s`` for
+    spatial attention (the subject of notebook 03), ``time_s`` for every other model."""
+    return budget.attention_time_s if isinstance(model, SoftAttentionLSTM) else budget.time_s
 
 
 #: Actions that are each other's time reversal: only the order of the frames tells them apart.

@@ -16,7 +16,8 @@ keyword-only); read them top to bottom:
 
 The model trained by the contrastive losses is a :class:`vidkit.models.moco.MoCo`: an encoder, its projection
 head, momentum copies of both, and a queue of keys. Data comes from :func:`vidkit.data.batches.clip_batches`, an endless,
-seeded, shuffled stream of ``{"rgb", "flow", "action", "digit", "index"}`` batches.
+seeded, shuffled stream of ``{"rgb", "flow", "action", "digit", "index"}`` batches, and the schedule from
+:func:`vidkit.models.moco.pretrain`; the sizes from the profile's budget, ``vidkit.profile().contrastive``.
 """
 
 from __future__ import annotations
@@ -32,20 +33,7 @@ from torch import nn
 from vidkit.losses import MoCoQueue, NCEForm, coclr_loss, mine_topk_positives, uber_nce
 from vidkit.models.moco import CROP_SCALE, MoCo, _views
 
-__all__ = ["BUDGETS", "ubernce_loss", "coclr_loss_fn", "srivastava_pretrain_loss", "finetune", "label_subset"]
-
-
-#: Per-profile budgets for notebook 02: pretraining steps / seconds per method, batch size, fine-tuning
-#: steps, how many training clips get Farneback flow (the slowest data step: ~120 clips/s) and how many
-#: training clips the frozen-feature evaluation uses (probe training set and retrieval gallery).
-BUDGETS: dict[str, dict[str, Any]] = {
-    "smoke": {"steps": 8, "time_s": 10, "batch": 32, "finetune_steps": 8, "farneback_clips": 128,
-              "eval_train_clips": 512},
-    "laptop": {"steps": 150, "time_s": 35, "batch": 64, "finetune_steps": 100, "farneback_clips": 2000,
-               "eval_train_clips": 2000},
-    "full": {"steps": 20000, "time_s": 3600, "batch": 256, "finetune_steps": 3000, "farneback_clips": None,
-             "eval_train_clips": None},
-}
+__all__ = ["ubernce_loss", "coclr_loss_fn", "srivastava_pretrain_loss", "finetune", "label_subset"]
 
 
 def ubernce_loss(model: MoCo, batch: Mapping[str, torch.Tensor], _step: int = 0, *, length: int = 12,

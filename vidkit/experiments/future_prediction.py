@@ -1,8 +1,9 @@
 """Recipes: named, profile-aware training configs, and :func:`run_recipe` to run one end to end.
 
-A recipe is a plain dict in :data:`RECIPES`: a base config plus per-profile overrides under
-``"profiles"``. :func:`recipe_config` resolves it for a profile (batch size, step and time budgets
-come from :func:`vidkit.profile`); :func:`run_recipe` builds the model and the data, trains with
+A recipe is a plain dict in :data:`RECIPES`: what is trained (model, loss, data, optimiser), plus the model's
+width per profile under ``"sizes"``. How long it trains, on what batch and how many test sequences score it
+come from the profile's typed budget (:attr:`vidkit.profiles.Profile.prediction`), never from the recipe.
+:func:`recipe_config` resolves a recipe for a profile; :func:`run_recipe` builds the model and the data, trains with
 :func:`vidkit.train.train`, evaluates on the fixed cached test set (:func:`vidkit.eval.prediction.evaluate_predictor`) and writes ``metrics.json``::
 
     workdir = run_recipe("mmnist_tiny", profile="smoke")   # <vidkit.runs_dir()>/mmnist_tiny-YYYYmmdd-HHMMSS/
@@ -45,7 +46,7 @@ from vidkit.train import (
 )
 from vidkit.utils import distributed as D
 
-__all__ = ["RECIPES", "MODELS", "REFERENCES", "reference_commands", "recipe_config", "build_model", "make_loss", "run_recipe",
+__all__ = ["RECIPES", "LAPTOP_10MIN", "MODELS", "REFERENCES", "reference_commands", "recipe_config", "build_model", "make_loss", "run_recipe",
            "evaluate_run", "evaluate_baselines", "write_samples"]
 
 
@@ -66,8 +67,6 @@ MODELS: dict[str, Callable[[dict[str, Any], dict[str, Any]], nn.Module]] = {
 _TRAIN = {"lr": 2e-3, "weight_decay": 0.01, "warmup_frac": 0.05, "min_lr_ratio": 0.1, "grad_clip": 1.0,
           "amp": False, "compile": False, "seed": 0}
 _DATA = {"num_digits": 2, "seq_len": 20, "in_frames": 10, "size": 64}
-#: Test sequences every recipe (and `vidkit eval` for a baseline) scores: a prefix of the cached test set.
-EVAL_SEQUENCES = 1000
 
 
 def _convrnn_recipe(cell: str, description: str) -> dict[str, Any]:
@@ -78,10 +77,9 @@ def _convrnn_recipe(cell: str, description: str) -> dict[str, Any]:
         "loss": {"kind": "bce", "teacher_forcing": [1.0, 0.0]},
         "data": _DATA,
         "train": {**_TRAIN, "lr": 1e-3},
-        "eval_sequences": EVAL_SEQUENCES,
-        "profiles": {
-            "smoke": {"model": {"hidden": [8, 8], "kernel": 3}, "eval_sequences": 64},
-            "full": {"model": {"hidden": [128, 128, 128, 128], "kernel": 5}, "eval_sequences": None},
+        "sizes": {
+            "smoke": {"model": {"hidden": [8, 8], "kernel": 3}},
+            "full": {"model": {"hidden": [128, 128, 128, 128], "kernel": 5}},
         },
     }
 
@@ -92,11 +90,10 @@ RECIPES: dict[str, dict[str, Any]] = {
         "loss": {"kind": "bce"},
         "data": _DATA,
         "train": _TRAIN,
-        "eval_sequences": EVAL_SEQUENCES,  # a prefix of the cached test set; None: all of it
-        "profiles": {
-            "smoke": {"model": {"hidden": 16}, "eval_sequences": 64},
+        "sizes": {
+            "smoke": {"model": {"hidden": 16}},
             "laptop": {"model": {"hidden": 48}},
-            "full": {"model": {"hidden": 128}, "train": {"amp": True}, "eval_sequences": None},
+            "full": {"model": {"hidden": 128}, "train": {"amp": True}},
         },
     },
     "mmnist_lstm": {
@@ -106,10 +103,9 @@ RECIPES: dict[str, dict[str, Any]] = {
         "loss": {"kind": "bce"},
         "data": _DATA,
         "train": {**_TRAIN, "lr": 1e-3, "weight_decay": 0.0},
-        "eval_sequences": EVAL_SEQUENCES,
-        "profiles": {
-            "smoke": {"model": {"hidden": 32}, "eval_sequences": 64},
-            "full": {"model": {"hidden": 2048}, "eval_sequences": None},
+        "sizes": {
+            "smoke": {"model": {"hidden": 32}},
+            "full": {"model": {"hidden": 2048}},
         },
     },
     "mmnist_convlstm": _convrnn_recipe("lstm", "ConvLSTM encoder-forecaster (Shi et al. 2015), 4x4 space-to-depth "
@@ -118,22 +114,21 @@ RECIPES: dict[str, dict[str, Any]] = {
     "mmnist_simvp": {
         "description": "SimVP-style non-recurrent predictor: frames stacked on channels, conv encoder, "
                        "gated translator, conv decoder; all 10 future frames at once. 4x4 space-to-depth "
-                       "patches make it fast on a CPU. The laptop recipe is the kit's 10-minute result.",
+                       "patches make it fast on a CPU. LAPTOP_10MIN is its 10-minute laptop run.",
         "model": {"name": "simvp", "hidden_s": 32, "hidden_t": 128, "n_translator": 4, "patch": 4},
         "loss": {"kind": "bce"},
         "data": _DATA,
         "train": {**_TRAIN, "lr": 5e-3, "warmup_frac": 200 / 4200, "min_lr_ratio": 0.01},
-        "eval_sequences": EVAL_SEQUENCES,
-        "profiles": {
-            "smoke": {"model": {"hidden_s": 4, "hidden_t": 8, "n_translator": 1}, "eval_sequences": 64},
-            # 4,200 steps of batch 16 in at most 10 minutes (docs/benchmarks.md: one run went 6.4-8.2 steps/s
-            # and stopped on its time budget at step 4,158; another, on an idle machine, finished in 333 s)
-            "laptop": {"batch_size": 16, "steps": 4200, "time_budget_s": 600},
-            "full": {"model": {"hidden_s": 64, "hidden_t": 256, "n_translator": 8, "patch": 2},
-                     "eval_sequences": None},
+        "sizes": {
+            "smoke": {"model": {"hidden_s": 4, "hidden_t": 8, "n_translator": 1}},
+            "full": {"model": {"hidden_s": 64, "hidden_t": 256, "n_translator": 8, "patch": 2}},
         },
     },
 }
+
+#: The kit's 10-minute laptop result (docs/benchmarks.md): SimVP on batch 16 for 4,200 steps or 600 s.
+LAPTOP_10MIN = ("vidkit train mmnist_simvp --profile laptop --workdir runs/laptop_simvp_10min --steps 4200 --time 600 "
+                "--set batch_size=16")
 
 
 #: reference checkpoint (``data/checkpoints/<name>``) -> the commands that train and publish it, exactly as
@@ -221,11 +216,12 @@ def recipe_config(name: str, profile: str | Profile | None = None,
     if overrides is not None and not isinstance(overrides, dict):
         raise TypeError(f"overrides must be a dict, got {type(overrides).__name__}")
     prof = _resolve_profile(profile)
-    # the profile's budgets first; a recipe (or its per-profile section) may set its own
-    cfg = {"batch_size": prof.batch_size, "eval_batch_size": prof.eval_batch, "steps": prof.train_steps,
-           "time_budget_s": prof.time_budget_s}
-    cfg = _merge(cfg, {k: v for k, v in RECIPES[name].items() if k != "profiles"})
-    cfg = _merge(cfg, RECIPES[name].get("profiles", {}).get(prof.name, {}))
+    # the profile's budget; the recipe's base config; the model's size for this profile
+    budget = prof.prediction
+    cfg = {"batch_size": budget.batch, "eval_batch_size": prof.eval_batch, "steps": budget.steps,
+           "time_budget_s": budget.time_s, "eval_sequences": budget.eval_sequences}
+    cfg = _merge(cfg, {k: v for k, v in RECIPES[name].items() if k != "sizes"})
+    cfg = _merge(cfg, RECIPES[name].get("sizes", {}).get(prof.name, {}))
     cfg.update(recipe=name, profile=prof.name)
     unknown = set(overrides or {}) - set(cfg)
     if unknown:

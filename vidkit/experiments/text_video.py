@@ -6,14 +6,14 @@ relevance, held-out pairs) put together, read top to bottom:
 
 * **data**: clips of the actions suite and the video encoder's input, every ``stride``-th frame plus its
   temporal difference (:func:`video_input`). An action is a linear sweep, so a few frames show it; the
-  laptop profile keeps two frames half a clip apart (``BUDGETS["laptop"]["stride"] = 8``), which leaves
+  laptop profile keeps two frames half a clip apart (``vidkit.profile("laptop").text_video.stride == 8``), which leaves
   the time budget for more training steps (a design choice);
 * **words**: :func:`build_vocabulary` (every caption variant of every digit x action pair, plus the
   instance captions of the training clips) and :class:`CaptionBank`, all training captions tokenised
   once;
 * **training**: :func:`caption_batches` (an endless stream of clips with a bag of ``P`` captions each),
   :func:`text_video_loss` (one loss function for :func:`vidkit.train.train`, three kinds: max-margin
-  ranking, NCE, MIL-NCE) and :func:`train_text_video` (the loop with a profile's :data:`BUDGETS`);
+  ranking, NCE, MIL-NCE) and :func:`train_text_video` (the loop with the profile's budget, ``vidkit.profile().text_video``);
 * **scoring**: :func:`embed_videos`, :func:`embed_texts` and :func:`evaluate_text_video`: R@1/5/10 and
   median rank in both directions, for **semantic** hits (any clip whose digit and action match the
   caption) and **instance** hits (only the captioned clip), seen digit x action pairs vs held-out ones;
@@ -45,11 +45,11 @@ from vidkit.eval.retrieval import (
 )
 from vidkit.losses import max_margin_ranking, mil_nce, text_video_nce
 from vidkit.models.text import TextEncoder, VideoTextModel, Vocabulary
+from vidkit.profiles import TextVideoBudget
 from vidkit.train import TrainConfig, TrainResult, steps_for_time, train
 from vidkit.utils.checks import int_arg as _int
 
 __all__ = [
-    "BUDGETS",
     "LOSSES",
     "CaptionBank",
     "build_vocabulary",
@@ -67,26 +67,6 @@ __all__ = [
     "two_stream",
     "video_input",
 ]
-
-#: Per-profile budgets for notebook 04 (clip counts, frames and sizes come from :func:`vidkit.profile`).
-#:
-#: * ``distractors``: distractor digits per clip (0: the actor alone; see the notebook for why);
-#: * ``stride``: the video encoder sees every ``stride``-th frame plus its difference (:func:`video_input`);
-#: * ``heldout``: digit x action pairs held out of training (:func:`vidkit.eval.retrieval.heldout_pairs`);
-#: * ``batch``, ``bag`` (captions per clip for MIL-NCE), ``instance_fraction`` (the share of training
-#:   captions that are instance captions), ``steps`` / ``time_s`` (each text-video training plans its
-#:   schedule for the steps that fit in ``time_s``, :func:`steps_for_time`, and stops at whichever comes
-#:   first), ``lr``;
-#: * ``standin_steps`` / ``standin_time_s``: the stand-in InfoNCE pretraining when notebook 02's encoders
-#:   are missing (:func:`standin_encoders`).
-BUDGETS: dict[str, dict[str, Any]] = {
-    "smoke": {"distractors": 0, "stride": 8, "heldout": 8, "batch": 32, "bag": 4, "instance_fraction": 0.2,
-              "steps": 30, "time_s": 8, "lr": 3e-3, "standin_steps": 5, "standin_time_s": 4},
-    "laptop": {"distractors": 0, "stride": 8, "heldout": 8, "batch": 64, "bag": 4, "instance_fraction": 0.2,
-               "steps": 20000, "time_s": 120, "lr": 3e-3, "standin_steps": 150, "standin_time_s": 30},
-    "full": {"distractors": 0, "stride": 2, "heldout": 8, "batch": 128, "bag": 4, "instance_fraction": 0.2,
-             "steps": 30000, "time_s": 1800, "lr": 2e-3, "standin_steps": 3000, "standin_time_s": 1200},
-}
 
 #: The three training objectives, as ``text_video_loss(kind=...)`` names them.
 LOSSES: tuple[str, ...] = ("max-margin", "NCE", "MIL-NCE")
@@ -336,29 +316,30 @@ def text_video_loss(model: VideoTextModel, batch: Mapping[str, torch.Tensor], _s
 
 
 def train_text_video(model: VideoTextModel, x: torch.Tensor, bank: CaptionBank, kind: str,
-                     budget: Mapping[str, Any], seed: int = 0, progress: bool = True,
+                     budget: TextVideoBudget, seed: int = 0, progress: bool = True,
                      **loss_kwargs: Any) -> TrainResult:
     """Train ``model`` with loss ``kind`` on clips ``x (N, T, C, H, W)`` and their captions ``bank`` with
-    the kit's one loop, :func:`vidkit.train.train`, for ``budget["steps"]`` steps or ``budget["time_s"]``
-    seconds (batch ``budget["batch"]``, bags of ``budget["bag"]`` for MIL-NCE, ``budget["instance_fraction"]``,
-    peak ``budget["lr"]`` with warm-up and cosine decay). ``loss_kwargs`` go to :func:`text_video_loss`."""
+    the kit's one loop, :func:`vidkit.train.train`, for ``budget.steps`` steps or ``budget.time_s``
+    seconds (batch ``budget.batch``, bags of ``budget.bag`` for MIL-NCE, ``budget.instance_fraction``,
+    peak ``budget.lr`` with warm-up and cosine decay); ``budget`` is a profile's, ``vidkit.profile().text_video``,
+    or one made from it with :func:`dataclasses.replace`. ``loss_kwargs`` go to :func:`text_video_loss`."""
     from functools import partial
 
     if kind not in LOSSES:
         raise ValueError(f"kind must be one of {LOSSES}, got {kind!r}")
-    missing = {"steps", "time_s", "batch", "bag", "instance_fraction", "lr"} - set(budget)
-    if missing:
-        raise KeyError(f"budget lacks {sorted(missing)} (see vidkit.experiments.text_video.BUDGETS)")
-    bag = budget["bag"] if kind == "MIL-NCE" else 1
-    batches = caption_batches(x, bank, min(budget["batch"], len(x)), bag=bag,
-                              instance_fraction=budget["instance_fraction"], seed=seed)
+    if not isinstance(budget, TextVideoBudget):
+        raise TypeError(f"budget must be a vidkit.profiles.TextVideoBudget (e.g. vidkit.profile().text_video), "
+                        f"got {type(budget).__name__}")
+    bag = budget.bag if kind == "MIL-NCE" else 1
+    batches = caption_batches(x, bank, min(budget.batch, len(x)), bag=bag,
+                              instance_fraction=budget.instance_fraction, seed=seed)
     loss_fn = partial(text_video_loss, kind=kind, **loss_kwargs)
-    steps = budget["steps"]
-    if budget["time_s"] is not None:
-        steps = steps_for_time(model, loss_fn, next(caption_batches(x, bank, min(budget["batch"], len(x)),
+    steps = budget.steps
+    if budget.time_s is not None:
+        steps = steps_for_time(model, loss_fn, next(caption_batches(x, bank, min(budget.batch, len(x)),
                                                                     bag=bag, seed=seed + 1)),
-                               budget["time_s"], steps)
-    cfg = TrainConfig(steps=steps, time_budget_s=budget["time_s"], lr=budget["lr"], weight_decay=1e-4,
+                               budget.time_s, steps)
+    cfg = TrainConfig(steps=steps, time_budget_s=budget.time_s, lr=budget.lr, weight_decay=1e-4,
                       warmup_steps=max(1, min(100, steps // 20)), min_lr_ratio=0.05,
                       log_every=max(1, min(25, steps // 10)), seed=seed)
     torch.manual_seed(seed)
@@ -569,8 +550,7 @@ def standin_encoders(rgb: torch.Tensor, flow: torch.Tensor, labels: Mapping[str,
     ``rgb (N, T, 1, H, W)`` / ``flow (N, T-1, 2, H, W)`` (``labels`` as :func:`vidkit.data.batches.clip_batches`
     wants them, e.g. ``{"action": ..., "digit": ...}``; InfoNCE does not read them). All in eval mode.
     """
-    from vidkit.data.batches import clip_batches
-    from vidkit.models.moco import infonce_loss, notebook_moco
+    from vidkit.models.moco import infonce_loss, notebook_moco, pretrain
 
     _clips_tensor(rgb, "rgb", channels=1)
     _clips_tensor(flow, "flow", channels=2)
@@ -581,9 +561,7 @@ def standin_encoders(rgb: torch.Tensor, flow: torch.Tensor, labels: Mapping[str,
     for view, name in (("rgb", "InfoNCE RGB"), ("flow", "InfoNCE flow")):
         torch.manual_seed(0)
         model = notebook_moco(view)
-        batches = clip_batches(rgb, labels, min(batch_size, len(rgb)), flow=flow, seed=0)
-        cfg = TrainConfig(steps=steps, time_budget_s=time_s, lr=3e-3, weight_decay=1e-4,
-                          warmup_steps=max(1, steps // 20), log_every=max(1, steps // 10))
-        train(model, infonce_loss, batches, cfg, progress=progress)
+        pretrain(model, infonce_loss, rgb, labels, steps=steps, batch=batch_size, time_s=time_s, flow=flow,
+                 progress=progress)
         out[name] = model.eval()
     return out

@@ -1,6 +1,7 @@
 """MoCo (He et al. 2020): an encoder, its projection head, momentum copies of both and a queue of keys; its
-InfoNCE loss on two augmented views of a clip; and the contrastive encoders notebook 02 trains and saves
-(:func:`save_encoders`) for notebook 04 to load (:func:`load_encoders`).
+InfoNCE loss on two augmented views of a clip; :func:`pretrain`, the one pretraining schedule every contrastive
+run of the kit uses; and the contrastive encoders notebook 02 trains and saves (:func:`save_encoders`) for
+notebook 04 to load (:func:`load_encoders`).
 
 The queue and the momentum update are in :mod:`vidkit.losses` (:class:`~vidkit.losses.MoCoQueue`,
 :func:`~vidkit.losses.momentum_update`), next to the contrastive losses that read them.
@@ -16,11 +17,13 @@ import torch
 from torch import nn
 
 from vidkit.data.augment import augment_clips
+from vidkit.data.batches import clip_batches
 from vidkit.losses import MoCoQueue, info_nce, momentum_update
 from vidkit.models.encoders import ProjectionHead
+from vidkit.train import TrainConfig, TrainResult, train
 from vidkit.utils.checkpoint import load_checkpoint, save_checkpoint
 
-__all__ = ["MoCo", "CROP_SCALE", "infonce_loss", "notebook_moco", "notebook_srivastava", "save_encoders",
+__all__ = ["MoCo", "CROP_SCALE", "infonce_loss", "pretrain", "notebook_moco", "notebook_srivastava", "save_encoders",
            "load_encoders"]
 
 
@@ -92,6 +95,23 @@ def infonce_loss(model: MoCo, batch: Mapping[str, torch.Tensor], _step: int = 0,
     loss = info_nce(q, k, model.temperature, model.queue.keys)
     model.queue.enqueue(k, labels=batch["action"], indices=batch["index"])
     return loss, {"queue": float(len(model.queue))}
+
+
+def pretrain(model: nn.Module, loss_fn: Any, clips: torch.Tensor, labels: Mapping[str, Any], *, steps: int,
+             batch: int, time_s: float | None = None, flow: torch.Tensor | None = None, seed: int = 0,
+             train_seed: int = 0, progress: bool = True) -> TrainResult:
+    """Pretrain ``model`` with ``loss_fn(model, batch, step)`` on ``clips (N, T, 1, H, W)``: the one schedule of
+    notebook 02, its sweep (``benchmarks/contrastive_sweep.py``) and notebook 04's stand-in encoders.
+
+    Batches: :func:`vidkit.data.batches.clip_batches` (``{"rgb", "flow", <labels>, "index"}``, batch size
+    ``min(batch, N)``, shuffled with ``seed``). Optimiser: AdamW, peak lr 3e-3, weight decay 1e-4, 5 % linear
+    warm-up, cosine decay; ``steps`` steps, or fewer if ``time_s`` seconds run out first (``None``: no time cap,
+    as a comparison at equal steps wants). ``train_seed`` seeds the loop's RNGs (augmentations, CoCLR's
+    self-drop draw). Returns the loop's :class:`vidkit.train.TrainResult`; ``model`` is trained in place."""
+    batches = clip_batches(clips, labels, min(batch, len(clips)), flow=flow, seed=seed)
+    cfg = TrainConfig(steps=steps, time_budget_s=time_s, lr=3e-3, weight_decay=1e-4,
+                      warmup_steps=max(1, steps // 20), log_every=max(1, steps // 30), seed=train_seed)
+    return train(model, loss_fn, batches, cfg, progress=progress)
 
 
 # --------------------------------------------------------------------------- notebook 02's encoders, read by notebook 04
