@@ -558,6 +558,7 @@ def plot_claims(claims: Sequence[Claim], records: Mapping[str, Mapping | None],
             ax.scatter([0, 1], [a, b], marker="*", s=140, color="#d62728", zorder=4, label="this run")
         if not v.a and not v.b and math.isnan(a) and math.isnan(b):
             ax.text(0.5, 0.5, "no recorded runs", ha="center", va="center", transform=ax.transAxes, color="#666666")
+            ax.set_yticks([])
         ax.set_xlim(-0.5, 1.5)
         ax.set_xticks([0, 1], [textwrap.fill(c.a.name, 20), textwrap.fill(c.b.name, 20)], fontsize=8)
         ax.set_ylabel(c.a.metric if c.a.metric == c.b.metric else f"{c.a.metric} / {c.b.metric}")
