@@ -1,5 +1,6 @@
 """Results of future-prediction runs as tables and plots: one home for what notebook 01 shows; and
-:func:`claim`, the one line with which notebooks 02-04 check a claim of a paper against their numbers.
+:func:`claim`, the one line with which notebooks 02-04 check a claim of a paper against their numbers (and,
+given a :class:`vidkit.eval.claims.Verdict`, the verdict recorded over seeds by ``vidkit reproduce``).
 
     results = {"zeros": evaluate_predictor(ZerosBaseline(), test), "simvp": run_summary(workdir)}
     results_table(results)          # pandas DataFrame: MSE, MAE, SSIM, PSNR, CE, training time, parameters
@@ -12,9 +13,12 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from numbers import Integral
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from vidkit.eval.claims import Verdict
 
 __all__ = ["run_summary", "results_table", "style_results", "plot_per_horizon", "line_styles",
            "temporal_autocorrelation", "dominant_period", "claim"]
@@ -214,6 +218,21 @@ def dominant_period(autocorr: np.ndarray, min_lag: int = 2) -> tuple[int | None,
     return int(best), float(r[best])
 
 
-def claim(text: str, ok: object) -> None:
-    """Print one claim check: ``HOLDS`` or ``DOES NOT HOLD`` (as ``ok`` is true or not), then ``text``."""
+def claim(text: str, ok: object, *, recorded: Verdict | None = None) -> None:
+    """Print one claim check: ``HOLDS`` or ``DOES NOT HOLD`` (as ``ok`` is true or not), then ``text``.
+
+    ``recorded``: the claim's :class:`vidkit.eval.claims.Verdict` on the runs ``vidkit reproduce`` recorded,
+    printed as a second, indented line: ``recorded (3 seeds, laptop profile): HOLDS  A 0.92 ± 0.01 vs
+    B 0.76 ± 0.05, effect size 3.1``, or how to record it when there is nothing recorded (``n == 0``)."""
     print(("HOLDS      " if ok else "DOES NOT HOLD") + "  " + text)
+    if recorded is None:
+        return
+    from vidkit.eval.claims import Verdict
+
+    if not isinstance(recorded, Verdict):
+        raise TypeError(f"recorded must be a vidkit.eval.claims.Verdict or None, got {type(recorded).__name__}")
+    if recorded.n == 0:
+        print(f"   no recorded result yet: run `vidkit reproduce {recorded.claim.id}`")
+        return
+    where = f", {recorded.profile} profile" if recorded.profile else ""
+    print(f"   recorded ({recorded.n} seed{'s' if recorded.n != 1 else ''}{where}): {recorded.summary()}")
