@@ -448,7 +448,7 @@ def test_validation(kwargs: dict, match: str) -> None:
     (dict(seed=-1), r"seed must be a non-negative int, got -1 \(int\)"),
     (dict(seed=1.7), r"seed must be a non-negative int, got 1\.7 \(float\)"),
     (dict(seed=True), r"seed must be a non-negative int, got True \(bool\)"),
-    (dict(n=True), r"n must be a positive integer, got True"),
+    (dict(n=True), r"n must be a positive int, got True \(bool\)"),
     (dict(digits=(np.zeros((0, 28, 28), np.uint8), np.zeros(0, np.int64))),
      r"digits must hold at least one digit image \(M >= 1\), got an empty bank"),
     (dict(digits=(np.zeros((2, 28, 28), np.uint8), np.array([2.5, 3.0]))),

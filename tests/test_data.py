@@ -433,10 +433,10 @@ EMPTY_BANK = (np.zeros((0, 28, 28), np.uint8), np.zeros(0, np.int64))
 
 
 @pytest.mark.parametrize("kwargs, match", [
-    (dict(n=True), r"n must be an int >= 1, got True \(bool\)"),
-    (dict(n=2.0), r"n must be an int >= 1, got 2\.0 \(float\)"),
-    (dict(num_digits=True), r"num_digits must be an int >= 1, got True \(bool\)"),
-    (dict(num_digits=1.5), r"num_digits must be an int >= 1, got 1\.5"),
+    (dict(n=True), r"n must be a positive int, got True \(bool\)"),
+    (dict(n=2.0), r"n must be a positive int, got 2\.0 \(float\)"),
+    (dict(num_digits=True), r"num_digits must be a positive int, got True \(bool\)"),
+    (dict(num_digits=1.5), r"num_digits must be a positive int, got 1\.5"),
     (dict(seq_len=20.0), r"seq_len must be an int >= 2, got 20\.0 \(float\)"),
     (dict(canvas=True), r"canvas must be an int >= 28, got True"),
     (dict(seed=-1), r"seed must be a non-negative int or a numpy SeedSequence, got -1 \(int\)"),
@@ -477,19 +477,19 @@ def test_generator_accepts_what_it_documents():
 
 @pytest.mark.parametrize("make, match", [
     (lambda: MovingMNISTStream(4, rank=1.5, world_size=2), r"rank must be an int >= 0, got 1\.5 \(float\)"),
-    (lambda: MovingMNISTStream(4, rank=0, world_size=True), r"world_size must be an int >= 1, got True"),
-    (lambda: MovingMNISTStream(True), r"batch_size must be an int >= 1, got True \(bool\)"),
+    (lambda: MovingMNISTStream(4, rank=0, world_size=True), r"world_size must be a positive int, got True"),
+    (lambda: MovingMNISTStream(True), r"batch_size must be a positive int, got True \(bool\)"),
     (lambda: MovingMNISTStream(4, seed=-2), r"seed must be a non-negative int, got -2"),
     (lambda: MovingMNISTStream(4, seed=0.5), r"seed must be a non-negative int, got 0\.5 \(float\)"),
     (lambda: MovingMNISTStream(4, seq_len=1), r"seq_len must be an int >= 2, got 1"),
     (lambda: MovingMNISTStream(4, speed_range=(1.0, math.inf)), r"speed_range must be .*bad value inf"),
-    (lambda: MovingMNISTStream(4, num_digits=True), r"num_digits must be an int >= 1, got True"),
+    (lambda: MovingMNISTStream(4, num_digits=True), r"num_digits must be a positive int, got True"),
     (lambda: MovingMNISTIterable(seed=1.0), r"seed must be a non-negative int, got 1\.0 \(float\)"),
     (lambda: MovingMNISTIterable(speed_range=(math.nan, 2.0)), r"speed_range must be .*bad value nan"),
     (lambda: MovingMNISTStream(4).load_state_dict({"step": 2.5}), r"'step' must be an int >= 0, got 2\.5"),
     (lambda: load_digits("train", train_per_class=400.5), r"train_per_class must be an int in 1\.\.499, got 400\.5"),
     (lambda: load_digits("train", train_per_class=True), r"train_per_class must be an int in 1\.\.499, got True"),
-    (lambda: load_test_set(True), r"size must be an int >= 1, got True \(bool\)"),
+    (lambda: load_test_set(True), r"size must be a positive int, got True \(bool\)"),
 ], ids=["stream-rank-float", "stream-world_size-bool", "stream-batch_size-bool", "stream-seed-negative",
         "stream-seed-float", "stream-seq_len-1", "stream-speed-inf", "stream-num_digits-bool", "iterable-seed-float",
         "iterable-speed-nan", "stream-state-step-float", "train_per_class-float", "train_per_class-bool",

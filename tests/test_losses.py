@@ -549,7 +549,7 @@ def test_loss_validation_errors():
     with pytest.raises(ValueError, match=r"queue must have shape \(N, 4\)"):
         info_nce(q, k, queue=rand(5, 3))
     for bad in (0, -1.0, float("nan"), float("inf"), True, "0.1"):
-        with pytest.raises(ValueError, match="temperature must be a finite number > 0"):
+        with pytest.raises(ValueError, match=r"temperature must be a finite number in \(0, inf\), got "):
             info_nce(q, k, temperature=bad)
     with pytest.raises(ValueError, match=r"z2 must have shape \(3, 4\)"):
         nt_xent(q, rand(3, 5))

@@ -17,6 +17,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from vidkit.utils.checks import check_int
+
 __all__ = ["load", "predict", "show", "publish", "run_config", "checkpoint_path", "reference_checkpoints",
            "rescore_reference", "MAX_OUTPUT_BYTES"]
 
@@ -65,8 +67,7 @@ def predict(model: nn.Module, clip: Any, steps: int = 10) -> torch.Tensor:
     """
     if not isinstance(model, nn.Module) or not callable(getattr(model, "predict", None)):
         raise TypeError(f"model must be a vidkit model with .predict(x, steps), got {type(model).__name__}")
-    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
-        raise ValueError(f"steps must be a positive int, got {steps!r}")
+    check_int("steps", steps)
     x, single = _as_clips(clip)
     b, _, c, h, w = x.shape
     size = b * steps * c * h * w * 4

@@ -53,6 +53,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from vidkit.utils.checks import check_int, check_real
+
 __all__ = ["NCE_FORMS", "NCEForm", "info_nce", "nt_xent", "multi_positive_nce", "uber_nce", "coclr_loss",
            "mine_topk_positives",
            "MoCoQueue", "momentum_update", "attention_regulariser",
@@ -77,12 +79,6 @@ def _check_embeddings(name: str, x: object, rows: int | None = None, dim: int | 
         raise ValueError(f"{name} must have shape {shape} with D >= 1, got {tuple(x.shape)}")
     if (rows is not None and x.shape[0] != rows) or (dim is not None and x.shape[1] != dim):
         raise ValueError(f"{name} must have shape {shape}, got {tuple(x.shape)}")
-
-
-def _check_temperature(temperature: object) -> None:
-    if (isinstance(temperature, bool) or not isinstance(temperature, int | float)
-            or not math.isfinite(temperature) or temperature <= 0):
-        raise ValueError(f"temperature must be a finite number > 0, got {temperature!r}")
 
 
 def _check_labels(name: str, labels: object, rows: int) -> None:
@@ -156,7 +152,7 @@ def multi_positive_nce(q: torch.Tensor, keys: torch.Tensor, pos_mask: torch.Tens
     empty = (~pos_mask.any(dim=1)).nonzero().flatten().tolist()
     if empty:
         raise ValueError(f"every row of pos_mask needs at least one positive; rows without one: {empty[:10]}")
-    _check_temperature(temperature)
+    check_real("temperature", temperature, 0.0)
     _check_form(form)
     qn = _normalize(q)
     pos_mask = pos_mask.to(q.device)
@@ -186,7 +182,7 @@ def info_nce(q: torch.Tensor, k: torch.Tensor, temperature: float = 0.07,
     """
     _check_embeddings("q", q)
     _check_embeddings("k", k, rows=q.shape[0], dim=q.shape[1])
-    _check_temperature(temperature)
+    check_real("temperature", temperature, 0.0)
     qn = _normalize(q)
     keys = _normalize(k, like=qn)
     if queue is not None:
@@ -211,7 +207,7 @@ def nt_xent(z1: torch.Tensor, z2: torch.Tensor, temperature: float = 0.1) -> tor
     """
     _check_embeddings("z1", z1)
     _check_embeddings("z2", z2, rows=z1.shape[0], dim=z1.shape[1])
-    _check_temperature(temperature)
+    check_real("temperature", temperature, 0.0)
     b = z1.shape[0]
     z1n = _normalize(z1)
     z = torch.cat([z1n, _normalize(z2, like=z1n)])                           # (2B, D)
@@ -370,9 +366,7 @@ def mine_topk_positives(query_other: torch.Tensor, bank_other: torch.Tensor, k: 
         same_clip = query_index.to(sim.device)[:, None] == bank_index.to(sim.device)[None, :]  # (B, N)
         sim = sim.masked_fill(same_clip, -math.inf)
         allowed = n - int(same_clip.sum(dim=1).max())
-    if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= allowed:
-        raise ValueError(f"k must be an int in 1..{allowed} (bank entries available to every query, the "
-                         f"clip itself excluded), got {k!r}")
+    check_int("k", k, 1, allowed, " (bank entries available to every query, the clip itself excluded)")
     order = torch.sort(sim, dim=1, descending=True, stable=True).indices    # ties: lower position first
     mask = torch.zeros(b, n, dtype=torch.bool, device=sim.device)
     return mask.scatter_(1, order[:, :k], True)
@@ -400,8 +394,7 @@ class MoCoQueue(nn.Module):
     def __init__(self, size: int, dim: int, dtype: torch.dtype = torch.float32):
         super().__init__()
         for name, value in (("size", size), ("dim", dim)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"MoCoQueue: {name} must be a positive int, got {value!r}")
+            check_int(f"MoCoQueue: {name}", value)
         if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
             raise TypeError(f"MoCoQueue: dtype must be a floating torch.dtype, got {dtype!r}")
         self.size, self.dim = size, dim
@@ -592,7 +585,7 @@ def text_video_nce(sim: torch.Tensor, temperature: float = 0.05) -> torch.Tensor
     A random guess scores ``log B``. Computed in float32 at least.
     """
     _check_similarity(sim)
-    _check_temperature(temperature)
+    check_real("temperature", temperature, 0.0)
     logits = sim.to(torch.promote_types(sim.dtype, torch.float32)) / temperature
     target = torch.arange(logits.shape[0], device=logits.device)
     return (F.cross_entropy(logits, target) + F.cross_entropy(logits.T, target)) / 2
@@ -639,7 +632,7 @@ def mil_nce(video: torch.Tensor, text: torch.Tensor, temperature: float = 0.05,
         empty = (~mask.any(dim=1)).nonzero().flatten().tolist()
         if empty:
             raise ValueError(f"every bag needs at least one caption (a True in mask); empty bags: {empty[:10]}")
-    _check_temperature(temperature)
+    check_real("temperature", temperature, 0.0)
     v = _normalize(video)
     t = _normalize(text.reshape(b * p, d), like=v).view(b, p, d)
     logits = torch.einsum("id,jpd->ijp", v, t) / temperature             # (B videos, B bags, P)

@@ -61,7 +61,8 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import Dataset
 
-from vidkit.data._checks import check_digit_bank, check_int, check_seed
+from vidkit.data.digits import check_digit_bank
+from vidkit.utils.checks import check_choice, check_int, check_seed
 
 __all__ = [
     "ACTIONS",
@@ -525,19 +526,12 @@ def generate_actions(
         ``distractor_scale``, ``distractor_angle_deg`` ``(N, K)``.
     """
     # ---- validation
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n <= 0:
-        raise ValueError(f"n must be a positive integer, got {n!r}")
-    if split not in ("train", "test"):
-        raise ValueError(f"split must be 'train' or 'test', got {split!r}")
-    if isinstance(num_frames, bool) or not isinstance(num_frames, (int, np.integer)) or num_frames < 2:
-        raise ValueError(f"num_frames must be an integer >= 2, got {num_frames!r}")
-    if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < _MIN_SIZE:
-        raise ValueError(f"size must be an integer >= {_MIN_SIZE} (32 or 64 are typical), got {size!r}")
-    if isinstance(num_distractors, bool) or not isinstance(num_distractors, (int, np.integer)) \
-            or num_distractors < 0:
-        raise ValueError(f"num_distractors must be an integer >= 0, got {num_distractors!r}")
-    if distractor_motion not in ("static", "moving"):
-        raise ValueError(f"distractor_motion must be 'static' or 'moving', got {distractor_motion!r}")
+    check_int("n", n)
+    check_choice("split", split, ("train", "test"))
+    check_int("num_frames", num_frames, 2)
+    check_int("size", size, _MIN_SIZE, what=" (32 or 64 are typical)")
+    check_int("num_distractors", num_distractors, 0)
+    check_choice("distractor_motion", distractor_motion, ("static", "moving"))
     seed = check_seed("seed", seed)
     if isinstance(actions, str):
         raise ValueError(f"actions must be a sequence of action names, not a string ({actions!r})")

@@ -20,6 +20,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from vidkit.utils.checks import check_int
+
 __all__ = ["temporal_crop", "spatial_crop", "intensity_jitter", "augment_clips", "LABEL_DESTROYING"]
 
 #: Augmentations that change the action label, with what they turn it into.
@@ -52,8 +54,7 @@ def temporal_crop(clips: torch.Tensor, length: int, generator: torch.Generator |
     """
     _check(clips)
     b, t = clips.shape[:2]
-    if isinstance(length, bool) or not isinstance(length, int) or not 1 <= length <= t:
-        raise ValueError(f"length must be an int in 1..T={t}, got {length!r}")
+    check_int("length", length, 1, t, f" (T = {t})")
     for o in others:
         if o.shape[0] != b or o.shape[1] < length:
             raise ValueError(f"others must be (B={b}, >= {length}, ...), got {tuple(o.shape)}")

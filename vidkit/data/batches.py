@@ -10,6 +10,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from vidkit.utils.checks import check_int
+
 __all__ = ["clip_batches"]
 
 
@@ -25,8 +27,7 @@ def clip_batches(rgb: torch.Tensor, labels: Mapping[str, Any], batch_size: int, 
     if flow is not None and (not isinstance(flow, torch.Tensor) or flow.dim() != 5 or len(flow) != n):
         got = tuple(flow.shape) if isinstance(flow, torch.Tensor) else type(flow).__name__
         raise ValueError(f"flow must be a tensor (N={n}, T-1, 2, H, W), got {got}")
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or not 1 <= batch_size <= n:
-        raise ValueError(f"batch_size must be an int in 1..{n}, got {batch_size!r}")
+    check_int("batch_size", batch_size, 1, n)
     tensors = {k: torch.as_tensor(np.asarray(v), dtype=torch.long) for k, v in labels.items()}
     for k, v in tensors.items():
         if v.shape != (n,):

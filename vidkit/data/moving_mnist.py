@@ -25,26 +25,20 @@ bounce events, a caption, and an exact optical-flow field computed on demand by 
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field, fields
+from typing import Any
 
 import numpy as np
 import torch
 
-from vidkit.data._checks import (
-    check_digit_bank,
-    check_int,
-    check_real,
-    check_seed,
-    check_speed_range,
-    check_split,
-)
-from vidkit.data.digits import load_digits
+from vidkit.data.digits import DIGIT, check_digit_bank, load_digits
+from vidkit.utils.checks import check_choice, check_int, check_real, check_seed
 
 __all__ = ["MovingMNIST", "generate_moving_mnist", "check_motion_args", "exact_flow", "paste_digits", "CANVAS",
            "DIGIT"]
 
 CANVAS = 64
-DIGIT = 28
 NUMBER_WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
 
 
@@ -181,6 +175,23 @@ def _caption(labels: np.ndarray, velocities0: np.ndarray) -> str:
     return ", ".join(words[:-1]) + " and " + words[-1]
 
 
+def check_speed_range(value: Any) -> tuple[float, float] | None:
+    """``None`` or a pair ``(lo, hi)`` of finite numbers with ``0 < lo <= hi``."""
+    if value is None:
+        return None
+    expected = "None or a pair (lo, hi) of finite speed multipliers with 0 < lo <= hi"
+    if isinstance(value, str | bytes) or not hasattr(value, "__len__") or len(value) != 2:
+        raise ValueError(f"speed_range must be {expected}, got {value!r} ({type(value).__name__})")
+    lo, hi = value
+    for v in (lo, hi):
+        if (isinstance(v, bool) or not isinstance(v, int | float | np.integer | np.floating)
+                or not math.isfinite(float(v)) or float(v) <= 0):
+            raise ValueError(f"speed_range must be {expected}, got {value!r} (bad value {v!r})")
+    if float(lo) > float(hi):
+        raise ValueError(f"speed_range must be {expected}, got {value!r} (lo > hi)")
+    return float(lo), float(hi)
+
+
 def check_motion_args(num_digits: int = 2, seq_len: int = 20, canvas: int = CANVAS, step_length: float = 0.1,
                       speed_range: tuple[float, float] | None = None
                       ) -> tuple[int, int, int, float, tuple[float, float] | None]:
@@ -229,7 +240,7 @@ def generate_moving_mnist(
     """
     n = check_int("n", n, 1)
     seed = check_seed("seed", seed, seed_sequence=True)
-    split = check_split(split)
+    split = check_choice("split", split, ("train", "test"))
     num_digits, seq_len, canvas, step_length, speed_range = check_motion_args(
         num_digits, seq_len, canvas, step_length, speed_range)
     images, labels = load_digits(split) if digits is None else check_digit_bank(digits)

@@ -21,8 +21,8 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset, IterableDataset, get_worker_info
 
-from vidkit.data._checks import check_int, check_seed, check_split
 from vidkit.data.moving_mnist import MovingMNIST, _uint8_to_float, check_motion_args, generate_moving_mnist
+from vidkit.utils.checks import check_choice, check_int, check_seed
 
 __all__ = ["MovingMNISTStream", "MovingMNISTIterable", "MovingMNISTDataset", "current_rank", "concat_batches"]
 
@@ -65,7 +65,7 @@ class MovingMNISTStream:
                  split: str = "train", with_meta: bool = False) -> None:
         batch_size = check_int("batch_size", batch_size, 1)
         seed = check_seed("seed", seed)
-        split = check_split(split)
+        split = check_choice("split", split, ("train", "test"))
         num_digits, seq_len, _, _, speed_range = check_motion_args(num_digits, seq_len, speed_range=speed_range)
         auto_rank, auto_world = current_rank()
         self.world_size = auto_world if world_size is None else check_int("world_size", world_size, 1)
@@ -122,7 +122,7 @@ class MovingMNISTIterable(IterableDataset):
         self.seed = check_seed("seed", seed)
         self.chunk_size = check_int("chunk_size", chunk_size, 1)
         self.start_chunk = check_int("start_chunk", start_chunk, 0)
-        self.split = check_split(split)
+        self.split = check_choice("split", split, ("train", "test"))
         self.rank = current_rank()[0] if rank is None else check_int("rank", rank, 0)
         num_digits, seq_len, _, _, speed_range = check_motion_args(num_digits, seq_len, speed_range=speed_range)
         self.kwargs = dict(num_digits=num_digits, seq_len=seq_len, speed_range=speed_range)

@@ -20,11 +20,11 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
-from vidkit.data._checks import check_int
 from vidkit.data.digits import data_dir, digit_source
 from vidkit.data.moving_mnist import MovingMNIST, generate_moving_mnist
 from vidkit.data.streams import concat_batches
 from vidkit.errors import DataCacheError, DataFileError
+from vidkit.utils.checks import check_int
 from vidkit.utils.fileio import atomic_write
 
 __all__ = ["TEST_SEED", "VAL_SEED", "KNOWN_SHA256", "load_test_set", "load_val_set", "build_test_set", "verify_test_set", "cached_test_path",
@@ -83,9 +83,8 @@ def build_test_set(size: int, num_digits: int = 2, seq_len: int = 20, progress: 
 
     Every smaller test set is a prefix of every larger one, so smoke-profile results are computed on
     the first sequences of the full 10,000."""
-    if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 1:
-        raise ValueError(f"size must be a positive int, got {size!r}")
-    return _build(int(size), TEST_SEED, "test", num_digits, seq_len, progress)
+    size = check_int("size", size)
+    return _build(size, TEST_SEED, "test", num_digits, seq_len, progress)
 
 
 def _build(size: int, seed: int, split: str, num_digits: int, seq_len: int, progress: bool) -> MovingMNIST:
@@ -106,9 +105,8 @@ def load_val_set(size: int = 1000, num_digits: int = 2, seq_len: int = 20, progr
     digits stay unseen) with their own seed, blocks of 256 seeded ``(VAL_SEED, b)``, so every smaller
     validation set is a prefix of a larger one. Built in memory in about a second per 1,000 sequences.
     """
-    if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 1:
-        raise ValueError(f"size must be a positive int, got {size!r}")
-    return _build(int(size), VAL_SEED, "train", num_digits, seq_len, progress)
+    size = check_int("size", size)
+    return _build(size, VAL_SEED, "train", num_digits, seq_len, progress)
 
 
 def _file_key(path: Path) -> tuple:

@@ -4,11 +4,12 @@
 
 from __future__ import annotations
 
-from numbers import Integral
 from typing import Any
 
 import numpy as np
 import torch
+
+from vidkit.utils.checks import check_int
 
 __all__ = ["pointing_game", "attention_mass", "box_area_fraction", "temporal_weight_profile"]
 
@@ -39,9 +40,7 @@ def _array(name: str, x: object, layout: str) -> np.ndarray:
 
 
 def _frame_size(frame_size: object) -> int:
-    if isinstance(frame_size, bool) or not isinstance(frame_size, Integral) or frame_size < 1:
-        raise ValueError(f"frame_size must be a positive int (the frame side in pixels), got {frame_size!r}")
-    return int(frame_size)
+    return check_int("frame_size", frame_size, what=" (the frame side in pixels)")
 
 
 def _boxes(boxes: object, frame_size: int, rows: tuple[int, int] | None = None) -> np.ndarray:
@@ -147,8 +146,7 @@ def temporal_weight_profile(weights: Any, labels: Any, num_classes: int) -> np.n
     :class:`vidkit.models.TemporalAttentionLSTM`). A class with no clip gets a row of NaN. Returns a
     float64 numpy array.
     """
-    if isinstance(num_classes, bool) or not isinstance(num_classes, Integral) or num_classes < 1:
-        raise ValueError(f"num_classes must be a positive int, got {num_classes!r}")
+    check_int("num_classes", num_classes)
     w = _array("weights", weights, "(N, T)")
     if w.ndim != 2 or min(w.shape) < 1:
         raise ValueError(f"weights must have shape (N, T) (one weight per clip and frame), got {w.shape}")

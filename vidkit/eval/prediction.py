@@ -142,11 +142,11 @@ def evaluate_predictor(model: torch.nn.Module, data: Any = None, in_frames: int 
     from tqdm.auto import tqdm
 
     from vidkit.data import MovingMNISTDataset, load_test_set
-    from vidkit.utils.checks import positive_int as _check_positive_int
+    from vidkit.utils.checks import check_int
 
-    _check_positive_int("batch_size", batch_size)
+    check_int("batch_size", batch_size)
     if max_sequences is not None:
-        _check_positive_int("max_sequences (None for the whole test set)", max_sequences)
+        check_int("max_sequences (None for the whole test set)", max_sequences)
     data = load_test_set(progress=progress) if data is None else data
     n = len(data) if max_sequences is None else min(max_sequences, len(data))
     if n < 1:

@@ -40,7 +40,7 @@ import pandas as pd
 import torch
 
 from vidkit.eval.retrieval import cosine_scores, first_hit_ranks, search
-from vidkit.utils.checks import shape_text as _shape
+from vidkit.utils.checks import check_int, check_real, shape_text
 
 __all__ = [
     "extract_embeddings",
@@ -72,7 +72,7 @@ def _features(x: Any, name: str) -> np.ndarray:
     """Check ``x`` is a finite, non-empty ``(N, D)`` real array and return it as float64."""
     a = _to_numpy(x, name, "(N, D) float features")
     if a.ndim != 2 or a.shape[0] == 0 or a.shape[1] == 0:
-        raise ValueError(f"{name} must be (N, D) float with N, D >= 1, got {_shape(a)}")
+        raise ValueError(f"{name} must be (N, D) float with N, D >= 1, got {shape_text(a)}")
     if a.dtype.kind not in "fiub":
         raise TypeError(f"{name} must be (N, D) float, got dtype {a.dtype}")
     a = a.astype(np.float64)
@@ -86,7 +86,7 @@ def _labels(y: Any, name: str, n: int, x_name: str) -> np.ndarray:
     """Check ``y`` is ``(n,)`` integer (or string) class labels, one per row of ``x_name``."""
     a = _to_numpy(y, name, "(N,) integer class labels")
     if a.ndim != 1:
-        raise ValueError(f"{name} must be (N,) class labels, got {_shape(a)}")
+        raise ValueError(f"{name} must be (N,) class labels, got {shape_text(a)}")
     if a.dtype.kind not in "iubUS":
         raise TypeError(f"{name} must be (N,) integer (or string) class labels, got dtype {a.dtype}")
     if len(a) != n:
@@ -102,25 +102,8 @@ def _pair(train_x: Any, train_y: Any, test_x: Any, test_y: Any,
     tx, qx = _features(train_x, xa), _features(test_x, xb)
     if tx.shape[1] != qx.shape[1]:
         raise ValueError(f"{xa} and {xb} must have the same feature dimension D, "
-                         f"got {_shape(tx)} and {_shape(qx)}")
+                         f"got {shape_text(tx)} and {shape_text(qx)}")
     return tx, _labels(train_y, ya, len(tx), xa), qx, _labels(test_y, yb, len(qx), xb)
-
-
-def _positive_int(v: Any, name: str, upper: int | None = None, upper_text: str = "") -> int:
-    if isinstance(v, bool) or not isinstance(v, int | np.integer):
-        raise TypeError(f"{name} must be an int, got {type(v).__name__}")
-    if v < 1 or (upper is not None and v > upper):
-        bound = f"between 1 and {upper}{upper_text}" if upper is not None else ">= 1"
-        raise ValueError(f"{name} must be {bound}, got {v}")
-    return int(v)
-
-
-def _positive_float(v: Any, name: str) -> float:
-    if isinstance(v, bool) or not isinstance(v, int | float | np.integer | np.floating):
-        raise TypeError(f"{name} must be a positive float, got {type(v).__name__}")
-    if not (math.isfinite(v) and v > 0):
-        raise ValueError(f"{name} must be a positive finite float, got {v}")
-    return float(v)
 
 
 def _search(query: np.ndarray, gallery: np.ndarray, k: int, center: bool = False,
@@ -144,11 +127,11 @@ def _clip_batches(clips: Any) -> tuple[int, Callable[[int, int], torch.Tensor]]:
     if frames is not None and not isinstance(clips, torch.Tensor | np.ndarray):
         # ActionClips / MovingMNIST: uint8 (N, T, H, W) frames; add the channel axis.
         if not isinstance(frames, np.ndarray | torch.Tensor) or frames.ndim not in (4, 5):
-            raise ValueError(f"clips.frames must be (N, T, H, W) or (N, T, C, H, W), got {_shape(frames)}")
+            raise ValueError(f"clips.frames must be (N, T, H, W) or (N, T, C, H, W), got {shape_text(frames)}")
         clips = frames[:, :, None] if frames.ndim == 4 else frames
     if isinstance(clips, np.ndarray | torch.Tensor):
         if clips.ndim != 5:
-            raise ValueError(f"clips must be a (N, T, C, H, W) tensor, got {_shape(clips)}")
+            raise ValueError(f"clips must be a (N, T, C, H, W) tensor, got {shape_text(clips)}")
         if isinstance(clips, np.ndarray) and clips.dtype.kind not in "fiu":
             raise TypeError(f"clips must hold float or uint8 pixels, got dtype {clips.dtype}")
         data = clips
@@ -162,7 +145,7 @@ def _clip_batches(clips: Any) -> tuple[int, Callable[[int, int], torch.Tensor]]:
             x = x["frames"] if isinstance(x, Mapping) else x
             if not isinstance(x, np.ndarray | torch.Tensor) or x.ndim != 4:
                 raise ValueError(f"clips[{i}] must be a (T, C, H, W) tensor (or a dict with 'frames'), "
-                                 f"got {_shape(x)}")
+                                 f"got {shape_text(x)}")
             return as_float(torch.as_tensor(x))
 
         return len(seq), lambda lo, hi: torch.stack([item(i) for i in range(lo, hi)])
@@ -194,7 +177,7 @@ def extract_embeddings(encoder: torch.nn.Module, clips: Any, batch_size: int = 6
     if not callable(getattr(encoder, "embed", None)):
         raise TypeError(f"encoder must have an embed(x) method, (B, T, C, H, W) -> (B, D); "
                         f"got {type(encoder).__name__}")
-    batch_size = _positive_int(batch_size, "batch_size")
+    batch_size = check_int("batch_size", batch_size)
     n, batch = _clip_batches(clips)
     if n == 0:
         raise ValueError("clips must hold at least one clip (N >= 1), got N = 0")
@@ -210,7 +193,7 @@ def extract_embeddings(encoder: torch.nn.Module, clips: Any, batch_size: int = 6
                 z = encoder.embed(x.to(device))
                 if not isinstance(z, torch.Tensor) or z.ndim != 2 or z.shape[0] != len(x):
                     raise ValueError(f"encoder.embed must return a (B, D) tensor with B = {len(x)}, "
-                                     f"got {_shape(z)}")
+                                     f"got {shape_text(z)}")
                 out.append(z.float().cpu().numpy())
     finally:
         encoder.train(was_training)
@@ -238,8 +221,8 @@ def linear_probe(train_x: ArrayLike, train_y: ArrayLike, test_x: ArrayLike, test
     from sklearn.preprocessing import StandardScaler
 
     tx, ty, qx, qy = _pair(train_x, train_y, test_x, test_y)
-    C = _positive_float(C, "C")
-    max_iter = _positive_int(max_iter, "max_iter")
+    C = check_real("C", C, 0.0)
+    max_iter = check_int("max_iter", max_iter)
     classes = np.unique(ty)
     if len(classes) < 2:
         raise ValueError(f"train_y must contain at least 2 classes for a probe, got only {classes.tolist()}")
@@ -269,9 +252,9 @@ def knn_predict(train_x: ArrayLike, train_y: ArrayLike, test_x: ArrayLike, k: in
     qx = _features(test_x, "test_x")
     if tx.shape[1] != qx.shape[1]:
         raise ValueError(f"train_x and test_x must have the same feature dimension D, "
-                         f"got {_shape(tx)} and {_shape(qx)}")
-    k = _positive_int(k, "k", upper=len(tx), upper_text=" (the number of train samples)")
-    temperature = _positive_float(temperature, "temperature")
+                         f"got {shape_text(tx)} and {shape_text(qx)}")
+    k = check_int("k", k, 1, len(tx), " (the number of train samples)")
+    temperature = check_real("temperature", temperature, 0.0)
     classes, y_index = np.unique(ty, return_inverse=True)  # votes are counted per class index
     idx, sim = _search(qx, tx, k)
     # exp((s - s_max) / T) only rescales a query's weights, so the winner is the same and nothing overflows.
@@ -308,7 +291,7 @@ def nearest_neighbours(query_x: ArrayLike, gallery_x: ArrayLike, k: int = 5, cen
     if exclude_self and len(qx) != len(gx):
         raise ValueError(f"exclude_self=True needs the query set to be the gallery set, "
                          f"got {len(qx)} queries and {len(gx)} gallery items")
-    k = _positive_int(k, "k", upper=len(gx) - int(bool(exclude_self)), upper_text=" (the gallery size)")
+    k = check_int("k", k, 1, len(gx) - int(bool(exclude_self)), " (the gallery size)")
     return _search(qx, gx, k, center=bool(center), exclude_self=bool(exclude_self))[0]
 
 
@@ -373,7 +356,7 @@ def retrieval_recall(query_x: ArrayLike, query_y: ArrayLike, gallery_x: ArrayLik
                          f"got {len(qx)} queries and {len(gx)} gallery items")
     n = len(gx) - int(bool(exclude_self))
     bound = " (the gallery size minus 1 with exclude_self)" if exclude_self else " (the gallery size)"
-    ks = [_positive_int(k, "each k in ks", upper=n, upper_text=bound) for k in ks]
+    ks = [check_int("each k in ks", k, 1, n, bound) for k in ks]
     ranks = _class_ranks(qx, qy, gx, gy, center=bool(center), exclude_self=bool(exclude_self))
     return {f"R@{k}": float(np.mean(ranks <= k)) for k in ks}
 

@@ -50,8 +50,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from vidkit.utils.checks import int_arg as _int
-from vidkit.utils.checks import shape_text as _shape
+from vidkit.utils.checks import check_int, check_real, check_seed, shape_text
 
 __all__ = [
     "first_hit_ranks",
@@ -84,7 +83,7 @@ def _scores(scores: Any, name: str = "scores") -> torch.Tensor:
     if not s.is_floating_point():
         raise TypeError(f"{name} must be a float (Q, G) score matrix, got {s.dtype}")
     if s.dim() != 2 or min(s.shape) < 1:
-        raise ValueError(f"{name} must have shape (Q, G) with Q, G >= 1 (queries x gallery), got {_shape(s)}")
+        raise ValueError(f"{name} must have shape (Q, G) with Q, G >= 1 (queries x gallery), got {shape_text(s)}")
     if torch.isnan(s).any():
         raise ValueError(f"{name} contains {int(torch.isnan(s).sum())} NaN values; ranks are undefined")
     return s
@@ -95,7 +94,7 @@ def _relevance(relevant: Any, shape: tuple[int, int]) -> torch.Tensor:
     if r.dtype != torch.bool:
         raise TypeError(f"relevant must be a bool tensor {shape} (True = a right answer), got {r.dtype}")
     if tuple(r.shape) != shape:
-        raise ValueError(f"relevant must have the shape of scores (Q, G) = {shape}, got {_shape(r)}")
+        raise ValueError(f"relevant must have the shape of scores (Q, G) = {shape}, got {shape_text(r)}")
     missing = (~r.any(dim=1)).nonzero().flatten().tolist()
     if missing:
         raise ValueError(f"{len(missing)} queries have no relevant gallery item, so no rank (query indices "
@@ -106,7 +105,7 @@ def _relevance(relevant: Any, shape: tuple[int, int]) -> torch.Tensor:
 def _labels(a: Any, name: str, allow_wildcard: bool = False) -> torch.Tensor:
     t = _tensor(a if not isinstance(a, list | tuple) else np.asarray(a), name, "(N,) integer labels")
     if t.dtype.is_floating_point or t.dtype == torch.bool or t.dim() != 1:
-        raise ValueError(f"{name} must be a 1-D integer array (N,), got {t.dtype} {_shape(t)}")
+        raise ValueError(f"{name} must be a 1-D integer array (N,), got {t.dtype} {shape_text(t)}")
     lo = -1 if allow_wildcard else 0
     if len(t) and int(t.min()) < lo:
         raise ValueError(f"{name} must be >= {lo}{' (-1 = not stated in the caption)' if allow_wildcard else ''}, "
@@ -128,11 +127,7 @@ TIE_ULPS = 16
 def _tie_rtol(tie_rtol: Any, dtype: torch.dtype) -> float:
     if tie_rtol is None:
         return TIE_ULPS * torch.finfo(dtype).eps
-    if isinstance(tie_rtol, bool) or not isinstance(tie_rtol, int | float | np.integer | np.floating):
-        raise TypeError(f"tie_rtol must be None or a float >= 0, got {type(tie_rtol).__name__}")
-    if not (math.isfinite(tie_rtol) and tie_rtol >= 0):
-        raise ValueError(f"tie_rtol must be a finite float >= 0 (0 = exact ties only), got {tie_rtol}")
-    return float(tie_rtol)
+    return check_real("tie_rtol", tie_rtol, 0.0, low_open=False, what=" (0 = exact ties only) or None")
 
 
 def first_hit_ranks(scores: Any, relevant: Any, *, tie_rtol: float | None = None) -> torch.Tensor:
@@ -209,7 +204,7 @@ def retrieval_metrics(scores: Any, relevant: Any, ks: Sequence[int] = (1, 5, 10)
     q, g = s.shape
     if isinstance(ks, str) or not isinstance(ks, Sequence) or len(ks) == 0:
         raise TypeError(f"ks must be a non-empty sequence of ints such as (1, 5, 10), got {ks!r}")
-    ks = [_int(k, "each k in ks", 1, g) for k in ks]
+    ks = [check_int("each k in ks", k, 1, g) for k in ks]
     ranks = first_hit_ranks(s, relevant, tie_rtol=tie_rtol).numpy()
     n_rel = _tensor(relevant, "relevant", "").sum(dim=1).cpu().numpy()
     out: dict[str, float] = {f"R@{k}": float(np.mean(ranks <= k)) for k in ks}
@@ -229,7 +224,7 @@ def _embeddings(x: Any, name: str) -> torch.Tensor:
     if not t.is_floating_point():
         raise TypeError(f"{name} must be a float (N, D) embedding matrix, got {t.dtype}")
     if t.dim() != 2 or min(t.shape) < 1:
-        raise ValueError(f"{name} must have shape (N, D) with N, D >= 1, got {_shape(t)}")
+        raise ValueError(f"{name} must have shape (N, D) with N, D >= 1, got {shape_text(t)}")
     return t.to(torch.promote_types(t.dtype, torch.float32))
 
 
@@ -238,8 +233,8 @@ def _unit_rows(query_emb: Any, gallery_emb: Any, center: bool) -> tuple[torch.Te
     the query's device, L2-normalised after subtracting the gallery mean from both when ``center``."""
     qe, ge = _embeddings(query_emb, "query_emb"), _embeddings(gallery_emb, "gallery_emb")
     if qe.shape[1] != ge.shape[1]:
-        raise ValueError(f"query_emb (Q, D) and gallery_emb (G, D) need the same D, got {_shape(qe)} and "
-                         f"{_shape(ge)}")
+        raise ValueError(f"query_emb (Q, D) and gallery_emb (G, D) need the same D, got {shape_text(qe)} and "
+                         f"{shape_text(ge)}")
     dtype = torch.promote_types(qe.dtype, ge.dtype)
     qe, ge = qe.to(dtype), ge.to(device=qe.device, dtype=dtype)
     if center:
@@ -282,10 +277,10 @@ def search(query_emb: Any, gallery_emb: Any, k: int = 10, batch: int = 1024, cen
     """
     qe, ge = _unit_rows(query_emb, gallery_emb, center)
     if exclude_self and qe.shape[0] != ge.shape[0]:
-        raise ValueError(f"exclude_self=True needs the queries to be the gallery (Q == G), got {_shape(qe)} "
-                         f"queries and {_shape(ge)} gallery items")
-    k = _int(k, "k", 1, ge.shape[0] - int(bool(exclude_self)))
-    batch = _int(batch, "batch", 1)
+        raise ValueError(f"exclude_self=True needs the queries to be the gallery (Q == G), got {shape_text(qe)} "
+                         f"queries and {shape_text(ge)} gallery items")
+    k = check_int("k", k, 1, ge.shape[0] - int(bool(exclude_self)))
+    batch = check_int("batch", batch, 1)
     scores = torch.empty(qe.shape[0], k, dtype=qe.dtype, device=qe.device)
     indices = torch.empty(qe.shape[0], k, dtype=torch.long, device=qe.device)
     for lo in range(0, qe.shape[0], batch):
@@ -342,7 +337,7 @@ def instance_relevance(query_index: Any, num_gallery: int) -> torch.Tensor:
     ``query_index`` ``(Q,)`` integers in ``0..G-1`` (gallery row of each query's own clip), ``G =
     num_gallery``.
     """
-    g = _int(num_gallery, "num_gallery", 1)
+    g = check_int("num_gallery", num_gallery, 1)
     idx = _labels(query_index, "query_index").cpu()
     if len(idx) and int(idx.max()) >= g:
         raise ValueError(f"query_index must be in 0..{g - 1} (a gallery row), got max {int(idx.max())}")
@@ -370,10 +365,10 @@ def heldout_pairs(num_digits: int = 10, actions: int = 8, n: int = 8, seed: int 
     max(num_digits, actions)``, which is enforced (and the result checked). Sorted; deterministic in
     ``seed``. The default holds out 8 of the 80 pairs: one per action, eight different digits.
     """
-    nd, na = _int(num_digits, "num_digits", 1), _int(actions, "actions", 1)
+    nd, na = check_int("num_digits", num_digits, 1), check_int("actions", actions, 1)
     limit = nd * na - max(nd, na)
-    n = _int(n, "n", 0, limit)
-    rng = np.random.default_rng(_int(seed, "seed", 0))
+    n = check_int("n", n, 0, limit)
+    rng = np.random.default_rng(check_seed("seed", seed))
     pd, pa = rng.permutation(nd), rng.permutation(na)
     period = math.lcm(nd, na)
     pairs = sorted((int(pd[i % nd]), int(pa[(i + i // period) % na])) for i in range(n))
@@ -403,7 +398,7 @@ def split_by_pairs(digits: Any, actions: Any, pairs: Sequence[tuple[int, int]]) 
     for item in pairs:
         if not isinstance(item, Sequence) or len(item) != 2:
             raise ValueError(f"each pair must be a (digit, action) tuple, got {item!r}")
-        pd, pa = _int(item[0], "pair digit", 0), _int(item[1], "pair action", 0)
+        pd, pa = check_int("pair digit", item[0], 0), check_int("pair action", item[1], 0)
         held |= (d == pd) & (a == pa)
     return ~held, held
 

@@ -47,7 +47,7 @@ from torch import nn
 
 from vidkit.losses import attention_regulariser
 from vidkit.models.encoders import check_clips
-from vidkit.utils.checks import positive_int
+from vidkit.utils.checks import check_int, shape_text
 
 __all__ = ["AttentionOutput", "FrameCNN", "SoftAttentionLSTM", "TemporalAttentionLSTM", "MultiLSTM",
            "LRCNClassifier", "PoolingClassifier", "attention_loss", "dot_product_attention", "DEFAULT_HEADS"]
@@ -57,10 +57,6 @@ DEFAULT_HEADS: Mapping[str, int] = MappingProxyType({"action": 8})
 
 
 # ----------------------------------------------------------------------------- attention
-
-def _shape(x: object) -> object:
-    return tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
-
 
 def dot_product_attention(query: torch.Tensor, keys: torch.Tensor, values: torch.Tensor,
                           mask: torch.Tensor | None = None,
@@ -135,7 +131,7 @@ class FrameCNN(nn.Module):
     def __init__(self, in_channels: int = 1, width: int = 32, grid: int = 8, coords: bool = True):
         super().__init__()
         for name, value in {"in_channels": in_channels, "width": width, "grid": grid}.items():
-            positive_int(f"FrameCNN: {name}", value)
+            check_int(f"FrameCNN: {name}", value)
         self.in_channels, self.grid, self.dim = in_channels, grid, width + (2 if coords else 0)
         self.net = nn.Sequential(
             nn.Conv2d(in_channels, width, 3, stride=2, padding=1, bias=False), nn.BatchNorm2d(width), nn.ReLU(),
@@ -169,9 +165,7 @@ def _check_heads(heads: object, owner: str) -> dict[str, int]:
     for name, classes in heads.items():
         if not isinstance(name, str) or not name or "." in name:
             raise ValueError(f"{owner}: head names must be non-empty strings without '.', got {name!r}")
-        positive_int(f"{owner}: heads[{name!r}]", classes)
-        if classes < 2:
-            raise ValueError(f"{owner}: heads[{name!r}] needs at least 2 classes, got {classes}")
+        check_int(f"{owner}: heads[{name!r}]", classes, 2, what=" (classes)")
     return dict(heads)
 
 
@@ -216,7 +210,7 @@ class _Classifier(nn.Module):
                  frame_fc: bool = True):
         super().__init__()
         owner = type(self).__name__
-        positive_int(f"{owner}: hidden", hidden)
+        check_int(f"{owner}: hidden", hidden)
         self.cnn = FrameCNN(in_channels, width, grid)
         self.in_channels, self.grid, self.hidden = in_channels, grid, hidden
         self.frame_fc = nn.Sequential(nn.Linear(grid * grid * self.cnn.dim, hidden), nn.ReLU()) if frame_fc else None
@@ -302,7 +296,7 @@ class TemporalAttentionLSTM(_Classifier):
     def __init__(self, heads: Mapping[str, int] = DEFAULT_HEADS, in_channels: int = 1, width: int = 32,
                  grid: int = 8, hidden: int = 128, attn_dim: int = 64):
         super().__init__(heads, in_channels, width, grid, hidden)
-        positive_int(f"{type(self).__name__}: attn_dim", attn_dim)
+        check_int(f"{type(self).__name__}: attn_dim", attn_dim)
         self.lstm = nn.LSTM(hidden, hidden, batch_first=True)
         self.query = nn.Linear(hidden, attn_dim)
         self.key = nn.Linear(hidden, attn_dim)
@@ -337,7 +331,7 @@ class MultiLSTM(_Classifier):
                  grid: int = 8, hidden: int = 128, window: int = 4, attn_dim: int = 64):
         super().__init__(heads, in_channels, width, grid, hidden)
         for name, value in {"window": window, "attn_dim": attn_dim}.items():
-            positive_int(f"{type(self).__name__}: {name}", value)
+            check_int(f"{type(self).__name__}: {name}", value)
         self.window = window
         self.query = nn.Linear(hidden, attn_dim)
         self.key = nn.Linear(hidden, attn_dim)
@@ -414,7 +408,7 @@ class PoolingClassifier(_Classifier):
         if pool not in ("conv", "late", "slow"):
             raise ValueError(f"PoolingClassifier: pool must be 'conv', 'late' or 'slow', got {pool!r}")
         for name, value in {"window": window, "stride": stride}.items():
-            positive_int(f"{type(self).__name__}: {name}", value)
+            check_int(f"{type(self).__name__}: {name}", value)
         self.pool, self.window, self.stride = pool, window, stride
 
     def forward(self, x: torch.Tensor) -> AttentionOutput:
@@ -463,7 +457,7 @@ def attention_loss(output: AttentionOutput, labels: Mapping[str, torch.Tensor],
         y = labels[name]
         b, classes = logits.shape
         if not isinstance(y, torch.Tensor) or y.dtype.is_floating_point or y.dtype == torch.bool:
-            raise TypeError(f"labels[{name!r}] must be an integer tensor ({b},), got {_shape(y)} "
+            raise TypeError(f"labels[{name!r}] must be an integer tensor ({b},), got {shape_text(y)} "
                             f"{getattr(y, 'dtype', '')}")
         if tuple(y.shape) != (b,):
             raise ValueError(f"labels[{name!r}] must have shape ({b},), got {tuple(y.shape)}")

@@ -10,6 +10,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from vidkit.utils.checks import check_int
+
 __all__ = ["ZerosBaseline", "CopyLastBaseline", "MeanFrameBaseline", "BASELINES"]
 
 
@@ -25,8 +27,7 @@ class _Baseline(nn.Module):
                              f"{tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__}")
         if x.shape[1] < 1:
             raise ValueError(f"{type(self).__name__}: need at least one input frame")
-        if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
-            raise ValueError(f"{type(self).__name__}: steps must be a positive int, got {steps!r}")
+        check_int(f"{type(self).__name__}: steps", steps)
 
 
 class ZerosBaseline(_Baseline):

@@ -25,7 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from vidkit.utils.checks import positive_int as _check_positive_int
+from vidkit.utils.checks import check_int
 
 __all__ = ["ConvLSTMCell", "ConvGRUCell", "ConvRNNPredictor", "scheduled_sampling", "CELLS"]
 
@@ -33,7 +33,7 @@ LSTMState = tuple[torch.Tensor, torch.Tensor]
 
 
 def _check_kernel(kernel: object) -> None:
-    _check_positive_int("kernel", kernel)
+    check_int("kernel", kernel)
     if kernel % 2 == 0:  # type: ignore[operator]
         raise ValueError(f"kernel must be odd so 'same' padding keeps H and W, got {kernel!r}")
 
@@ -67,8 +67,8 @@ class ConvLSTMCell(nn.Module):
 
     def __init__(self, in_ch: int, hidden: int, kernel: int = 5):
         super().__init__()
-        _check_positive_int("in_ch", in_ch)
-        _check_positive_int("hidden", hidden)
+        check_int("in_ch", in_ch)
+        check_int("hidden", hidden)
         _check_kernel(kernel)
         self.in_ch, self.hidden, self.kernel = in_ch, hidden, kernel
         self.conv = nn.Conv2d(in_ch + hidden, 4 * hidden, kernel, padding=kernel // 2)
@@ -104,8 +104,8 @@ class ConvGRUCell(nn.Module):
 
     def __init__(self, in_ch: int, hidden: int, kernel: int = 5):
         super().__init__()
-        _check_positive_int("in_ch", in_ch)
-        _check_positive_int("hidden", hidden)
+        check_int("in_ch", in_ch)
+        check_int("hidden", hidden)
         _check_kernel(kernel)
         self.in_ch, self.hidden, self.kernel = in_ch, hidden, kernel
         self.gates = nn.Conv2d(in_ch + hidden, 2 * hidden, kernel, padding=kernel // 2)
@@ -129,7 +129,7 @@ def scheduled_sampling(step: int, total: int, start: float = 1.0, end: float = 0
     """
     if isinstance(step, bool) or not isinstance(step, int) or step < 0:
         raise ValueError(f"step must be a non-negative int, got {step!r}")
-    _check_positive_int("total", total)
+    check_int("total", total)
     for name, value in {"start": start, "end": end}.items():
         if not 0.0 <= value <= 1.0:
             raise ValueError(f"{name} must be a probability in [0, 1], got {value!r}")
@@ -185,10 +185,10 @@ class ConvRNNPredictor(nn.Module):
         if not hidden:
             raise ValueError("hidden must list at least one layer width, got ()")
         for i, width in enumerate(hidden):
-            _check_positive_int(f"hidden[{i}]", width)
+            check_int(f"hidden[{i}]", width)
         _check_kernel(kernel)
-        _check_positive_int("patch", patch)
-        _check_positive_int("frame_channels", frame_channels)
+        check_int("patch", patch)
+        check_int("frame_channels", frame_channels)
         if isinstance(ink, bool) or not isinstance(ink, (int, float)) or not 0.0 < ink < 1.0:
             raise ValueError(f"ink must be a mean pixel value in (0, 1), got {ink!r}")
         if forecaster not in ("shared", "separate"):
@@ -215,7 +215,7 @@ class ConvRNNPredictor(nn.Module):
             raise ValueError(f"{name}: expected (B, T_in, C={c}, H, W), got {tuple(x.shape)}")
         if x.shape[3] % p or x.shape[4] % p:
             raise ValueError(f"{name}: H and W must be divisible by patch={p}, got {tuple(x.shape)}")
-        _check_positive_int("steps", steps)
+        check_int("steps", steps)
 
     def _read(self, cells: nn.ModuleList, frame: torch.Tensor, states: list) -> torch.Tensor:
         """One frame ``(B, C, H, W)`` through ``cells``, updating ``states`` in place; the top hidden state."""

@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from vidkit.utils.checks import positive_int as _positive_int
+from vidkit.utils.checks import check_int
 
 __all__ = ["Conv3dEncoder", "ProjectionHead", "check_clips"]
 
@@ -61,7 +61,7 @@ class Conv3dEncoder(nn.Module):
     def __init__(self, in_channels: int = 1, width: int = 16, dim: int = 128):
         super().__init__()
         for name, v in {"in_channels": in_channels, "width": width, "dim": dim}.items():
-            _positive_int(name, v)
+            check_int(name, v)
         self.in_channels, self.width, self.dim = in_channels, width, dim
         w = width
         self.blocks = nn.Sequential(
@@ -88,7 +88,7 @@ class ProjectionHead(nn.Module):
     def __init__(self, in_dim: int = 128, hidden: int = 128, out_dim: int = 64):
         super().__init__()
         for name, v in {"in_dim": in_dim, "hidden": hidden, "out_dim": out_dim}.items():
-            _positive_int(name, v)
+            check_int(name, v)
         self.in_dim = in_dim
         self.net = nn.Sequential(nn.Linear(in_dim, hidden), nn.ReLU(), nn.Linear(hidden, out_dim))
 

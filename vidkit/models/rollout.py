@@ -6,6 +6,8 @@ from collections.abc import Callable
 
 import torch
 
+from vidkit.utils.checks import check_int
+
 __all__ = ["windowed_rollout"]
 
 
@@ -17,8 +19,7 @@ def windowed_rollout(probs: Callable[[torch.Tensor], torch.Tensor], x: torch.Ten
     Each pass is fed the last ``in_frames`` frames of (observed frames + predictions so far), until
     ``steps`` frames exist. Returns ``(B, steps, C, H, W)``.
     """
-    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
-        raise ValueError(f"steps must be a positive int, got {steps!r}")
+    check_int("steps", steps)
     window, preds, done = x, [], 0
     while done < steps:
         p = probs(window)

@@ -32,6 +32,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from vidkit.models.rollout import windowed_rollout
+from vidkit.utils.checks import check_int
 
 __all__ = ["SimVP"]
 
@@ -185,8 +186,7 @@ class SimVP(nn.Module):
         for name, value in {"in_frames": in_frames, "out_frames": out_frames, "channels": channels,
                             "hidden_s": hidden_s, "hidden_t": hidden_t, "n_translator": n_translator,
                             "patch": patch}.items():
-            if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
-                raise ValueError(f"SimVP: {name} must be a positive int, got {value!r}")
+            check_int(f"SimVP: {name}", value)
         if isinstance(downsample, bool) or not isinstance(downsample, int) or downsample not in (1, 2):
             raise ValueError(f"SimVP: downsample must be 1 or 2 (stride-2 encoder stages), got {downsample!r}")
         self.in_frames, self.out_frames, self.channels, self.hidden_s = in_frames, out_frames, channels, hidden_s
@@ -235,7 +235,6 @@ class SimVP(nn.Module):
         """
         if steps is None:
             steps = self.out_frames
-        if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
-            raise ValueError(f"SimVP: steps must be a positive int or None, got {steps!r}")
+        check_int("SimVP: steps", steps, what=" or None")
         self._check(x)
         return windowed_rollout(lambda window: torch.sigmoid(self(window)), x, steps, self.in_frames)

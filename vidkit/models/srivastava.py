@@ -29,6 +29,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from vidkit.utils.checks import check_int
+
 __all__ = ["SrivastavaLSTM", "srivastava_loss"]
 
 Mode = Literal["autoencoder", "future", "composite"]
@@ -139,8 +141,7 @@ class SrivastavaLSTM(nn.Module):
             raise ValueError(f"conditioned must be a bool, got {conditioned!r}")
         if layers not in (1, 2) or isinstance(layers, bool):
             raise ValueError(f"layers must be 1 or 2, got {layers!r}")
-        if not isinstance(hidden, int) or isinstance(hidden, bool) or hidden <= 0:
-            raise ValueError(f"hidden must be a positive int, got {hidden!r}")
+        check_int("hidden", hidden)
         frame_shape = tuple(frame_shape)
         if len(frame_shape) != 3 or not all(isinstance(s, int) and not isinstance(s, bool) and s > 0
                                             for s in frame_shape):
@@ -170,11 +171,6 @@ class SrivastavaLSTM(nn.Module):
         if length is not None and x.shape[1] != length:
             raise ValueError(f"expected {expected}, got {tuple(x.shape)}")
 
-    @staticmethod
-    def _check_steps(steps: int) -> None:
-        if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
-            raise ValueError(f"steps must be a positive int, got {steps!r}")
-
     # ---------------------------------------------------------------- model
 
     def encode(self, x: torch.Tensor) -> State:
@@ -196,7 +192,7 @@ class SrivastavaLSTM(nn.Module):
         future frames; a conditioned future decoder is teacher-forced on it, an unconditioned one ignores it.
         """
         self._check_frames(x)
-        self._check_steps(steps)
+        check_int("steps", steps)
         if target is not None:
             if self.predictor is None:
                 raise ValueError("target is the future frames; an autoencoder model has no future decoder")
@@ -250,7 +246,7 @@ class SrivastavaLSTM(nn.Module):
                              "(mode='autoencoder'); use mode='future' or 'composite', or forward() "
                              "for reconstructions")
         self._check_frames(x)
-        self._check_steps(steps)
+        check_int("steps", steps)
         state = self.encode(x)
         b, t = x.shape[:2]
         logits = self.predictor(state, steps, x.reshape(b, t, self.pixels)[:, -1])
@@ -274,8 +270,7 @@ class SrivastavaLSTM(nn.Module):
         self._check_frames(x)
         if x.shape[0] < 2:
             raise ValueError(f"x needs at least 2 clips to estimate each unit's spread, got shape {tuple(x.shape)}")
-        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-            raise ValueError(f"n must be a positive int, got {n!r}")
+        check_int("n", n)
         gen = torch.Generator().manual_seed(seed)
         return [tuple(v.mean(0) + v.std(0) * torch.randn(n, v.shape[1], generator=gen).to(v) for v in pair)
                 for pair in self.encode(x)]
@@ -292,7 +287,7 @@ class SrivastavaLSTM(nn.Module):
         """
         if self.predictor is None:
             raise ValueError("predict_from_state() needs a future decoder (mode='future' or 'composite')")
-        self._check_steps(steps)
+        check_int("steps", steps)
         if (not isinstance(state, list | tuple) or len(state) != self.layers
                 or any(len(pair) != 2 for pair in state)):
             raise ValueError(f"state must be {self.layers} (h, c) pairs of shape (B, {self.hidden}), as encode() returns")

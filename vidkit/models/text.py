@@ -34,7 +34,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence
 
-from vidkit.utils.checks import positive_int as _positive_int
+from vidkit.utils.checks import check_int
 
 __all__ = ["PAD", "UNK", "tokenize", "Vocabulary", "GatedEmbeddingUnit", "TextEncoder", "VideoTextModel"]
 
@@ -105,8 +105,7 @@ class Vocabulary:
     @classmethod
     def build(cls, texts: Iterable[str], min_count: int = 1) -> Vocabulary:
         """The words occurring at least ``min_count`` times in ``texts``, most frequent first (ties: a-z)."""
-        if isinstance(min_count, bool) or not isinstance(min_count, int) or min_count < 1:
-            raise ValueError(f"min_count must be an int >= 1, got {min_count!r}")
+        check_int("min_count", min_count)
         if isinstance(texts, str):
             raise TypeError("texts must be an iterable of captions, not a single str")
         counts: Counter[str] = Counter()
@@ -228,8 +227,8 @@ class GatedEmbeddingUnit(nn.Module):
 
     def __init__(self, in_dim: int, out_dim: int):
         super().__init__()
-        _positive_int("in_dim", in_dim)
-        _positive_int("out_dim", out_dim)
+        check_int("in_dim", in_dim)
+        check_int("out_dim", out_dim)
         self.in_dim, self.out_dim = in_dim, out_dim
         self.fc = nn.Linear(in_dim, out_dim)
         self.gate = nn.Linear(out_dim, out_dim)
@@ -287,7 +286,7 @@ class TextEncoder(nn.Module):
         super().__init__()
         for name, v in {"vocab_size": vocab_size, "word_dim": word_dim, "hidden": hidden,
                         "out_dim": out_dim}.items():
-            _positive_int(name, v)
+            check_int(name, v)
         if vocab_size < 3:
             raise ValueError(f"vocab_size must be >= 3 (<pad>, <unk> and at least one word), got {vocab_size}")
         if kind not in ("conv", "gru"):
@@ -340,7 +339,7 @@ class VideoTextModel(nn.Module):
 
     def __init__(self, video_encoder: nn.Module, text_encoder: nn.Module, dim: int = 64):
         super().__init__()
-        _positive_int("dim", dim)
+        check_int("dim", dim)
         if not isinstance(video_encoder, nn.Module) or not callable(getattr(video_encoder, "embed", None)):
             raise TypeError("video_encoder must be an nn.Module with embed(clip (B, T, C, H, W)) -> (B, dim), "
                             f"got {type(video_encoder).__name__}")

@@ -12,6 +12,7 @@ import torch
 from torch import nn
 
 from vidkit.models.rollout import windowed_rollout
+from vidkit.utils.checks import check_int
 
 __all__ = ["TinyFramePredictor"]
 
@@ -28,8 +29,7 @@ class TinyFramePredictor(nn.Module):
         super().__init__()
         for name, value in {"in_frames": in_frames, "out_frames": out_frames, "channels": channels,
                             "hidden": hidden}.items():
-            if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
-                raise ValueError(f"{name} must be a positive int, got {value!r}")
+            check_int(name, value)
         self.in_frames, self.out_frames, self.channels = in_frames, out_frames, channels
         self.net = nn.Sequential(
             nn.Conv2d(in_frames * channels, hidden, 4, stride=2, padding=1),  # H -> H/2

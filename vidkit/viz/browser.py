@@ -15,7 +15,7 @@ import torch
 from vidkit.data.actions import ACTIONS
 from vidkit.eval.retrieval import _emb, _label_vector, search, semantic_relevance
 from vidkit.models.text import tokenize
-from vidkit.utils.checks import int_arg as _int
+from vidkit.utils.checks import check_int, check_real, check_seed
 
 __all__ = ["NeighbourBrowser", "caption_labels"]
 
@@ -96,7 +96,6 @@ class NeighbourBrowser:
                  fps: float = 6, seed: int = 0):
         import ipywidgets as W
 
-        from vidkit.viz import frames as viz
 
         f = frames.detach().cpu().numpy() if isinstance(frames, torch.Tensor) else np.asarray(frames)
         if f.ndim != 4 or min(f.shape) < 1 or f.dtype.kind not in "fu":
@@ -109,13 +108,13 @@ class NeighbourBrowser:
             raise TypeError(f"encode_text must be None or a callable str -> (D,) embedding, "
                             f"got {type(encode_text).__name__}")
         self.encode_text = encode_text
-        self.k = _int(k, "k", 1, n - 1) if n > 1 else _int(k, "k (needs N >= 2 clips)", 1, 0)
+        self.k = check_int("k", k, 1, n - 1) if n > 1 else check_int("k (needs N >= 2 clips)", k, 1, 0)
         self.action_names = tuple(action_names)
         if self.action.max() >= len(self.action_names):
             raise ValueError(f"action labels go up to {self.action.max()}, but action_names has "
                              f"{len(self.action_names)} names")
-        self.scale, self.fps = viz._check_scale(scale), viz._check_fps(fps)
-        self._rng = np.random.default_rng(_int(seed, "seed", 0))
+        self.scale, self.fps = check_int("scale", scale), check_real("fps", fps, 0.0)
+        self._rng = np.random.default_rng(check_seed("seed", seed))
         self.results: pd.DataFrame | None = None
         self.message, self.query, self.player = "", None, None
 
@@ -153,8 +152,7 @@ class NeighbourBrowser:
         if isinstance(query, str):
             ok = self._text_query(query)
         else:
-            if not 0 <= int(query) < n:
-                raise ValueError(f"clip index must be in 0..{n - 1}, got {query}")
+            check_int("clip index", query, 0, n - 1)
             self.clip_box.value = int(query)
             ok = self._clip_query(int(query))
         self._render()

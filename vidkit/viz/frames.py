@@ -42,6 +42,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from vidkit.utils.checks import check_int, check_real
 from vidkit.utils.fileio import atomic_write_path
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -161,23 +162,9 @@ def to_rgb_uint8(frames: Any) -> np.ndarray:
     return np.array(arr, dtype=np.uint8, order="C", copy=True)
 
 
-def _check_scale(scale: Any) -> int:
-    if isinstance(scale, bool) or not isinstance(scale, (int, np.integer)) or scale < 1:
-        raise ValueError(f"scale must be an integer >= 1 (nearest-neighbour upscaling); got {scale!r}")
-    return int(scale)
-
-
-def _check_fps(fps: Any) -> float:
-    if isinstance(fps, bool) or not isinstance(fps, (int, float, np.integer, np.floating)) or not (
-        np.isfinite(fps) and fps > 0
-    ):
-        raise ValueError(f"fps must be a positive number; got {fps!r}")
-    return float(fps)
-
-
 def upscale(frames: np.ndarray, scale: int) -> np.ndarray:
     """Nearest-neighbour upscaling of ``(T, H, W, C)`` frames to ``(T, H*scale, W*scale, C)``."""
-    scale = _check_scale(scale)
+    scale = check_int("scale", scale)
     if scale == 1:
         return frames
     return np.repeat(np.repeat(frames, scale, axis=1), scale, axis=2)
@@ -197,12 +184,6 @@ def _strip_image(frames: np.ndarray, gap: int = _STRIP_GAP) -> np.ndarray:
         x0 = i * (w + gap)
         out[:, x0 : x0 + w] = frames[i]
     return out
-
-
-def _check_every(every: Any) -> int:
-    if isinstance(every, bool) or not isinstance(every, (int, np.integer)) or every < 1:
-        raise ValueError(f"every must be an integer >= 1; got {every!r}")
-    return int(every)
 
 
 def _draw_strip(ax: Axes, clip: Any, every: int, name: str, width: int | None = None) -> None:
@@ -249,7 +230,7 @@ def show_strip(clip: Any, title: str | None = None, ax: Axes | None = None, ever
     Returns:
         The matplotlib Figure (in a notebook, end the line with ``;`` to avoid showing it twice).
     """
-    every = _check_every(every)
+    every = check_int("every", every)
     frames = _to_uint8_frames(clip)
     if ax is None:
         import matplotlib.pyplot as plt
@@ -310,7 +291,7 @@ def show_grid(
     """
     import matplotlib.pyplot as plt
 
-    every = _check_every(every)
+    every = check_int("every", every)
     clip_list, names = _named_clips(clips, labels, "show_grid")
     frames = [_to_uint8_frames(c, f"clips[{names[i] if names else i}]") for i, c in enumerate(clip_list)]
     n_max = max(len(range(0, f.shape[0], every)) for f in frames)
@@ -416,8 +397,7 @@ def show_flow(
         raise ClipFormatError(f"flow: expected shape (2, H, W) for show_flow; got {tuple(f.shape)}")
     if f.shape[1:] != img.shape[:2]:
         raise ClipFormatError(f"flow: spatial size {tuple(f.shape[1:])} does not match frame size {img.shape[:2]}")
-    if isinstance(step, bool) or not isinstance(step, (int, np.integer)) or step < 1:
-        raise ValueError(f"step must be an integer >= 1; got {step!r}")
+    check_int("step", step)
     f = f.astype(np.float64)
     if ax is None:
         import matplotlib.pyplot as plt
@@ -653,8 +633,7 @@ def side_by_side(
         stacked ``pad`` pixels apart.
     """
     clip_list, names = _named_clips(clips, labels, "side_by_side")
-    if isinstance(pad, bool) or not isinstance(pad, (int, np.integer)) or pad < 0:
-        raise ValueError(f"pad must be an integer >= 0; got {pad!r}")
+    check_int("pad", pad, 0)
     if not 0 <= int(pad_value) <= 255:
         raise ValueError(f"pad_value must be a gray level in 0..255; got {pad_value!r}")
     if font_size is not None and (
@@ -834,7 +813,7 @@ def save_gif(frames: Any, path: str | os.PathLike, fps: float = 5, scale: int = 
     Returns:
         The written :class:`~pathlib.Path`. (Identical consecutive frames are merged by the GIF encoder.)
     """
-    fps = _check_fps(fps)
+    fps = check_real("fps", fps, 0.0)
     rgb = upscale(to_rgb_uint8(frames), scale)
 
     def write(tmp: Path) -> None:
@@ -865,7 +844,7 @@ def save_mp4(frames: Any, path: str | os.PathLike, fps: float = 5, scale: int = 
     Returns:
         The written :class:`~pathlib.Path`.
     """
-    fps = _check_fps(fps)
+    fps = check_real("fps", fps, 0.0)
     rgb = _pad_even(upscale(to_rgb_uint8(frames), scale))
 
     def write(tmp: Path) -> None:
@@ -902,7 +881,7 @@ def gif_html(frames: Any, fps: float = 5, scale: int = 2, alt: str = "animated c
     Returns:
         An HTML string.
     """
-    fps = _check_fps(fps)
+    fps = check_real("fps", fps, 0.0)
     rgb = upscale(to_rgb_uint8(frames), scale)
     data = base64.b64encode(_gif_bytes(rgb, fps)).decode("ascii")
     h, w = rgb.shape[1:3]
@@ -1103,8 +1082,7 @@ def draw_boxes(
         or any(isinstance(c, bool) or not isinstance(c, (int, np.integer)) or not 0 <= c <= 255 for c in colour)
     ):
         raise ValueError(f"colour must be three integers in 0..255 (RGB); got {colour!r}")
-    if isinstance(width, bool) or not isinstance(width, (int, np.integer)) or width < 1:
-        raise ValueError(f"width must be an integer >= 1; got {width!r}")
+    check_int("width", width)
     out = np.empty_like(rgb)
     for t, frame in enumerate(rgb):
         x0, y0, x1, y1 = (int(round(v)) if np.isfinite(v) else 0 for v in b[t])

@@ -10,6 +10,7 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from vidkit.utils.checks import check_int
 from vidkit.utils.fileio import atomic_write
 
 if TYPE_CHECKING:
@@ -36,8 +37,7 @@ class LivePlot:
     """
 
     def __init__(self, every: int = 10, path: str | os.PathLike | None = None, title: str = "training"):
-        if isinstance(every, bool) or not isinstance(every, int) or every < 1:
-            raise ValueError(f"every must be a positive int, got {every!r}")
+        check_int("every", every)
         if path is not None and not isinstance(path, str | os.PathLike):
             raise TypeError(f"path must be None or a str/os.PathLike, got {type(path).__name__}")
         self.every, self.path, self.title = every, None if path is None else Path(path), title

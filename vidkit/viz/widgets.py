@@ -37,6 +37,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from vidkit.utils.checks import check_int, check_real
 from vidkit.viz import frames as viz
 
 __all__ = ["ClipPlayer", "widget_mimebundle", "AttentionExplorer", "ClipPicker"]
@@ -111,8 +112,8 @@ class ClipPlayer:
         if isinstance(clips, np.ndarray) or hasattr(clips, "detach"):
             clips = [clips]  # one clip
         clip_list, names = viz._named_clips(clips, labels, "ClipPlayer")
-        self.fps = viz._check_fps(fps)
-        self.scale = viz._check_scale(scale)
+        self.fps = check_real("fps", fps, 0.0)
+        self.scale = check_int("scale", scale)
         if pad_mode not in ("blank", "last"):
             raise ValueError(f"ClipPlayer: pad_mode must be 'blank' or 'last'; got {pad_mode!r}")
         if title is not None and not isinstance(title, str):
@@ -312,7 +313,7 @@ class AttentionExplorer(ClipPlayer):
         alpha: float = 0.5,
         cmap: str = "inferno",
     ) -> None:
-        scale = viz._check_scale(scale)
+        scale = check_int("scale", scale)
         try:
             rgb = viz.to_rgb_uint8(frames)
         except (ValueError, TypeError) as e:
