@@ -81,7 +81,5 @@ def test_each_shared_check_is_defined_once():
     copies = [d for d in defs if d[1] in shared + (
         "positive_int", "_positive_int", "_check_positive_int", "int_arg", "_int", "_positive_float", "_shape",
         "check_split", "_check_int", "_check_real", "_check_seed")]
-    # int_arg: a TEMPORARY shim for vidkit/experiments/text_video.py's import; drop it here when that file
-    # calls check_int itself
-    assert sorted(copies) == sorted([("utils/checks.py", name) for name in shared + ("int_arg",)])
+    assert sorted(copies) == sorted([("utils/checks.py", name) for name in shared])
     assert not (root / "data" / "_checks.py").exists()

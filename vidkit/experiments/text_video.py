@@ -47,7 +47,7 @@ from vidkit.losses import max_margin_ranking, mil_nce, text_video_nce
 from vidkit.models.text import TextEncoder, VideoTextModel, Vocabulary
 from vidkit.profiles import TextVideoBudget
 from vidkit.train import TrainConfig, TrainResult, steps_for_time, train
-from vidkit.utils.checks import int_arg as _int
+from vidkit.utils.checks import check_int, check_real
 
 __all__ = [
     "LOSSES",
@@ -73,12 +73,6 @@ LOSSES: tuple[str, ...] = ("max-margin", "NCE", "MIL-NCE")
 
 
 # ------------------------------------------------------------------------------------------------ checks
-
-
-def _fraction(v: Any, name: str) -> float:
-    if isinstance(v, bool) or not isinstance(v, int | float) or not 0 <= v <= 1:
-        raise ValueError(f"{name} must be a number in [0, 1], got {v!r}")
-    return float(v)
 
 
 def _clips_tensor(x: Any, name: str, channels: int | None = None) -> torch.Tensor:
@@ -111,7 +105,7 @@ def video_input(clips: ActionClips | torch.Tensor, stride: int = 2) -> torch.Ten
     """
     frames = clips.tensors() if isinstance(clips, ActionClips) else clips
     _clips_tensor(frames, "clips (or clips.tensors())", channels=1)
-    stride = _int(stride, "stride", 1, max(1, (frames.shape[1] - 1)))
+    stride = check_int("stride", stride, 1, max(1, (frames.shape[1] - 1)))
     kept = frames[:, ::stride]
     if kept.shape[1] < 2:
         raise ValueError(f"stride {stride} keeps {kept.shape[1]} frame of {frames.shape[1]}; need at least 2")
@@ -140,7 +134,7 @@ def build_vocabulary(instance: Sequence[str] = (), num_actions: int = len(ACTION
     words all occur in seen pairs too, so no word is held out, only the combination."""
     if isinstance(instance, str) or not isinstance(instance, Sequence):
         raise TypeError(f"instance must be a sequence of captions, got {type(instance).__name__}")
-    _int(num_actions, "num_actions", 1, len(ACTIONS))
+    check_int("num_actions", num_actions, 1, len(ACTIONS))
     return Vocabulary.build([*_semantic_texts(num_actions), *instance])
 
 
@@ -168,7 +162,7 @@ class CaptionBank:
     def __init__(self, clips: ActionClips, vocab: Vocabulary | None = None, instance_variants: int = 4,
                  seed: int = 0):
         clips = _action_clips(clips)
-        self.instance_variants = _int(instance_variants, "instance_variants", 1)
+        self.instance_variants = check_int("instance_variants", instance_variants, 1)
         self.num_actions = len(clips.action_names)
         if tuple(clips.action_names) != ACTIONS[:self.num_actions]:
             raise ValueError(f"clips must use the suite's action order (a prefix of ACTIONS), got "
@@ -176,7 +170,7 @@ class CaptionBank:
         self.digit = torch.as_tensor(clips.digit, dtype=torch.long)
         self.action = torch.as_tensor(clips.action, dtype=torch.long)
         self.instance_texts = [t for v in range(self.instance_variants)
-                               for t in instance_captions(clips, rng=_int(seed, "seed", 0) + v)]
+                               for t in instance_captions(clips, rng=check_int("seed", seed, 0) + v)]
         self.vocab = vocab if vocab is not None else build_vocabulary(self.instance_texts, self.num_actions)
         if not isinstance(self.vocab, Vocabulary):
             raise TypeError(f"vocab must be a Vocabulary, got {type(self.vocab).__name__}")
@@ -209,8 +203,8 @@ class CaptionBank:
             raise TypeError(f"index must be a LongTensor (B,) of clip indices, got {getattr(index, 'dtype', index)}")
         if len(index) and (int(index.min()) < 0 or int(index.max()) >= self.n):
             raise ValueError(f"index must lie in 0..{self.n - 1} (the bank's clips)")
-        bag = _int(bag, "bag", 1)
-        instance_fraction = _fraction(instance_fraction, "instance_fraction")
+        bag = check_int("bag", bag, 1)
+        instance_fraction = check_real("instance_fraction", instance_fraction, 0, 1, low_open=False)
         b = len(index)
         idx = index.repeat_interleave(bag)                                       # (B * bag,)
         pair = self.digit[idx] * self.num_actions + self.action[idx]
@@ -241,9 +235,9 @@ def caption_batches(x: torch.Tensor, bank: CaptionBank, batch_size: int, bag: in
         raise TypeError(f"bank must be a CaptionBank, got {type(bank).__name__}")
     if len(x) != len(bank):
         raise ValueError(f"x has {len(x)} clips but the bank has {len(bank)}; x[i] must be the bank's clip i")
-    batch_size = _int(batch_size, "batch_size", 2, len(x))
-    bag = _int(bag, "bag", 1)
-    instance_fraction = _fraction(instance_fraction, "instance_fraction")
+    batch_size = check_int("batch_size", batch_size, 2, len(x))
+    bag = check_int("bag", bag, 1)
+    instance_fraction = check_real("instance_fraction", instance_fraction, 0, 1, low_open=False)
     return _endless(x, bank, batch_size, bag, instance_fraction, seed)
 
 
@@ -353,7 +347,7 @@ def train_text_video(model: VideoTextModel, x: torch.Tensor, bank: CaptionBank, 
 def embed_videos(model: VideoTextModel, x: torch.Tensor, batch_size: int = 256) -> torch.Tensor:
     """Joint-space embeddings of clips: ``x (N, T, C, H, W)`` -> ``(N, D)`` float32, unit rows (eval mode)."""
     _clips_tensor(x, "x")
-    batch_size = _int(batch_size, "batch_size")
+    batch_size = check_int("batch_size", batch_size)
     was = model.training
     model.eval()
     try:
@@ -378,7 +372,7 @@ def embed_texts(model: VideoTextModel, vocab: Vocabulary, texts: str | Sequence[
     items = [texts] if isinstance(texts, str) else texts
     if isinstance(items, Sequence) and len(items) == 0:
         raise ValueError("texts is empty: give at least one caption")
-    batch_size = _int(batch_size, "batch_size")
+    batch_size = check_int("batch_size", batch_size)
     encode = vocab.encode_query if query else vocab.encode
     was = model.training
     model.eval()
@@ -449,7 +443,7 @@ def evaluate_text_video(video_emb: Any, digit: Any, action: Any, caption_emb: An
                 other = "clips" if what == "caption" else "captions"
                 raise ValueError(f"{what} {i} has (digit, action) = {pair}, which no {other[:-1]} has: every "
                                  f"query needs a hit, so every pair of the {what}s must occur among the {other}")
-    ks = [_int(k, "each k in ks", 1) for k in ks]
+    ks = [check_int("each k in ks", k, 1) for k in ks]
     _, clip_held = split_by_pairs(d, a, heldout) if heldout else (None, np.zeros(n, bool))
     _, cap_held = split_by_pairs(cd, ca, heldout) if heldout else (None, np.zeros(len(c), bool))
 
@@ -554,7 +548,7 @@ def standin_encoders(rgb: torch.Tensor, flow: torch.Tensor, labels: Mapping[str,
 
     _clips_tensor(rgb, "rgb", channels=1)
     _clips_tensor(flow, "flow", channels=2)
-    steps = _int(steps, "steps")
+    steps = check_int("steps", steps)
     out: dict[str, nn.Module] = {}
     torch.manual_seed(0)
     out["random RGB"], out["random flow"] = notebook_moco("rgb").eval(), notebook_moco("flow").eval()

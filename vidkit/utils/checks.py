@@ -81,9 +81,3 @@ def check_choice(name: str, value: Any, choices: Sequence[Any]) -> Any:
 def shape_text(a: Any) -> str:
     """``str(tuple(a.shape))`` for arrays and tensors, else the type's name: what a message says was passed."""
     return str(tuple(a.shape)) if hasattr(a, "shape") else type(a).__name__
-
-
-def int_arg(v: Any, name: str, lo: int = 1, hi: int | None = None) -> int:
-    """TEMPORARY, for ``vidkit/experiments/text_video.py`` only (it imports ``int_arg as _int``) until it calls
-    :func:`check_int` itself; remove at the merge."""
-    return check_int(name, v, lo, hi)
