@@ -8,6 +8,9 @@
     vidkit train --list                         list the recipes
     vidkit eval RUN [--sequences N] [--split val] [--samples]  score a work dir, reference or baseline
     vidkit publish RUN NAME [--half]            copy a run's weights to data/checkpoints/NAME
+    vidkit reproduce [TOPIC|CLAIM ...] [--profile laptop] [--seeds 3] [--out DIR]
+                                                train the claims' arms over seeds, record them in docs/results/
+    vidkit reproduce --list                     every claim and its recorded verdict
 
 Expected errors (a bad argument, a missing, refused or corrupt file, a non-finite loss, a full disk, a
 folder that cannot be written) print one line naming the file and what to do, with exit code 2;
@@ -183,6 +186,22 @@ def _cmd_publish(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_reproduce(args: argparse.Namespace) -> int:
+    from vidkit import reproduce as R
+    from vidkit.eval.claims import evaluate_claims, load_records
+
+    if args.list:
+        claims = R.select(args.names)
+        for v in evaluate_claims(claims, load_records(claims, args.out)):
+            print(f"{v.claim.id}: {v.claim.question}\n    {v.summary()}")
+        return 0
+    verdicts = R.reproduce(args.names, profile=args.profile, seeds=args.seeds, out=args.out)
+    for v in verdicts:
+        print(f"{v.claim.id}: {v.summary()}")
+    print(f"wrote {R.claims_md_path(args.out)}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="vidkit", description="vidkit: self-supervised video learning kit")
     p.add_argument("--debug", action="store_true", help="show the full traceback of an error")
@@ -230,6 +249,15 @@ def build_parser() -> argparse.ArgumentParser:
     sp2.add_argument("name", help="reference name (a folder under data/checkpoints/)")
     sp2.add_argument("--half", action="store_true", help="store float16 weights (half the size)")
     sp2.set_defaults(fn=_cmd_publish)
+
+    sr = sub.add_parser("reproduce", help="train the arms of the kit's claims over seeds and record them")
+    sr.add_argument("names", nargs="*", help="topics (prediction, ...) or claim ids (default: every claim)")
+    sr.add_argument("--profile", default="laptop", help="smoke | laptop | full (default: laptop)")
+    sr.add_argument("--seeds", type=int, default=3, help="seeds 0..N-1 per run (default: 3)")
+    sr.add_argument("--out", default=None, help="folder for the records and claims.md (default: docs/results/ "
+                    "and docs/claims.md)")
+    sr.add_argument("--list", action="store_true", help="list the claims and their recorded verdicts")
+    sr.set_defaults(fn=_cmd_reproduce)
     return p
 
 

@@ -25,6 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from vidkit.eval.claims import Arm, Claim
 from vidkit.eval.prediction import evaluate_predictor, prediction_metrics
 from vidkit.models import (
     ConvRNNPredictor,
@@ -46,7 +47,7 @@ from vidkit.train import (
 )
 from vidkit.utils import distributed as D
 
-__all__ = ["RECIPES", "LAPTOP_10MIN", "MODELS", "REFERENCES", "reference_commands", "recipe_config", "build_model", "make_loss", "run_recipe",
+__all__ = ["RECIPES", "LAPTOP_10MIN", "CLAIM_RUNS", "CLAIMS", "claim_run", "MODELS", "REFERENCES", "reference_commands", "recipe_config", "build_model", "make_loss", "run_recipe",
            "evaluate_run", "evaluate_baselines", "write_samples"]
 
 
@@ -506,3 +507,81 @@ def run_recipe(name: str, *, profile: str | Profile | None = None, workdir: str 
     if not was_distributed:
         D.cleanup()
     return workdir
+
+
+# ------------------------------------------------------------------------------------ recorded claims (notebook 01)
+
+#: The runs notebook 01's claims compare: name -> (recipe, overrides). For a claim every run trains the profile's
+#: ``prediction.steps`` steps on batch ``prediction.batch``, with no time cap, so that the arms are equal in steps
+#: on any machine (:func:`claim_run`).
+CLAIM_RUNS: dict[str, tuple[str, dict[str, Any]]] = {
+    "LSTM future": ("mmnist_lstm", {"model": {"mode": "future"}}),
+    "LSTM composite": ("mmnist_lstm", {}),
+    "LSTM composite, 2 layers": ("mmnist_lstm", {"model": {"layers": 2}}),
+    "LSTM future, conditioned": ("mmnist_lstm", {"model": {"mode": "future", "conditioned": True}}),
+    "LSTM composite, conditioned": ("mmnist_lstm", {"model": {"conditioned": True}}),
+    "ConvLSTM": ("mmnist_convlstm", {}),
+}
+
+_SRIVASTAVA = "Srivastava et al. 2015"
+#: Notebook 01's claims, checked over seeds by ``vidkit reproduce prediction`` (metric: future MSE per frame on the
+#: profile's test sequences; ``zeros_mse`` is the all-black prediction on the same sequences).
+CLAIMS: tuple[Claim, ...] = (
+    Claim("prediction.composite_beats_future", "Does the composite model (reconstruct + predict) predict the future "
+          "better than the future predictor alone?", f"{_SRIVASTAVA}, Table 1",
+          Arm("LSTM composite", "future_mse"), Arm("LSTM future", "future_mse"), "less"),
+    Claim("prediction.conditioning_helps_future", "Does conditioning the future decoder on its own last output help "
+          "the future predictor?", f"{_SRIVASTAVA}, Table 1",
+          Arm("LSTM future, conditioned", "future_mse"), Arm("LSTM future", "future_mse"), "less"),
+    Claim("prediction.conditioning_helps_composite", "Does conditioning the decoders help the composite model?",
+          f"{_SRIVASTAVA}, Table 1",
+          Arm("LSTM composite, conditioned", "future_mse"), Arm("LSTM composite", "future_mse"), "less"),
+    Claim("prediction.two_layers_beat_one", "Does a 2-layer composite LSTM predict better than a 1-layer one?",
+          f"{_SRIVASTAVA}, Sec. 3.2 (deeper models)",
+          Arm("LSTM composite, 2 layers", "future_mse"), Arm("LSTM composite", "future_mse"), "less"),
+    Claim("prediction.convlstm_beats_fc_lstm", "Does the ConvLSTM predict better than the fully connected LSTM?",
+          "Shi et al. 2015, Table 1 (Moving MNIST)",
+          Arm("ConvLSTM", "future_mse"), Arm("LSTM composite", "future_mse"), "less"),
+    Claim("prediction.lstm_beats_zeros", "Does the composite LSTM beat predicting black frames?",
+          "the kit's sanity check", Arm("LSTM composite", "future_mse"), Arm("LSTM composite", "zeros_mse"), "less"),
+    Claim("prediction.out_of_domain_one_digit", "Trained on two digits, does the composite LSTM still beat black "
+          "frames on sequences of one digit?", f"{_SRIVASTAVA}, Sec. 3.4 (out-of-domain inputs)",
+          Arm("LSTM composite", "mse_1_digit"), Arm("LSTM composite", "zeros_mse_1_digit"), "less"),
+    Claim("prediction.out_of_domain_three_digits", "Trained on two digits, does the composite LSTM still beat "
+          "black frames on sequences of three digits?", f"{_SRIVASTAVA}, Sec. 3.4 (out-of-domain inputs)",
+          Arm("LSTM composite", "mse_3_digits"), Arm("LSTM composite", "zeros_mse_3_digits"), "less"),
+)
+
+
+def claim_run(name: str, profile: str | Profile, seed: int, root: str | os.PathLike,
+              progress: bool = False) -> dict[str, Any]:
+    """Train and score claim run ``name`` (:data:`CLAIM_RUNS`) with ``seed`` (initial weights and data order) for
+    the profile's ``prediction.steps``, no time cap, in a fresh work dir under ``root``. Returns the record entry
+    ``{"run", "seed", "config", "steps", "wall_s", "metrics"}``: ``future_mse`` and ``zeros_mse`` on the
+    profile's test sequences, and for ``"LSTM composite"`` the same on one- and three-digit sequences
+    (``mse_1_digit``, ``zeros_mse_1_digit``, ``mse_3_digits``, ``zeros_mse_3_digits``)."""
+    import time
+
+    from vidkit.models import ZerosBaseline
+    from vidkit.utils.checkpoint import load_checkpoint
+
+    if name not in CLAIM_RUNS:
+        raise ValueError(f"unknown claim run {name!r}; available: {sorted(CLAIM_RUNS)}")
+    recipe, overrides = CLAIM_RUNS[name]
+    overrides = _merge(overrides, {"time_budget_s": None, "train": {"seed": int(seed)}})
+    start = time.perf_counter()
+    workdir = run_recipe(recipe, profile=profile, overrides=overrides, root=root, progress=progress, samples=False)
+    wall = time.perf_counter() - start
+    run = Run(workdir)
+    cfg, metrics = run.read_config()["config"], run.read_metrics()
+    out = {"future_mse": metrics["eval"]["mean"]["mse"],
+           "zeros_mse": evaluate_run(ZerosBaseline(), cfg, progress=False)["mean"]["mse"]}
+    if name == "LSTM composite":
+        model = build_model(cfg)
+        model.load_state_dict(load_checkpoint(run.checkpoint)["model"])
+        for digits, suffix in ((1, "1_digit"), (3, "3_digits")):
+            other = _merge(cfg, {"data": {"num_digits": digits}})
+            out[f"mse_{suffix}"] = evaluate_run(model, other, progress=False)["mean"]["mse"]
+            out[f"zeros_mse_{suffix}"] = evaluate_run(ZerosBaseline(), other, progress=False)["mean"]["mse"]
+    return {"run": name, "seed": int(seed), "config": cfg, "steps": int(metrics["steps"]), "wall_s": round(wall, 1),
+            "metrics": {k: float(v) for k, v in out.items()}}
