@@ -140,7 +140,7 @@ PROFILES: dict[str, Profile] = {
     "laptop": Profile(
         name="laptop", test_size=10_000, actions_train=8_000, actions_test=1_000, actions_frames=16, actions_size=32,
         eval_batch=256, num_workers=0,
-        prediction=PredictionBudget(steps=2_000, time_s=120.0, batch=32, eval_sequences=1_000),
+        prediction=PredictionBudget(steps=600, time_s=120.0, batch=32, eval_sequences=1_000),
         contrastive=ContrastiveBudget(steps=150, time_s=35, batch=64, finetune_steps=100, farneback_clips=2000,
                                       eval_train_clips=2000),
         attention=AttentionBudget(train=6000, test=1000, distractors=2, motion="static", batch=32, steps=20000,

@@ -562,6 +562,7 @@ def claim_run(name: str, profile: str | Profile, seed: int, root: str | os.PathL
     (``mse_1_digit``, ``zeros_mse_1_digit``, ``mse_3_digits``, ``zeros_mse_3_digits``)."""
     import time
 
+    from vidkit.data import load_test_set
     from vidkit.models import ZerosBaseline
     from vidkit.utils.checkpoint import load_checkpoint
 
@@ -579,9 +580,11 @@ def claim_run(name: str, profile: str | Profile, seed: int, root: str | os.PathL
     if name == "LSTM composite":
         model = build_model(cfg)
         model.load_state_dict(load_checkpoint(run.checkpoint)["model"])
-        for digits, suffix in ((1, "1_digit"), (3, "3_digits")):
-            other = _merge(cfg, {"data": {"num_digits": digits}})
-            out[f"mse_{suffix}"] = evaluate_run(model, other, progress=False)["mean"]["mse"]
-            out[f"zeros_mse_{suffix}"] = evaluate_run(ZerosBaseline(), other, progress=False)["mean"]["mse"]
+        n, d = cfg["eval_sequences"] or get_profile(cfg["profile"]).test_size, cfg["data"]
+        for digits, suffix in ((1, "1_digit"), (3, "3_digits")):  # the first n sequences of those test sets
+            test = load_test_set(n, digits, d["seq_len"], progress=False)
+            for key, predictor in ((f"mse_{suffix}", model), (f"zeros_mse_{suffix}", ZerosBaseline())):
+                out[key] = evaluate_predictor(predictor, test, d["in_frames"], d["seq_len"] - d["in_frames"],
+                                              batch_size=cfg["eval_batch_size"], progress=False)["mean"]["mse"]
     return {"run": name, "seed": int(seed), "config": cfg, "steps": int(metrics["steps"]), "wall_s": round(wall, 1),
             "metrics": {k: float(v) for k, v in out.items()}}
