@@ -11,6 +11,7 @@
     vidkit reproduce [TOPIC|CLAIM ...] [--profile laptop] [--seeds 3] [--out DIR]
                                                 train the claims' arms over seeds, record them in docs/results/
     vidkit reproduce --list                     every claim and its recorded verdict
+    vidkit reproduce --render                   rewrite docs/claims.md from docs/results/
 
 Expected errors (a bad argument, a missing, refused or corrupt file, a non-finite loss, a full disk, a
 folder that cannot be written) print one line naming the file and what to do, with exit code 2;
@@ -190,6 +191,9 @@ def _cmd_reproduce(args: argparse.Namespace) -> int:
     from vidkit import reproduce as R
     from vidkit.eval.claims import evaluate_claims, load_records
 
+    if args.render:
+        print(f"wrote {R.write_claims_md(args.out)}")
+        return 0
     if args.list:
         claims = R.select(args.names)
         for v in evaluate_claims(claims, load_records(claims, args.out)):
@@ -257,6 +261,7 @@ def build_parser() -> argparse.ArgumentParser:
     sr.add_argument("--out", default=None, help="folder for the records and claims.md (default: docs/results/ "
                     "and docs/claims.md)")
     sr.add_argument("--list", action="store_true", help="list the claims and their recorded verdicts")
+    sr.add_argument("--render", action="store_true", help="only rewrite claims.md from the records")
     sr.set_defaults(fn=_cmd_reproduce)
     return p
 
