@@ -143,7 +143,7 @@ PROFILES: dict[str, Profile] = {
         prediction=PredictionBudget(steps=600, time_s=120.0, batch=32, eval_sequences=1_000),
         contrastive=ContrastiveBudget(steps=150, time_s=35, batch=64, finetune_steps=100, farneback_clips=2000,
                                       eval_train_clips=2000),
-        attention=AttentionBudget(train=6000, test=1000, distractors=2, motion="static", batch=32, steps=20000,
+        attention=AttentionBudget(train=6000, test=1000, distractors=2, motion="static", batch=32, steps=300,
                                   time_s=35, attention_time_s=90),
         text_video=TextVideoBudget(distractors=0, stride=8, heldout=8, batch=64, bag=4, instance_fraction=0.2,
                                    steps=20000, time_s=120, lr=3e-3, standin_steps=150, standin_time_s=30),

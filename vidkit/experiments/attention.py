@@ -17,8 +17,11 @@ scored the same way:
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from functools import lru_cache
+from typing import Any
 
 import numpy as np
 import torch
@@ -28,6 +31,7 @@ from vidkit.data.actions import ACTIONS, ActionClips, generate_actions
 from vidkit.data.batches import clip_batches
 from vidkit.data.flow import with_frame_differences
 from vidkit.eval.attention import attention_mass, box_area_fraction, pointing_game
+from vidkit.eval.claims import Arm, Claim
 from vidkit.models.attention import (
     AttentionOutput,
     LRCNClassifier,
@@ -37,13 +41,16 @@ from vidkit.models.attention import (
     TemporalAttentionLSTM,
     attention_loss,
 )
-from vidkit.profiles import AttentionBudget
+from vidkit.profiles import AttentionBudget, Profile
+from vidkit.profiles import profile as get_profile
 from vidkit.train import TrainConfig, TrainResult, train
 
 __all__ = ["HEADS", "MODELS", "MIRROR_PAIRS", "time_budget", "Predictions", "make_data", "train_classifier",
-           "predict", "evaluate", "pair_accuracy", "inputs_for"]
+           "predict", "evaluate", "pair_accuracy", "inputs_for", "CLAIM_RUNS", "CLAIMS", "claim_run"]
 
 HEADS = {"action": len(ACTIONS), "digit": 10}
+#: Peak learning rate of :func:`train_classifier` (every model of notebook 03).
+LR = 3e-3
 
 #: Every model of notebook 03: ``name -> (build, reg)``, ``reg`` being Sharma's attention-penalty weight
 #: (the paper uses 1; 0: no penalty). All have both heads; most read frames + differences (2 channels), the
@@ -98,13 +105,15 @@ def _loss(reg: float) -> Callable[[nn.Module, Mapping[str, torch.Tensor], int], 
     return loss_fn
 
 
-def train_classifier(model: nn.Module, x: torch.Tensor, clips: ActionClips, steps: int, time_s: float,
-                     batch: int = 32, lr: float = 3e-3, reg: float = 0.0, seed: int = 0,
+def train_classifier(model: nn.Module, x: torch.Tensor, clips: ActionClips, steps: int, time_s: float | None,
+                     batch: int = 32, lr: float = LR, reg: float = 0.0, seed: int = 0,
                      progress: bool = True) -> TrainResult:
     """Train ``model`` on ``x (N, T, C, H, W)`` with the action and digit labels of ``clips``: the sum of
     the heads' cross-entropies, plus ``reg`` times Sharma's attention penalty (models with spatial
-    attention). Stops after ``steps`` or ``time_s`` seconds, whichever comes first. A model built with
-    ``in_channels=1`` reads the frames only (:func:`inputs_for`)."""
+    attention). Stops after ``steps`` or ``time_s`` seconds, whichever comes first (``None``: no time cap).
+    ``seed`` seeds the batch order and the training loop's RNGs; the initial weights are the caller's (seed
+    torch before building ``model``). A model built with ``in_channels=1`` reads the frames only
+    (:func:`inputs_for`)."""
     if not isinstance(x, torch.Tensor) or x.dim() != 5:
         raise ValueError(f"x must be a tensor (N, T, C, H, W), got {getattr(x, 'shape', type(x).__name__)}")
     if not isinstance(clips, ActionClips) or len(clips) != len(x):
@@ -187,3 +196,89 @@ def evaluate(pred: Predictions, clips: ActionClips) -> dict[str, float]:
         out["attention mass"] = attention_mass(pred.spatial, clips.boxes, size)
     out["chance (box area)"] = box_area_fraction(clips.boxes, size)
     return out
+
+
+# ------------------------------------------------------------------------------------ recorded claims (notebook 03)
+
+#: The models notebook 03's claims compare (names of :data:`MODELS`). For a claim every run trains the profile's
+#: ``attention.steps`` steps on batch ``attention.batch``, with no time cap, so that the arms are equal in steps on
+#: any machine (:func:`claim_run`).
+CLAIM_RUNS: tuple[str, ...] = ("soft attention (Sharma)", "soft attention + regulariser", "LRCN (no attention)",
+                               "conv pooling", "late pooling", "slow pooling", "LRCN, frames only",
+                               "conv pooling, frames only")
+
+_NG = "Ng et al. 2015 (Beyond Short Snippets)"
+_SHARMA = "Sharma et al. 2015"
+#: Notebook 03's claims, checked over seeds by ``vidkit reproduce attention``. Metrics (:func:`evaluate` on the
+#: profile's test clips): ``action acc``, ``within-pair acc`` (chance 0.5), ``pointing game`` and ``attention mass``
+#: (spatial attention only) and their chance level ``chance (box area)`` on the same clips; ``action chance`` is
+#: 1 / 8 (:func:`claim_run`).
+CLAIMS: tuple[Claim, ...] = (
+    Claim("attention.conv_pooling_beats_late_pooling", "Does conv pooling (max over time of the conv features) "
+          "recognise actions better than late pooling (max after the fully connected layers)?",
+          f"{_NG}, Sec. 4 (conv pooling is the best pooling)",
+          Arm("conv pooling", "action acc"), Arm("late pooling", "action acc"), "greater"),
+    Claim("attention.conv_pooling_beats_slow_pooling", "Does conv pooling recognise actions better than slow "
+          "(hierarchical) pooling?", f"{_NG}, Sec. 4 (conv pooling is the best pooling)",
+          Arm("conv pooling", "action acc"), Arm("slow pooling", "action acc"), "greater"),
+    Claim("attention.lstm_beats_pooling_on_pairs_frames_only", "On the frames alone, does the LSTM (LRCN) tell an "
+          "action from its time reversal better than conv pooling (within-pair accuracy)?",
+          f"{_NG}, Sec. 4 (LSTM vs pooling); Donahue et al. 2015 (LRCN)",
+          Arm("LRCN, frames only", "within-pair acc"), Arm("conv pooling, frames only", "within-pair acc"),
+          "greater"),
+    Claim("attention.lstm_beats_pooling_on_pairs", "With the frame-difference channel, does the LSTM (LRCN) still "
+          "beat conv pooling on within-pair accuracy?", f"{_NG}, Sec. 4 (LSTM vs pooling); Donahue et al. 2015",
+          Arm("LRCN (no attention)", "within-pair acc"), Arm("conv pooling", "within-pair acc"), "greater"),
+    Claim("attention.soft_attention_points_at_actor", "Does the soft-attention model's most attended cell lie on "
+          "the actor more often than chance (the box's share of the frame)?", f"{_SHARMA}, Sec. 4 (attention maps)",
+          Arm("soft attention (Sharma)", "pointing game"), Arm("soft attention (Sharma)", "chance (box area)"),
+          "greater"),
+    Claim("attention.soft_attention_mass_on_actor", "Does the soft-attention model put more of its attention mass "
+          "on the actor than chance?", f"{_SHARMA}, Sec. 4 (attention maps)",
+          Arm("soft attention (Sharma)", "attention mass"), Arm("soft attention (Sharma)", "chance (box area)"),
+          "greater"),
+    Claim("attention.soft_attention_above_chance", "Does the soft-attention model recognise the action far above "
+          "chance (1 / 8)?", "the kit's sanity check",
+          Arm("soft attention (Sharma)", "action acc"), Arm("soft attention (Sharma)", "action chance"), "greater"),
+    Claim("attention.regulariser_lowers_pointing", "Does Sharma's attention penalty (lambda = 1: every cell "
+          "attended at some time) spread the attention off the actor, lowering the pointing game?",
+          f"{_SHARMA}, Sec. 3 (attention penalty); the kit's check",
+          Arm("soft attention + regulariser", "pointing game"), Arm("soft attention (Sharma)", "pointing game"),
+          "less"),
+)
+
+
+@lru_cache(maxsize=2)
+def _claim_data(train: int, test: int, distractors: int, motion: str, size: int,
+                frames: int) -> tuple[ActionClips, torch.Tensor, ActionClips, torch.Tensor]:
+    """The notebook's train (seed 0) and test (seed 1) clips, cached per process (the same for every run)."""
+    kw = dict(distractors=distractors, motion=motion, size=size, num_frames=frames)
+    return (*make_data(train, "train", seed=0, **kw), *make_data(test, "test", seed=1, **kw))
+
+
+def claim_run(name: str, profile: str | Profile, seed: int, root: Any = None,
+              progress: bool = False) -> dict[str, Any]:
+    """Train and score claim run ``name`` (a model of :data:`CLAIM_RUNS`) with ``seed`` (initial weights, batch
+    order, the training loop's RNGs) for the profile's ``attention.steps`` steps, no time cap, on the notebook's
+    data (the profile's clips, the same for every seed). ``root`` is unused (nothing is written). Returns the
+    record entry ``{"run", "seed", "config", "steps", "wall_s", "metrics"}``: :func:`evaluate` on the test clips
+    plus ``action chance`` (1 / 8)."""
+    if name not in CLAIM_RUNS:
+        raise ValueError(f"unknown claim run {name!r}; available: {list(CLAIM_RUNS)}")
+    prof = profile if isinstance(profile, Profile) else get_profile(profile)
+    b = prof.attention
+    train_clips, x_train, test_clips, x_test = _claim_data(b.train, b.test, b.distractors, b.motion,
+                                                           prof.actions_size, prof.actions_frames)
+    build, reg = MODELS[name]
+    start = time.perf_counter()
+    torch.manual_seed(int(seed))
+    model = build()
+    result = train_classifier(model, x_train, train_clips, steps=b.steps, time_s=None, batch=b.batch, reg=reg,
+                              seed=int(seed), progress=progress)
+    metrics = {**evaluate(predict(model, x_test), test_clips), "action chance": 1 / len(ACTIONS)}
+    wall = time.perf_counter() - start
+    config = {"profile": prof.name, "model": name, "reg": reg, "in_channels": model.in_channels, "lr": LR,
+              "size": prof.actions_size, "frames": prof.actions_frames, "data_seeds": {"train": 0, "test": 1},
+              **{k: v for k, v in asdict(b).items() if k not in ("time_s", "attention_time_s")}}
+    return {"run": name, "seed": int(seed), "config": config, "steps": int(result.steps), "wall_s": round(wall, 1),
+            "metrics": {k: float(v) for k, v in metrics.items()}}
