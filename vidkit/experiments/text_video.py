@@ -582,7 +582,7 @@ CLAIM_MODEL: dict[str, Any] = {"dim": 64, "width": 16, "video_dim": 128, "text":
 CLAIM_LOSS_OPTIONS: dict[str, dict[str, float]] = {"max-margin": {"margin": 0.1}, "NCE": {"temperature": 0.05},
                                                    "MIL-NCE": {"temperature": 0.05}}
 
-_HOWTO = "Miech et al. 2019 (HowTo100M) train with a max-margin ranking loss"
+_HOWTO = "max-margin ranking: Miech et al. 2019 (HowTo100M)"
 _MILNCE = "Miech et al. 2020 (MIL-NCE), ablation of the training loss"
 _CLEAN = (" The kit's captions are clean (every caption of a bag is about its clip), not noisy narration, so "
           "MIL-NCE's advantage is not expected to carry over; the record decides.")
@@ -593,7 +593,7 @@ def _loss_claims(a: str, b: str, slug: str, extra: str = "") -> tuple[Claim, ...
     return tuple(Claim(f"retrieval.{slug}_{split}", f"Does {a} find clips of the caption's digit and action "
                        f"(text -> video, semantic R@1, {words}) better than {b}?{extra}",
                        f"{_MILNCE}; {_HOWTO}" if b == "max-margin" else _MILNCE,
-                       Arm(a, f"t2v_R@1_{split}"), Arm(b, f"t2v_R@1_{split}"), "greater")
+                       Arm(a, f"t2v_R@1_{split}", a), Arm(b, f"t2v_R@1_{split}", b), "greater")
                  for split, words in (("seen", _SEEN), ("heldout", _HELD)))
 
 
@@ -606,7 +606,8 @@ CLAIMS: tuple[Claim, ...] = (
     *(Claim(f"retrieval.{kind.lower().replace('-', '_')}_above_chance_heldout",
             f"Trained with {kind}, does a caption of a held-out digit x action pair find clips of that pair "
             "(text -> video, semantic R@1) more often than random scores on the same gallery?",
-            "the kit's sanity check", Arm(kind, "t2v_R@1_heldout"), Arm(kind, "t2v_chance@1_heldout"), "greater")
+            "the kit's sanity check", Arm(kind, "t2v_R@1_heldout", kind),
+            Arm(kind, "t2v_chance@1_heldout", "chance (random scores)"), "greater")
       for kind in LOSSES),
 )
 
