@@ -146,7 +146,7 @@ PROFILES: dict[str, Profile] = {
         attention=AttentionBudget(train=6000, test=1000, distractors=2, motion="static", batch=32, steps=300,
                                   time_s=35, attention_time_s=90),
         text_video=TextVideoBudget(distractors=0, stride=8, heldout=8, batch=64, bag=4, instance_fraction=0.2,
-                                   steps=20000, time_s=120, lr=3e-3, standin_steps=150, standin_time_s=30),
+                                   steps=2500, time_s=120, lr=3e-3, standin_steps=150, standin_time_s=30),
     ),
     "full": Profile(
         name="full", test_size=10_000, actions_train=50_000, actions_test=10_000, actions_frames=16, actions_size=64,

@@ -46,6 +46,7 @@ __all__ = ["TOPICS", "all_claims", "select", "reproduce", "write_claims_md", "cl
 TOPICS: dict[str, str] = {
     "prediction": "vidkit.experiments.future_prediction",
     "attention": "vidkit.experiments.attention",
+    "retrieval": "vidkit.experiments.text_video",
 }
 
 

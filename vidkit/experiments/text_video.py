@@ -19,6 +19,9 @@ relevance, held-out pairs) put together, read top to bottom:
   caption) and **instance** hits (only the captioned clip), seen digit x action pairs vs held-out ones;
 * **video to video**: :func:`two_stream` (RGB and flow features side by side) and
   :func:`standin_encoders` (quick encoders when notebook 02's are missing);
+* **recorded claims**: :data:`CLAIMS` (max-margin vs NCE vs MIL-NCE, and each against chance), their runs
+  :data:`CLAIM_RUNS`, trained and scored at equal steps by :func:`claim_run` for ``vidkit reproduce retrieval``;
+  :func:`claim_metrics` picks their metrics out of an :func:`evaluate_text_video` table.
 
 The widget that browses the top-k clips of a clip or a typed caption is :class:`vidkit.viz.browser.NeighbourBrowser`.
 """
@@ -35,9 +38,11 @@ from torch import nn
 
 from vidkit.data.actions import ACTIONS, ActionClips, all_captions, generate_actions, instance_captions
 from vidkit.data.flow import with_frame_differences
+from vidkit.eval.claims import Arm, Claim
 from vidkit.eval.retrieval import (
     _emb,
     _label_vector,
+    heldout_pairs,
     instance_relevance,
     retrieval_metrics,
     semantic_relevance,
@@ -45,15 +50,19 @@ from vidkit.eval.retrieval import (
 )
 from vidkit.losses import max_margin_ranking, mil_nce, text_video_nce
 from vidkit.models.text import TextEncoder, VideoTextModel, Vocabulary
-from vidkit.profiles import TextVideoBudget
+from vidkit.profiles import Profile, TextVideoBudget
 from vidkit.train import TrainConfig, TrainResult, steps_for_time, train
 from vidkit.utils.checks import check_int, check_real
 
 __all__ = [
+    "CLAIMS",
+    "CLAIM_RUNS",
     "LOSSES",
     "CaptionBank",
     "build_vocabulary",
     "caption_batches",
+    "claim_metrics",
+    "claim_run",
     "embed_texts",
     "embed_videos",
     "encoder_features",
@@ -559,3 +568,134 @@ def standin_encoders(rgb: torch.Tensor, flow: torch.Tensor, labels: Mapping[str,
                  progress=progress)
         out[name] = model.eval()
     return out
+
+
+# ---------------------------------------------------------------------------- recorded claims (notebook 04)
+
+#: The runs notebook 04's claims compare, one per loss: run name -> ``text_video_loss`` kind (the names are
+#: :data:`LOSSES`). Every run trains the profile's ``text_video.steps`` steps, no time cap (:func:`claim_run`).
+CLAIM_RUNS: dict[str, str] = {kind: kind for kind in LOSSES}
+
+#: The joint model and loss options of the claim runs (:func:`make_model` and :func:`text_video_loss`'s
+#: defaults, the notebook's), recorded in each run's config.
+CLAIM_MODEL: dict[str, Any] = {"dim": 64, "width": 16, "video_dim": 128, "text": "conv"}
+CLAIM_LOSS_OPTIONS: dict[str, dict[str, float]] = {"max-margin": {"margin": 0.1}, "NCE": {"temperature": 0.05},
+                                                   "MIL-NCE": {"temperature": 0.05}}
+
+_HOWTO = "max-margin ranking: Miech et al. 2019 (HowTo100M)"
+_MILNCE = "Miech et al. 2020 (MIL-NCE), ablation of the training loss"
+_CLEAN = (" The kit's captions are clean (every caption of a bag is about its clip), not noisy narration, so "
+          "MIL-NCE's advantage is not expected to carry over; the record decides.")
+_SEEN, _HELD = "seen digit x action pairs", "held-out digit x action pairs"
+
+
+def _loss_claims(a: str, b: str, slug: str, extra: str = "") -> tuple[Claim, ...]:
+    return tuple(Claim(f"retrieval.{slug}_{split}", f"Does {a} find clips of the caption's digit and action "
+                       f"(text -> video, semantic R@1, {words}) better than {b}?{extra}",
+                       f"{_MILNCE}; {_HOWTO}" if b == "max-margin" else _MILNCE,
+                       Arm(a, f"t2v_R@1_{split}", a), Arm(b, f"t2v_R@1_{split}", b), "greater")
+                 for split, words in (("seen", _SEEN), ("heldout", _HELD)))
+
+
+#: Notebook 04's claims, checked over seeds by ``vidkit reproduce retrieval``. Metrics (:func:`claim_metrics`):
+#: text -> video retrieval with semantic hits (a clip of the caption's digit and action) over the profile's
+#: test clips, one caption per clip; ``t2v_chance@1_heldout`` is random scores' R@1 on the same gallery.
+CLAIMS: tuple[Claim, ...] = (
+    *_loss_claims("NCE", "max-margin", "nce_beats_max_margin"),
+    *_loss_claims("MIL-NCE", "NCE", "mil_nce_beats_nce", _CLEAN),
+    *(Claim(f"retrieval.{kind.lower().replace('-', '_')}_above_chance_heldout",
+            f"Trained with {kind}, does a caption of a held-out digit x action pair find clips of that pair "
+            "(text -> video, semantic R@1) more often than random scores on the same gallery?",
+            "the kit's sanity check", Arm(kind, "t2v_R@1_heldout", kind),
+            Arm(kind, "t2v_chance@1_heldout", "chance (random scores)"), "greater")
+      for kind in LOSSES),
+)
+
+#: The rows of :func:`evaluate_text_video`'s table that :func:`claim_metrics` reads: metric prefix -> (direction,
+#: hits), and its split suffixes: ``pairs`` -> suffix.
+_CLAIM_ROWS = {"t2v": ("text->video", "semantic"), "v2t": ("video->text", "semantic"),
+               "t2v_instance": ("text->video", "instance")}
+_SPLITS = {"seen": "seen", "held-out": "heldout"}
+
+
+def claim_metrics(table: pd.DataFrame) -> dict[str, float]:
+    """The claims' metrics out of an :func:`evaluate_text_video` table (the notebook's and :func:`claim_run`'s
+    scoring), for each split (``seen``, ``heldout``) present:
+
+    * ``t2v_R@1_<split>``, ``t2v_R@10_<split>``, ``t2v_MedR_<split>``, ``t2v_chance@1_<split>``,
+      ``t2v_chance@10_<split>``: text -> video, semantic hits;
+    * ``v2t_R@1_<split>``: video -> text, semantic hits;
+    * ``t2v_instance_R@10_<split>``: text -> video, instance hits (if the table has them).
+    """
+    if not isinstance(table, pd.DataFrame):
+        raise TypeError(f"table must be the DataFrame of evaluate_text_video, got {type(table).__name__}")
+    columns = {"t2v": ("R@1", "R@10", "MedR", "chance@1", "chance@10"), "v2t": ("R@1",), "t2v_instance": ("R@10",)}
+    out = {}
+    for prefix, (direction, hits) in _CLAIM_ROWS.items():
+        for pairs, suffix in _SPLITS.items():
+            if (direction, hits, pairs) in table.index:
+                row = table.loc[(direction, hits, pairs)]
+                out.update({f"{prefix}_{col}_{suffix}": float(row[col]) for col in columns[prefix]})
+    return out
+
+
+_CLAIM_DATA: dict[tuple, dict[str, Any]] = {}
+
+
+def _claim_data(prof: Profile) -> dict[str, Any]:
+    """The notebook's data for ``prof``, built once per process: seen-pair training clips ``x_seen`` and their
+    :class:`CaptionBank` ``bank`` (with its vocabulary), the test clips ``test`` with input ``x_test`` and
+    instance captions ``test_instance``, and the held-out pairs ``heldout``."""
+    b = prof.text_video
+    key = (prof.actions_train, prof.actions_test, prof.actions_size, prof.actions_frames, b.distractors, b.stride,
+           b.heldout)
+    if key not in _CLAIM_DATA:
+        kw = dict(size=prof.actions_size, num_frames=prof.actions_frames, distractors=b.distractors, stride=b.stride)
+        train_set, x_train = make_data(prof.actions_train, "train", seed=0, **kw)
+        test_set, x_test = make_data(prof.actions_test, "test", seed=1, **kw)
+        held = heldout_pairs(n=b.heldout)
+        seen, _ = split_by_pairs(train_set.digit, train_set.action, held)
+        _CLAIM_DATA[key] = {"x_seen": x_train[seen], "bank": CaptionBank(train_set.subset(seen)), "test": test_set,
+                            "x_test": x_test, "test_instance": instance_captions(test_set), "heldout": held}
+    return _CLAIM_DATA[key]
+
+
+def claim_run(name: str, profile: str | Profile, seed: int, root: Any = None, progress: bool = False) -> dict[str, Any]:
+    """Train and score claim run ``name`` (:data:`CLAIM_RUNS`, a loss) as notebook 04 does, at equal steps: a fresh
+    :func:`make_model` (:data:`CLAIM_MODEL`) trained by :func:`train_text_video` on the seen-pair training clips
+    for the profile's ``text_video.steps`` steps with no time cap, scored by :func:`evaluate_text_video` on the
+    test clips (:func:`claim_metrics`). ``seed`` seeds the initial weights, the batch order and the captions
+    drawn; the clips, captions and held-out pairs are the notebook's (built once per process). ``root`` is not
+    used (nothing is written). Returns the record entry ``{"run", "seed", "config", "steps", "wall_s",
+    "metrics"}``."""
+    import dataclasses
+    import time
+
+    from vidkit.profiles import profile as get_profile
+
+    if name not in CLAIM_RUNS:
+        raise ValueError(f"unknown claim run {name!r}; available: {sorted(CLAIM_RUNS)}")
+    seed = check_int("seed", seed, 0)
+    prof = profile if isinstance(profile, Profile) else get_profile(profile)
+    kind = CLAIM_RUNS[name]
+    budget = dataclasses.replace(prof.text_video, time_s=None)   # equal steps: no time cap, no steps_for_time
+    data = _claim_data(prof)
+    bank = data["bank"]
+    start = time.perf_counter()
+    torch.manual_seed(seed)
+    model = make_model(len(bank.vocab), **CLAIM_MODEL)
+    result = train_text_video(model, data["x_seen"], bank, kind, budget, seed=seed, progress=progress,
+                              **CLAIM_LOSS_OPTIONS[kind])
+    test = data["test"]
+    table = evaluate_text_video(embed_videos(model, data["x_test"]), test.digit, test.action,
+                                embed_texts(model, bank.vocab, test.captions), test.digit, test.action,
+                                embed_texts(model, bank.vocab, data["test_instance"]), heldout=data["heldout"])
+    wall = time.perf_counter() - start
+    config = {"profile": prof.name, "loss": kind, "loss_options": CLAIM_LOSS_OPTIONS[kind], "model": CLAIM_MODEL,
+              "budget": dataclasses.asdict(budget),
+              "data": {"actions_train": prof.actions_train, "actions_test": prof.actions_test,
+                       "actions_size": prof.actions_size, "actions_frames": prof.actions_frames,
+                       "train_seed": 0, "test_seed": 1, "seen_train_clips": len(bank),
+                       "heldout_pairs": [list(p) for p in data["heldout"]], "vocabulary": len(bank.vocab)}}
+    return {"run": name, "seed": seed, "config": config, "steps": int(result.steps), "wall_s": round(wall, 1),
+            "metrics": claim_metrics(table)}
