@@ -316,8 +316,9 @@ _FT_EQUAL = "fine-tuning steps, labelled and validation clips, lr grid"
 
 def _finetune_claim(pretrained: str, random: str, frac: str, source: str, question: str) -> Claim:
     return Claim(f"contrastive.{pretrained.split()[0].lower()}_finetune_beats_random_{frac.rstrip('%')}pct",
-                 question, source, Arm(f"fine-tune: {pretrained}", f"finetune_{frac}", pretrained),
-                 Arm(f"fine-tune: {random}", f"finetune_{frac}", random), "greater", held_equal=_FT_EQUAL)
+                 question, source, Arm(f"fine-tune: {pretrained}", f"finetune_{frac}", f"{pretrained}, {frac}"),
+                 Arm(f"fine-tune: {random}", f"finetune_{frac}", f"{random}, {frac}"), "greater",
+                 held_equal=_FT_EQUAL)
 
 
 #: Notebook 02's claims, checked over seeds by ``vidkit reproduce contrastive``. Metrics: ``action_probe`` /
