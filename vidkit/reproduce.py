@@ -45,6 +45,7 @@ __all__ = ["TOPICS", "all_claims", "select", "reproduce", "write_claims_md", "cl
 #: topic -> the experiment module that defines its ``CLAIMS`` and ``claim_run`` (one per notebook).
 TOPICS: dict[str, str] = {
     "prediction": "vidkit.experiments.future_prediction",
+    "contrastive": "vidkit.experiments.contrastive",
     "attention": "vidkit.experiments.attention",
     "retrieval": "vidkit.experiments.text_video",
 }
