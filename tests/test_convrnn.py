@@ -70,8 +70,8 @@ def test_validation_errors() -> None:
         model(x, steps=4, teacher_forcing=0.5)
     with pytest.raises(ValueError, match="steps must be a positive int"):
         model(x, steps=0)
-    with pytest.raises(ValueError, match=r"expected a frame \(B, 3, H, W\)"):
-        ConvLSTMCell(3, 4, 3)(torch.rand(1, 2, 5, 5))
+    with pytest.raises(ValueError, match=r"expected \(B, T_in, C=1, H, W\)"):  # checked once, not in every cell step
+        model(torch.rand(2, 3, 2, 16, 16), steps=4)
     for bad in (0.0, 1.0, -0.1, True, "0.05"):
         with pytest.raises(ValueError, match=r"ink must be a mean pixel value in \(0, 1\)"):
             ConvRNNPredictor(ink=bad)

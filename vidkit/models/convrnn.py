@@ -38,14 +38,9 @@ def _check_kernel(kernel: object) -> None:
         raise ValueError(f"kernel must be odd so 'same' padding keeps H and W, got {kernel!r}")
 
 
-def _check_frame(owner: str, x: torch.Tensor, channels: int) -> None:
-    if not isinstance(x, torch.Tensor) or x.dim() != 4 or x.shape[1] != channels:
-        got = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
-        raise ValueError(f"{owner}: expected a frame (B, {channels}, H, W), got {got}")
-
-
 class ConvLSTMCell(nn.Module):
-    """One ConvLSTM step: ``x (B, in_ch, H, W)``, state ``(h, c)`` each ``(B, hidden, H, W)``.
+    """One ConvLSTM step: ``x (B, in_ch, H, W)``, state ``(h, c)`` each ``(B, hidden, H, W)``. A cell is called
+    once per frame and trusts its caller (:class:`ConvRNNPredictor` checks the whole clip once).
 
     ``forward(x, state=None) -> (h, (h, c))``; ``state=None`` starts from zeros.
 
@@ -77,7 +72,6 @@ class ConvLSTMCell(nn.Module):
             self.conv.bias[hidden:2 * hidden].fill_(1.0)  # forget gate
 
     def forward(self, x: torch.Tensor, state: LSTMState | None = None) -> tuple[torch.Tensor, LSTMState]:
-        _check_frame(type(self).__name__, x, self.in_ch)
         if state is None:
             h = c = x.new_zeros(x.shape[0], self.hidden, x.shape[2], x.shape[3])
         else:
@@ -112,7 +106,6 @@ class ConvGRUCell(nn.Module):
         self.candidate = nn.Conv2d(in_ch + hidden, hidden, kernel, padding=kernel // 2)
 
     def forward(self, x: torch.Tensor, state: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-        _check_frame(type(self).__name__, x, self.in_ch)
         h = x.new_zeros(x.shape[0], self.hidden, x.shape[2], x.shape[3]) if state is None else state
         r, z = torch.sigmoid(self.gates(torch.cat([x, h], dim=1))).chunk(2, dim=1)
         n = torch.tanh(self.candidate(torch.cat([x, r * h], dim=1)))
