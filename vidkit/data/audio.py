@@ -12,8 +12,8 @@ about the scene that a test can check:
   ``1..4`` with amplitudes ``1, 1/2, 1/3, 1/4`` (normalised, random phases). The fundamental is the loudest
   partial, so the strongest peak of a one-digit track's spectrum names the digit; all partials stay below
   2.3 kHz. A 10 ms fade in and out avoids clicks at the clip's ends.
-* **When: percussive onsets.** An onset is a knock, a white-noise burst with an instant attack and an
-  exponential decay (``CLICK_DECAY_S = 6 ms``, cut after 40 ms or one frame), starting exactly at sample
+* **When: percussive onsets.** An onset is a knock, a burst of white noise (random signs, peak 1) with an
+  instant attack and an exponential decay (``CLICK_DECAY_S = 6 ms``, cut after 40 ms or one frame), starting exactly at sample
   ``t * samples_per_frame`` of its frame ``t``. Its energy above 3 kHz (where no voice sounds) marks it.
 
   - Moving MNIST: a knock at every **bounce**, a frame ``t >= 1`` where a velocity component of the digit
@@ -320,8 +320,7 @@ def synthesize(sources: Any, pan: Any, onsets: Any, seed: int = 0, *, sample_rat
             voice += (a * np.sin(2 * np.pi * (cyc % 1.0))).astype(np.float32)
         voice *= fade.astype(np.float32)
         clicks = np.zeros((m, k, t, spf), np.float32)
-        burst = rng_click.standard_normal((m, k, t, click_len)).astype(np.float32)
-        burst /= np.maximum(np.abs(burst).max(-1, keepdims=True), 1e-12)  # peak 1
+        burst = np.where(rng_click.random((m, k, t, click_len)) < 0.5, -1.0, 1.0).astype(np.float32)
         clicks[..., :click_len] = on[sl].transpose(0, 2, 1)[..., None] * burst * decay
         mono = level * (voice + clicks.reshape(m, k, s))  # (m, K, S)
         ps = p[sl][:, frame] + (p[sl][:, nxt] - p[sl][:, frame]) * frac[:, None]  # (m, S, K)
