@@ -317,7 +317,7 @@ def synthesize(sources: Any, pan: Any, onsets: Any, seed: int = 0, *, sample_rat
         voice = np.zeros((m, k, s), np.float32)
         for h, a in enumerate(harm):  # 4 partials
             cyc = (h + 1) * f0[sl, :, None] * time + phases[sl, :, h, None]
-            voice += (a * np.sin(2 * np.pi * (cyc % 1.0))).astype(np.float32)
+            voice += np.float32(a) * np.sin((2 * np.pi * (cyc % 1.0)).astype(np.float32))
         voice *= fade.astype(np.float32)
         clicks = np.zeros((m, k, t, spf), np.float32)
         burst = np.where(rng_click.random((m, k, t, click_len)) < 0.5, -1.0, 1.0).astype(np.float32)
