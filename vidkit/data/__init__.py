@@ -1,4 +1,5 @@
-"""Data: MNIST digits, bouncing Moving MNIST, the actions suite, and torch dataset wrappers."""
+"""Data: MNIST digits, bouncing Moving MNIST, the actions suite, their sound tracks and noisy narration, and torch
+dataset wrappers."""
 
 from vidkit.data.actions import (
     ACTION_GERUNDS,
@@ -14,8 +15,26 @@ from vidkit.data.actions import (
     captions_for,
     generate_actions,
 )
+from vidkit.data.audio import (
+    SAMPLE_RATE,
+    SAMPLES_PER_FRAME,
+    VOICE_F0,
+    Soundtrack,
+    action_events,
+    actions_audio,
+    bounce_frames,
+    check_audio,
+    clip_audio,
+    log_mel,
+    mel_frames_per_video_frame,
+    mel_frequencies,
+    moving_mnist_audio,
+    synthesize,
+    voice_frequency,
+)
 from vidkit.data.digits import DigitFileError, data_dir, load_digits, read_idx
 from vidkit.data.moving_mnist import MovingMNIST, exact_flow, generate_moving_mnist
+from vidkit.data.narration import ALIGNED, FILLER, KIND_NAMES, NEIGHBOUR, Narration, narrate, narrate_pools
 from vidkit.data.streams import MovingMNISTDataset, MovingMNISTIterable, MovingMNISTStream
 from vidkit.data.testset import (
     KNOWN_SHA256,
@@ -32,6 +51,10 @@ from vidkit.data.testset import (
 __all__ = [
     "ACTIONS", "ACTION_GERUNDS", "ACTION_VERBS", "CAPTION_TEMPLATES", "DIGIT_WORDS", "QUADRANTS",
     "SUBJECT_TEMPLATES", "ActionClips", "ActionsDataset", "all_captions", "captions_for", "generate_actions",
+    "SAMPLE_RATE", "SAMPLES_PER_FRAME", "VOICE_F0", "Soundtrack", "action_events", "actions_audio",
+    "bounce_frames", "check_audio", "clip_audio", "log_mel", "mel_frames_per_video_frame", "mel_frequencies",
+    "moving_mnist_audio", "synthesize", "voice_frequency",
+    "ALIGNED", "FILLER", "KIND_NAMES", "NEIGHBOUR", "Narration", "narrate", "narrate_pools",
     "DigitFileError", "data_dir", "load_digits", "read_idx",
     "MovingMNIST", "exact_flow", "generate_moving_mnist",
     "MovingMNISTDataset", "MovingMNISTIterable", "MovingMNISTStream",
