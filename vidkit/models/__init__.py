@@ -15,6 +15,16 @@ from vidkit.models.attention import (
 from vidkit.models.baselines import BASELINES, CopyLastBaseline, MeanFrameBaseline, ZerosBaseline
 from vidkit.models.convrnn import ConvGRUCell, ConvLSTMCell, ConvRNNPredictor, scheduled_sampling
 from vidkit.models.encoders import Conv3dEncoder, ProjectionHead
+from vidkit.models.mmv import (
+    MMV,
+    MMV_DESIGNS,
+    AudioEncoder,
+    ImageEncoder,
+    deflate,
+    mmv_loss,
+    recalibrate_batchnorm,
+    still_clip,
+)
 from vidkit.models.simvp import SimVP
 from vidkit.models.srivastava import SrivastavaLSTM, srivastava_loss
 from vidkit.models.tiny import TinyFramePredictor
@@ -23,4 +33,6 @@ __all__ = ["BASELINES", "Conv3dEncoder", "ProjectionHead", "ConvGRUCell", "ConvL
            "SimVP", "SrivastavaLSTM", "TinyFramePredictor", "ZerosBaseline", "scheduled_sampling",
            "srivastava_loss",
            "DEFAULT_HEADS", "AttentionOutput", "FrameCNN", "LRCNClassifier", "MultiLSTM", "PoolingClassifier",
-           "SoftAttentionLSTM", "TemporalAttentionLSTM", "attention_loss", "dot_product_attention"]
+           "SoftAttentionLSTM", "TemporalAttentionLSTM", "attention_loss", "dot_product_attention",
+           "MMV", "MMV_DESIGNS", "AudioEncoder", "ImageEncoder", "deflate", "mmv_loss", "recalibrate_batchnorm",
+           "still_clip"]
