@@ -11,14 +11,11 @@ Read top to bottom:
    embedding ``z_{m,s} = g_{m->s}(f_m(x_m)) / ||.||`` is L2-normalised, so ``z . z'`` is a cosine similarity.
    :class:`MMV` builds one of the three designs (:data:`MMV_DESIGNS`):
 
-   ============  ==========================  ===================================================
-   design        spaces (dimension)          heads
-   ============  ==========================  ===================================================
-   ``shared``    ``vat`` (``fine_dim``)      ``v->vat``, ``a->vat``, ``t->vat``
-   ``disjoint``  ``va``, ``vt`` (``fine_dim``) ``v->va``, ``a->va``, ``v->vt``, ``t->vt``: video has two
-   ``fac``       ``va`` (``fine_dim``),      ``v->va``, ``a->va``; ``va->vat`` (the learned fine -> coarse map),
-                 ``vat`` (``coarse_dim``)    ``t->vat``
-   ============  ==========================  ===================================================
+   * ``shared``: one space ``vat`` (``fine_dim``); heads ``v->vat``, ``a->vat``, ``t->vat``.
+   * ``disjoint``: spaces ``va`` and ``vt`` (``fine_dim`` each); heads ``v->va``, ``a->va``, ``v->vt``,
+     ``t->vt``: video has two heads, hence two embeddings.
+   * ``fac``: a fine space ``va`` (``fine_dim``) and a coarse space ``vat`` (``coarse_dim``); heads ``v->va``,
+     ``a->va``, ``t->vat`` and the learned fine -> coarse map ``va->vat``.
 
    In **FAC** (fine and coarse) video and audio meet in the fine space ``S_va``; text lives in the coarse
    space ``S_vat``, which video reaches only through ``g_{va->vat}`` applied to its *fine embedding*:
@@ -329,8 +326,8 @@ def mmv_loss(model: MMV, batch: Mapping[str, torch.Tensor], step: int = 0, *, la
       the clip's whole bag (MMV's ``P(x)``), the negatives are the other clips' sentences.
 
     ``pairs``: a non-empty subset of ``("va", "vt")`` (v+a, v+t, or v+a+t); only the inputs and heads of the
-    selected pairs are used, so the others get no gradient. ``lambda_va``, ``lambda_vt`` >= 0 (MMV weighted
-    the terms 1:1 on HowTo100M + AudioSet and 10:1 on HowTo100M alone). ``step`` is unused.
+    selected pairs are used, so the others get no gradient. ``lambda_va``, ``lambda_vt`` >= 0 (the seed summary
+    reports loss weights of 10:1 on HowTo100M alone and 1:1 on HowTo100M + AudioSet). ``step`` is unused.
     ``logs``: ``"nce_va"`` and/or ``"mil_nce_vt"`` (the unweighted terms).
     """
     if not isinstance(model, MMV):
