@@ -21,7 +21,7 @@ from pathlib import Path
 
 import torch
 
-__all__ = ["Profile", "PredictionBudget", "ContrastiveBudget", "AttentionBudget", "TextVideoBudget", "PROFILES", "profile", "profile_name", "runs_dir"]
+__all__ = ["Profile", "PredictionBudget", "ContrastiveBudget", "AttentionBudget", "TextVideoBudget", "MultimodalBudget", "PROFILES", "profile", "profile_name", "runs_dir"]
 
 #: The checkout's root: the folder holding ``vidkit/`` (and ``data/``, ``notebooks/``, ``pyproject.toml``).
 _REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -91,10 +91,46 @@ class TextVideoBudget:
 
 
 @dataclass(frozen=True)
+class MultimodalBudget:
+    """Notebook 05 (MMV; frame side is the profile's ``actions_size``).
+
+    ``train`` / ``test`` action clips of ``frames`` frames with ``distractors`` (silent) digits each, the video
+    encoder reading every ``stride``-th frame plus its difference; narration bags of ``n_aligned`` aligned,
+    ``n_neighbour`` neighbour and ``n_filler`` filler sentences per clip; encoders of ``width`` channels and
+    ``dim`` outputs, MMV spaces of ``fine_dim`` (and FAC's coarse ``coarse_dim``); ``batch``, ``steps`` at peak
+    ``lr``, loss weights ``lambda_va`` / ``lambda_vt``; ``time_s``: the notebook's safety cap per model (claims
+    train ``steps`` with no cap); ``probe_train``: training clips the linear probes fit on; ``queries_per_pair``:
+    sentences per digit x action pair in zero-shot text -> video retrieval; ``sync_shift``: frames by which the
+    synchrony test shifts the sound track."""
+
+    train: int
+    test: int
+    frames: int
+    stride: int
+    distractors: int
+    n_aligned: int
+    n_neighbour: int
+    n_filler: int
+    width: int
+    dim: int
+    fine_dim: int
+    coarse_dim: int
+    batch: int
+    steps: int
+    time_s: float | None
+    lr: float
+    lambda_va: float
+    lambda_vt: float
+    probe_train: int
+    queries_per_pair: int
+    sync_shift: int
+
+
+@dataclass(frozen=True)
 class Profile:
     """Sizes and budgets shared by notebooks, recipes and benchmarks: the data every notebook generates, and one
     typed budget per notebook (:attr:`prediction` for 01, :attr:`contrastive` for 02, :attr:`attention` for 03,
-    :attr:`text_video` for 04)."""
+    :attr:`text_video` for 04, :attr:`multimodal` for 05)."""
 
     name: str
     test_size: int  # Moving MNIST sequences in the fixed cached test set
@@ -111,6 +147,7 @@ class Profile:
     contrastive: ContrastiveBudget
     attention: AttentionBudget
     text_video: TextVideoBudget
+    multimodal: MultimodalBudget
 
     def describe(self) -> str:
         """A few human-readable lines, printed in each notebook's first cell."""
@@ -136,6 +173,10 @@ PROFILES: dict[str, Profile] = {
                                   time_s=10, attention_time_s=10),
         text_video=TextVideoBudget(distractors=0, stride=8, heldout=8, batch=32, bag=4, instance_fraction=0.2,
                                    steps=30, time_s=8, lr=3e-3, standin_steps=5, standin_time_s=4),
+        multimodal=MultimodalBudget(train=96, test=64, frames=8, stride=1, distractors=0, n_aligned=2, n_neighbour=2,
+                                   n_filler=2, width=4, dim=32, fine_dim=32, coarse_dim=16, batch=16, steps=4,
+                                   time_s=8, lr=3e-3, lambda_va=1.0, lambda_vt=1.0, probe_train=96, queries_per_pair=1,
+                                   sync_shift=2),
     ),
     "laptop": Profile(
         name="laptop", test_size=10_000, actions_train=8_000, actions_test=1_000, actions_frames=16, actions_size=32,
@@ -147,6 +188,10 @@ PROFILES: dict[str, Profile] = {
                                   time_s=35, attention_time_s=90),
         text_video=TextVideoBudget(distractors=0, stride=8, heldout=8, batch=64, bag=4, instance_fraction=0.2,
                                    steps=2500, time_s=120, lr=3e-3, standin_steps=150, standin_time_s=30),
+        multimodal=MultimodalBudget(train=2000, test=500, frames=8, stride=1, distractors=0, n_aligned=2, n_neighbour=2,
+                                   n_filler=2, width=8, dim=64, fine_dim=64, coarse_dim=32, batch=32, steps=400,
+                                   time_s=60, lr=3e-3, lambda_va=1.0, lambda_vt=1.0, probe_train=1000,
+                                   queries_per_pair=3, sync_shift=2),
     ),
     "full": Profile(
         name="full", test_size=10_000, actions_train=50_000, actions_test=10_000, actions_frames=16, actions_size=64,
@@ -158,6 +203,10 @@ PROFILES: dict[str, Profile] = {
                                   time_s=1800, attention_time_s=3600),
         text_video=TextVideoBudget(distractors=0, stride=2, heldout=8, batch=128, bag=4, instance_fraction=0.2,
                                    steps=30000, time_s=1800, lr=2e-3, standin_steps=3000, standin_time_s=1200),
+        multimodal=MultimodalBudget(train=50000, test=5000, frames=16, stride=1, distractors=0, n_aligned=2, n_neighbour=2,
+                                 n_filler=2, width=32, dim=512, fine_dim=512, coarse_dim=256, batch=256, steps=30000,
+                                 time_s=3600, lr=2e-3, lambda_va=1.0, lambda_vt=1.0, probe_train=10000,
+                                 queries_per_pair=5, sync_shift=4),
     ),
 }
 

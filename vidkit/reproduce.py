@@ -48,6 +48,7 @@ TOPICS: dict[str, str] = {
     "contrastive": "vidkit.experiments.contrastive",
     "attention": "vidkit.experiments.attention",
     "retrieval": "vidkit.experiments.text_video",
+    "multimodal": "vidkit.experiments.multimodal",
 }
 
 
