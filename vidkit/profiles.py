@@ -189,7 +189,7 @@ PROFILES: dict[str, Profile] = {
         text_video=TextVideoBudget(distractors=0, stride=8, heldout=8, batch=64, bag=4, instance_fraction=0.2,
                                    steps=2500, time_s=120, lr=3e-3, standin_steps=150, standin_time_s=30),
         multimodal=MultimodalBudget(train=2000, test=500, frames=8, stride=1, distractors=0, n_aligned=2, n_neighbour=2,
-                                   n_filler=2, width=8, dim=64, fine_dim=64, coarse_dim=32, batch=32, steps=400,
+                                   n_filler=2, width=8, dim=64, fine_dim=64, coarse_dim=32, batch=32, steps=800,
                                    time_s=60, lr=3e-3, lambda_va=1.0, lambda_vt=1.0, probe_train=1000,
                                    queries_per_pair=3, sync_shift=2),
     ),

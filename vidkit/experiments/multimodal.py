@@ -152,7 +152,8 @@ def make_data(n: int, split: str, seed: int, profile: str | Profile | Multimodal
 
     ``vocab``: the vocabulary to tokenise with; default a new one built from this set's narration plus every
     caption variant of every digit x action pair (give the training set's vocabulary to a test set). Results are
-    cached per process (same arguments, same object).
+    cached per process (same arguments, same object). ``profile``: a name, a :class:`Profile`, or a bare
+    :class:`MultimodalBudget` (then frames are 32 px).
     """
     n = check_int("n", n, 2, what=" (clips; narration needs neighbours)")
     check_choice("split", split, ("train", "test"))
@@ -189,8 +190,8 @@ def mmv_batches(data: MultimodalData, batch_size: int, *, narration: str = "nois
 
     ``narration="noisy"``: the narration bags (``P = M``); ``"clean"``: the aligned sentences only (``P =
     n_aligned``). ``text="bag"`` gives the whole bag (MIL-NCE); ``text="one"`` one sentence per clip (``P = 1``,
-    for NCE), drawn uniformly from the bag at every step (noisy: any kind; clean: an aligned one). Inputs are
-    checked when called.
+    for NCE), drawn uniformly from the bag at every step (noisy: any kind; clean: an aligned one). Every clip's
+    bag has the same size, so no ``"text_mask"`` is needed. Inputs are checked when called.
     """
     if not isinstance(data, MultimodalData):
         raise TypeError(f"data must be a MultimodalData (from make_data), got {type(data).__name__}")
@@ -514,6 +515,11 @@ def evaluate_mmv(model: MMV, train: MultimodalData, test: MultimodalData, budget
 #: The runs notebook 05's claims compare: run name -> how it is trained (:func:`make_model` and
 #: :func:`train_mmv` arguments). Every run trains the profile's ``multimodal.steps`` steps with no time cap and
 #: is scored by :func:`evaluate_mmv` (:func:`claim_run`).
+#:
+#: Laptop cost (measured on the 2-core machine while other jobs ran, one torch thread): building the data
+#: ~13 s once per process; a v+a+t step (batch 32, 8 frames of 32 px, bags of 6) ~0.06 s, a v+t or v+a step
+#: ~0.035 s, an NCE step ~0.045 s, a 2D-frames step ~0.025 s; scoring ~3 s per run. At 800 steps one seed of
+#: the 9 runs is ~0.43 s x 800 + 27 s ~ 6 min, so 3 seeds take ~19 min (budget: 30 min).
 CLAIM_RUNS: dict[str, dict[str, Any]] = {
     "FAC": {"design": "fac", "pairs": ("va", "vt"), "loss": "MIL-NCE", "narration": "noisy", "network": "video"},
     "shared": {"design": "shared", "pairs": ("va", "vt"), "loss": "MIL-NCE", "narration": "noisy",
