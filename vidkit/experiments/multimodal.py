@@ -55,6 +55,7 @@ from vidkit.models.mmv import (
     MMV_PAIRS,
     AudioEncoder,
     ImageEncoder,
+    check_pairs,
     deflate,
     mmv_loss,
     recalibrate_batchnorm,
@@ -271,16 +272,6 @@ def make_model(vocab_size: int, budget: MultimodalBudget, design: str = "fac", n
     return MMV(video, audio, text, design, fine_dim=budget.fine_dim, coarse_dim=budget.coarse_dim)
 
 
-def _pairs(pairs: Any) -> tuple[str, ...]:
-    if isinstance(pairs, str) or not isinstance(pairs, Sequence) or not pairs:
-        raise ValueError(f"pairs must be a non-empty sequence of {MMV_PAIRS} (v+a, v+t or both), got {pairs!r}")
-    for p in pairs:
-        check_choice("each of pairs", p, MMV_PAIRS)
-    if len(set(pairs)) != len(pairs):
-        raise ValueError(f"pairs must not repeat a pair, got {pairs!r}")
-    return tuple(pairs)
-
-
 def train_mmv(model: MMV, data: MultimodalData, budget: MultimodalBudget, *, design: str | None = None,
               pairs: Sequence[str] = MMV_PAIRS, narration: str = "noisy", loss: str = "MIL-NCE", seed: int = 0,
               progress: bool = False) -> TrainResult:
@@ -300,7 +291,7 @@ def train_mmv(model: MMV, data: MultimodalData, budget: MultimodalBudget, *, des
         raise TypeError(f"budget must be a MultimodalBudget (vidkit.profile().multimodal), got {type(budget).__name__}")
     if design is not None and check_choice("design", design, ("fac", "shared", "disjoint")) != model.design:
         raise ValueError(f"design={design!r} but the model is {model.design!r}; build it with make_model(..., design)")
-    pairs = _pairs(pairs)
+    pairs = check_pairs(pairs)
     check_choice("narration", narration, NARRATIONS)
     check_choice("loss", loss, TEXT_LOSSES)
     seed = check_seed("seed", seed)

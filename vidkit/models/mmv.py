@@ -49,7 +49,7 @@ from vidkit.losses import info_nce, mil_nce, text_video_nce
 from vidkit.models.encoders import Conv2Plus1d, Conv3dEncoder, ProjectionHead
 from vidkit.utils.checks import check_choice, check_int, check_real, shape_text
 
-__all__ = ["MMV_DESIGNS", "MMV_PAIRS", "HEAD_KINDS", "AudioEncoder", "MMV", "mmv_loss", "ImageEncoder",
+__all__ = ["MMV_DESIGNS", "MMV_PAIRS", "HEAD_KINDS", "AudioEncoder", "MMV", "check_pairs", "mmv_loss", "ImageEncoder",
            "deflate", "still_clip", "recalibrate_batchnorm"]
 
 MMV_DESIGNS: tuple[str, ...] = ("fac", "shared", "disjoint")
@@ -298,6 +298,18 @@ class MMV(nn.Module):
         return f"design={self.design!r}, spaces={self.spaces}, temperature={self.temperature}"
 
 
+def check_pairs(pairs: Any) -> tuple[str, ...]:
+    """``pairs`` as a tuple of distinct modality pairs from :data:`MMV_PAIRS` (``"va"``: video-audio, ``"vt"``:
+    video-text); raises ``ValueError`` naming what was expected."""
+    if isinstance(pairs, str) or not isinstance(pairs, Sequence) or not pairs:
+        raise ValueError(f"pairs must be a non-empty sequence of {MMV_PAIRS} (v+a, v+t or both), got {pairs!r}")
+    for p in pairs:
+        check_choice("each of pairs", p, MMV_PAIRS)
+    if len(set(pairs)) != len(pairs):
+        raise ValueError(f"pairs must not repeat a pair, got {pairs!r}")
+    return tuple(pairs)
+
+
 def mmv_loss(model: MMV, batch: Mapping[str, torch.Tensor], step: int = 0, *, lambda_va: float = 1.0,
              lambda_vt: float = 1.0, pairs: Sequence[str] = MMV_PAIRS,
              symmetric: bool = True) -> tuple[torch.Tensor, dict[str, float]]:
@@ -334,12 +346,7 @@ def mmv_loss(model: MMV, batch: Mapping[str, torch.Tensor], step: int = 0, *, la
         raise TypeError(f"model must be an MMV, got {type(model).__name__}")
     if not isinstance(batch, Mapping):
         raise TypeError(f"batch must be a dict with 'video', 'audio', 'tokens', 'lengths', got {type(batch).__name__}")
-    if isinstance(pairs, str) or not isinstance(pairs, Sequence) or not pairs:
-        raise ValueError(f"pairs must be a non-empty sequence of 'va' and/or 'vt', got {pairs!r}")
-    for p in pairs:
-        check_choice("each of pairs", p, MMV_PAIRS)
-    if len(set(pairs)) != len(pairs):
-        raise ValueError(f"pairs must not repeat a pair, got {pairs!r}")
+    pairs = check_pairs(pairs)
     lambda_va = check_real("lambda_va", lambda_va, 0.0, low_open=False)
     lambda_vt = check_real("lambda_vt", lambda_vt, 0.0, low_open=False)
     needed = ["video"] + (["audio"] if "va" in pairs else []) + (["tokens", "lengths"] if "vt" in pairs else [])
