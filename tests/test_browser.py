@@ -7,7 +7,10 @@ overwritten). For each notebook, in the smoke profile: Run All Cells from the Ru
 ClipPlayer with the keyboard and press Play on one; pick another clip in every clip picker; press
 "random clip" in the neighbour browser; then Kernel > Shut Down Kernel, scrub every player again (they
 are linked in the browser, so they keep working), and check that the widgets which need a kernel say so.
-Screenshots of both states go to ``test-artifacts/browser/<notebook>.png`` and ``...-no-kernel.png``.
+Notebook 05's audio-visual players and cross-modal browser are checked for videos with sound (an MP4 in a data
+URI with a video and an audio track), and the browser must show other neighbours when another query is picked,
+before and after the shutdown (its results are precomputed and linked in the page). Screenshots of both states
+go to ``test-artifacts/browser/<notebook>.png`` and ``...-no-kernel.png``.
 
 It needs a Chromium or Chrome and the Python ``playwright`` package (the ``dev`` extra). Which browser:
 ``tools/find-chromium`` (``$VIDKIT_CHROMIUM``, ``chromium``/``google-chrome``/... on PATH,
@@ -66,6 +69,9 @@ CHROMIUM_ARGS = [
 PLAYER = ".jupyter-widgets.vidkit-clipplayer"
 PICKER = ".jupyter-widgets.vidkit-clippicker"
 BROWSER = ".jupyter-widgets.vidkit-neighbour-browser"
+# Notebook 05's widgets (vidkit.viz.av.AVPlayer, vidkit.viz.crossmodal.CrossModalBrowser): HTML5 videos with sound.
+AVPLAYER = ".jupyter-widgets.vidkit-avplayer"
+CROSSMODAL = ".jupyter-widgets.vidkit-crossmodal-browser"
 
 SERVER_START_S = 90
 # The smoke profile aims at ~90 s per notebook on 2 cores; notebook 01 took 5 min on a busy machine.
@@ -402,6 +408,61 @@ def search_a_random_clip(browser: Locator) -> None:
         time.sleep(0.5)
 
 
+# What a <video> element holds: its source must be an MP4 in a data URI (the page needs no server and no kernel)
+# with an H.264 video track ('avc1') and an AAC audio track ('mp4a', the sample entry of an AAC stream).
+VIDEO_JS = """
+(v) => {
+  const src = v.currentSrc || v.getAttribute('src') || '';
+  const comma = src.indexOf(',');
+  const bytes = comma >= 0 ? atob(src.slice(comma + 1)) : '';
+  return {dataUri: src.startsWith('data:video/mp4;base64,'), bytes: bytes.length, avc1: bytes.includes('avc1'),
+          mp4a: bytes.includes('mp4a'), controls: v.controls,
+          playable: v.canPlayType('video/mp4; codecs="avc1.42E01E, mp4a.40.2"'), readyState: v.readyState,
+          duration: v.duration, error: v.error ? v.error.code : null};
+}
+"""
+
+
+def check_videos_with_sound(widget: Locator, what: str) -> int:
+    """Every <video> shown in ``widget`` has controls and an MP4 data URI with a video and an audio track; where
+    this Chromium can decode H.264 + AAC, the first one also loads (its metadata gives a duration). Returns the
+    number of videos."""
+    widget.scroll_into_view_if_needed()
+    videos = widget.locator("video:visible")
+    expect(videos.first).to_be_attached(timeout=30_000)
+    n = videos.count()
+    for i in range(n):
+        info = videos.nth(i).evaluate(VIDEO_JS)
+        assert info["dataUri"] and info["controls"], f"{what}: video {i} is not a playable data-URI MP4: {info}"
+        assert info["avc1"] and info["mp4a"], f"{what}: video {i}'s MP4 lacks a video or an audio track: {info}"
+    first = videos.first
+    if first.evaluate(VIDEO_JS)["playable"]:
+        deadline = time.monotonic() + 30
+        while (info := first.evaluate(VIDEO_JS))["readyState"] < 1:
+            assert info["error"] is None, f"{what}: Chromium could not load the video: {info}"
+            assert time.monotonic() < deadline, f"{what}: the video did not load its metadata: {info}"
+            time.sleep(0.2)
+        assert info["duration"] > 0, f"{what}: the video has no duration: {info}"
+    return n
+
+
+def pick_another_query(browser: Locator) -> None:
+    """Pick the next query in the cross-modal browser's list (a <select> linked in the page to the result pages):
+    the neighbours shown must change, and still be videos with sound."""
+    browser.scroll_into_view_if_needed()
+    select = browser.locator("select").first
+    n = select.locator("option").count()
+    assert n >= 2, "a cross-modal browser with a single query"
+    current = select.evaluate("s => s.selectedIndex")
+    before = browser.inner_text()
+    select.select_option(index=(current + 1) % n)
+    deadline = time.monotonic() + 30
+    while browser.inner_text() == before:
+        assert time.monotonic() < deadline, "picking another query did not change the shown neighbours"
+        time.sleep(0.3)
+    check_videos_with_sound(browser, "cross-modal browser")
+
+
 def shut_down_kernel(page: Page, path: str) -> None:
     """Kernel > Shut Down Kernel, then wait until the notebook has no running kernel."""
     page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(r"^Kernel$")).click()
@@ -430,7 +491,9 @@ def test_notebook_runs_and_its_widgets_work_with_and_without_a_kernel(page: Page
         # Widget views render asynchronously: wait for the players the outputs announce.
         page.wait_for_function(f"() => document.querySelectorAll({json.dumps(PLAYER)}).length >= {state['players']}")
         players, pickers, browsers = page.locator(PLAYER), page.locator(PICKER), page.locator(BROWSER)
-        counts = {"players": players.count(), "clip pickers": pickers.count(), "neighbour browsers": browsers.count()}
+        av_players, crossmodal = page.locator(AVPLAYER), page.locator(CROSSMODAL)
+        counts = {"players": players.count(), "clip pickers": pickers.count(), "neighbour browsers": browsers.count(),
+                  "AV players": av_players.count(), "cross-modal browsers": crossmodal.count()}
         print(f"{nb}: all cells ran in {state['seconds']:.0f}s; {counts}")
         assert sum(counts.values()) > 0, f"{nb} shows no widget to operate"
 
@@ -442,6 +505,10 @@ def test_notebook_runs_and_its_widgets_work_with_and_without_a_kernel(page: Page
             pick_another_clip(pickers.nth(i))
         for i in range(counts["neighbour browsers"]):
             search_a_random_clip(browsers.nth(i))
+        for i in range(counts["AV players"]):
+            check_videos_with_sound(av_players.nth(i), f"AV player {i}")
+        for i in range(counts["cross-modal browsers"]):
+            pick_another_query(crossmodal.nth(i))
         screenshot(page, f"{stem}.png")
 
         shut_down_kernel(page, nb)
@@ -450,6 +517,10 @@ def test_notebook_runs_and_its_widgets_work_with_and_without_a_kernel(page: Page
         for widget in (*(pickers.nth(i) for i in range(counts["clip pickers"])),
                        *(browsers.nth(i) for i in range(counts["neighbour browsers"]))):
             expect(widget).to_contain_text("running kernel")  # what needs the kernel says so
+        for i in range(counts["AV players"]):  # everything is in the page: still videos with sound
+            check_videos_with_sound(av_players.nth(i), f"AV player {i}, no kernel")
+        for i in range(counts["cross-modal browsers"]):  # the query list is linked in the browser
+            pick_another_query(crossmodal.nth(i))
         screenshot(page, f"{stem}-no-kernel.png")
     except BaseException:
         screenshot(page, f"{stem}-failed.png")
