@@ -78,7 +78,9 @@ def _commit() -> str:
     try:
         out = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], cwd=Path(__file__).resolve().parent,
                              capture_output=True, text=True, timeout=10)
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
+        # "+changes": the package's code differs from the commit (the records and claims.md this command
+        # writes itself do not count)
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", "."],
                                cwd=Path(__file__).resolve().parent, capture_output=True, text=True, timeout=10)
     except (OSError, subprocess.SubprocessError):
         return "unknown"
