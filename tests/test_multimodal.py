@@ -203,3 +203,15 @@ def test_bad_inputs_raise_clear_errors(data):
         M.audio_video_retrieval(model, test.video, test.audio[:-1])
     with pytest.raises(ValueError, match="unknown claim run"):
         M.claim_run("FAC v+x", "smoke", 0)
+
+
+def test_bf16_autocast_twin_of_the_full_profile_trains_finitely(data):
+    """The full profile trains MMV under bf16 autocast (on CUDA); its CPU twin: the same loop with amp on the CPU."""
+    assert profile("full").multimodal.amp and not B.amp
+    train, _ = data
+    torch.manual_seed(0)
+    model = M.make_model(len(train.vocab), B, "fac")
+    budget = dataclasses.replace(B, steps=3, time_s=None, amp=True)
+    result = M.train_mmv(model, train, budget, design="fac", pairs=("va", "vt"), narration="noisy", seed=0)
+    assert result.steps == 3 and all(math.isfinite(h["loss"]) for h in result.history)
+    assert all(torch.isfinite(p).all() for p in model.parameters())

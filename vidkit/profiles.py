@@ -124,6 +124,7 @@ class MultimodalBudget:
     probe_train: int
     queries_per_pair: int
     sync_shift: int
+    amp: bool = False  # bf16 autocast in the forward pass (the full profile, on CUDA)
 
 
 @dataclass(frozen=True)
@@ -206,7 +207,7 @@ PROFILES: dict[str, Profile] = {
         multimodal=MultimodalBudget(train=50000, test=5000, frames=16, stride=1, distractors=0, n_aligned=2, n_neighbour=2,
                                  n_filler=2, width=32, dim=512, fine_dim=512, coarse_dim=256, batch=256, steps=30000,
                                  time_s=3600, lr=2e-3, lambda_va=1.0, lambda_vt=1.0, probe_train=10000,
-                                 queries_per_pair=5, sync_shift=4),
+                                 queries_per_pair=5, sync_shift=4, amp=True),
     ),
 }
 

@@ -304,7 +304,7 @@ def train_mmv(model: MMV, data: MultimodalData, budget: MultimodalBudget, *, des
         steps = steps_for_time(model, loss_fn, probe, budget.time_s, steps)
     cfg = TrainConfig(steps=steps, time_budget_s=budget.time_s, lr=budget.lr, weight_decay=1e-4,
                       warmup_steps=max(1, min(50, steps // 20)), min_lr_ratio=0.05,
-                      log_every=max(1, min(25, steps // 10)), seed=seed)
+                      log_every=max(1, min(25, steps // 10)), seed=seed, amp=budget.amp)
     torch.manual_seed(seed)
     return train(model, loss_fn, mmv_batches(data, batch, narration=narration, text=text, seed=seed), cfg,
                  progress=progress)
