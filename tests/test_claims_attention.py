@@ -9,7 +9,7 @@ from vidkit.experiments.attention import CLAIM_RUNS, CLAIMS, MODELS, claim_run
 from vidkit.reproduce import TOPICS
 
 TOPIC = "attention"
-PROVENANCE = {"commit": "test", "date": "2026-01-01T00:00:00+00:00", "torch": "x", "cores": 1}
+PROVENANCE = {"commit": "test", "date": "2026-01-01T00:00:00+00:00", "torch": "x", "cores": 1, "wall_s": 0.0}
 
 
 def test_claims_are_the_topics_and_use_known_runs():

@@ -16,7 +16,7 @@ from vidkit.reproduce import TOPICS, select
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
-PROVENANCE = {"commit": "test", "date": "2026-01-01T00:00:00+00:00", "torch": "x", "cores": 1}
+PROVENANCE = {"commit": "test", "date": "2026-01-01T00:00:00+00:00", "torch": "x", "cores": 1, "wall_s": 0.0}
 
 
 def _metrics_of(run: str) -> set[str]:

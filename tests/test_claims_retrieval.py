@@ -13,7 +13,7 @@ from vidkit.reproduce import TOPICS
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
-PROVENANCE = {"commit": "test", "date": "2026-01-01T00:00:00+00:00", "torch": "x", "cores": 1}
+PROVENANCE = {"commit": "test", "date": "2026-01-01T00:00:00+00:00", "torch": "x", "cores": 1, "wall_s": 0.0}
 
 
 @pytest.fixture(scope="module")

@@ -151,7 +151,7 @@ def test_claim_run_smoke_entry_validates(data):
     record = {"schema": 1, "topic": "multimodal", "profile": "smoke",
               "runs": {run_key(entry["run"], entry["seed"]): {**entry, "commit": "test",
                                                               "date": "2026-01-01T00:00:00+00:00", "torch": "x",
-                                                              "cores": 1}}}
+                                                              "cores": 1, "wall_s": 0.0}}}
     validate_record(record)
     assert entry["steps"] == B.steps and entry["config"]["pairs"] == ["va"]
     video_runs = {r for r, spec in M.CLAIM_RUNS.items() if spec["network"] == "video"}

@@ -17,7 +17,6 @@ scored the same way:
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from functools import lru_cache
@@ -261,7 +260,7 @@ def claim_run(name: str, profile: str | Profile, seed: int, root: Any = None,
     """Train and score claim run ``name`` (a model of :data:`CLAIM_RUNS`) with ``seed`` (initial weights, batch
     order, the training loop's RNGs) for the profile's ``attention.steps`` steps, no time cap, on the notebook's
     data (the profile's clips, the same for every seed). ``root`` is unused (nothing is written). Returns the
-    record entry ``{"run", "seed", "config", "steps", "wall_s", "metrics"}``: :func:`evaluate` on the test clips
+    record entry ``{"run", "seed", "config", "steps", "metrics"}``: :func:`evaluate` on the test clips
     plus ``action chance`` (1 / 8)."""
     if name not in CLAIM_RUNS:
         raise ValueError(f"unknown claim run {name!r}; available: {list(CLAIM_RUNS)}")
@@ -270,15 +269,13 @@ def claim_run(name: str, profile: str | Profile, seed: int, root: Any = None,
     train_clips, x_train, test_clips, x_test = _claim_data(b.train, b.test, b.distractors, b.motion,
                                                            prof.actions_size, prof.actions_frames)
     build, reg = MODELS[name]
-    start = time.perf_counter()
     torch.manual_seed(int(seed))
     model = build()
     result = train_classifier(model, x_train, train_clips, steps=b.steps, time_s=None, batch=b.batch, reg=reg,
                               seed=int(seed), progress=progress)
     metrics = {**evaluate(predict(model, x_test), test_clips), "action chance": 1 / len(ACTIONS)}
-    wall = time.perf_counter() - start
     config = {"profile": prof.name, "model": name, "reg": reg, "in_channels": model.in_channels, "lr": LR,
               "size": prof.actions_size, "frames": prof.actions_frames, "data_seeds": {"train": 0, "test": 1},
               **{k: v for k, v in asdict(b).items() if k not in ("time_s", "attention_time_s")}}
-    return {"run": name, "seed": int(seed), "config": config, "steps": int(result.steps), "wall_s": round(wall, 1),
+    return {"run": name, "seed": int(seed), "config": config, "steps": int(result.steps),
             "metrics": {k: float(v) for k, v in metrics.items()}}

@@ -507,7 +507,7 @@ def claim_run(name: str, profile: str | Profile, seed: int, root: str | os.PathL
     order, augmentations and CoCLR's self-drop draws, as ``benchmarks/contrastive_sweep.py``'s ``equal_steps``
     group), at exact step counts with no time cap. ``root`` is unused (nothing is written: the networks stay in
     memory, and runs of the same seed in one process share them, e.g. CoCLR RGB's cycle 1 for its fine-tuning and
-    its second cycle). Returns the record entry ``{"run", "seed", "config", "steps", "wall_s", "metrics"}``:
+    its second cycle). Returns the record entry ``{"run", "seed", "config", "steps", "metrics"}``:
 
     * pretraining runs: ``steps`` = steps of the network read out (CoCLR: its InfoNCE and CoCLR stages), metrics
       ``<label>_<probe|knn|R@1|R@5|chance>`` for ``label`` in action, digit (CoCLR RGB, 2 cycles: also the same
@@ -516,7 +516,6 @@ def claim_run(name: str, profile: str | Profile, seed: int, root: str | os.PathL
       chosen on validation clips, :func:`finetune_select_lr`); ``config["finetune"]`` holds the chosen lrs and
       every lr's validation and test accuracy.
     """
-    import time
 
     from vidkit.profiles import profile as get_profile
 
@@ -526,7 +525,6 @@ def claim_run(name: str, profile: str | Profile, seed: int, root: str | os.PathL
         raise ValueError(f"seed must be an int >= 0, got {seed!r}")
     prof = profile if isinstance(profile, Profile) else get_profile(profile)
     budget, n = prof.contrastive, prof.contrastive.steps
-    start = time.perf_counter()
     data = claim_data(prof)
     config: dict[str, Any] = {"profile": prof.name, "description": CLAIM_RUNS[name], "n": n, "batch": budget.batch,
                               "train_clips": len(data.rgb[0]), "test_clips": len(data.rgb[1]),
@@ -585,4 +583,4 @@ def claim_run(name: str, profile: str | Profile, seed: int, root: str | os.PathL
         steps = sum(s["steps"] for s in stages if s["network"] == read)
         config["stages"] = stages
     return {"run": name, "seed": int(seed), "config": config, "steps": int(steps),
-            "wall_s": round(time.perf_counter() - start, 1), "metrics": {k: float(v) for k, v in metrics.items()}}
+            "metrics": {k: float(v) for k, v in metrics.items()}}

@@ -557,10 +557,9 @@ def claim_run(name: str, profile: str | Profile, seed: int, root: str | os.PathL
               progress: bool = False) -> dict[str, Any]:
     """Train and score claim run ``name`` (:data:`CLAIM_RUNS`) with ``seed`` (initial weights and data order) for
     the profile's ``prediction.steps``, no time cap, in a fresh work dir under ``root``. Returns the record entry
-    ``{"run", "seed", "config", "steps", "wall_s", "metrics"}``: ``future_mse`` and ``zeros_mse`` on the
+    ``{"run", "seed", "config", "steps", "metrics"}``: ``future_mse`` and ``zeros_mse`` on the
     profile's test sequences, and for ``"LSTM composite"`` the same on one- and three-digit sequences
     (``mse_1_digit``, ``zeros_mse_1_digit``, ``mse_3_digits``, ``zeros_mse_3_digits``)."""
-    import time
 
     from vidkit.data import load_test_set
     from vidkit.models import ZerosBaseline
@@ -570,9 +569,7 @@ def claim_run(name: str, profile: str | Profile, seed: int, root: str | os.PathL
         raise ValueError(f"unknown claim run {name!r}; available: {sorted(CLAIM_RUNS)}")
     recipe, overrides = CLAIM_RUNS[name]
     overrides = _merge(overrides, {"time_budget_s": None, "train": {"seed": int(seed)}})
-    start = time.perf_counter()
     workdir = run_recipe(recipe, profile=profile, overrides=overrides, root=root, progress=progress, samples=False)
-    wall = time.perf_counter() - start
     run = Run(workdir)
     cfg, metrics = run.read_config()["config"], run.read_metrics()
     out = {"future_mse": metrics["eval"]["mean"]["mse"],
@@ -586,5 +583,5 @@ def claim_run(name: str, profile: str | Profile, seed: int, root: str | os.PathL
             for key, predictor in ((f"mse_{suffix}", model), (f"zeros_mse_{suffix}", ZerosBaseline())):
                 out[key] = evaluate_predictor(predictor, test, d["in_frames"], d["seq_len"] - d["in_frames"],
                                               batch_size=cfg["eval_batch_size"], progress=False)["mean"]["mse"]
-    return {"run": name, "seed": int(seed), "config": cfg, "steps": int(metrics["steps"]), "wall_s": round(wall, 1),
+    return {"run": name, "seed": int(seed), "config": cfg, "steps": int(metrics["steps"]),
             "metrics": {k: float(v) for k, v in out.items()}}

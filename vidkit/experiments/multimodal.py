@@ -32,7 +32,6 @@ Every recall@k and median rank comes from :func:`vidkit.eval.retrieval.retrieval
 from __future__ import annotations
 
 import dataclasses
-import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from functools import partial
@@ -599,7 +598,7 @@ def claim_run(name: str, profile: str | Profile, seed: int, root: Any = None, pr
     :func:`make_model` trained by :func:`train_mmv` for the profile's ``multimodal.steps`` steps with no time cap,
     scored by :func:`evaluate_mmv`. ``seed`` seeds the initial weights, the batch order and the sentences drawn;
     the clips, sounds and narration are the notebook's (built once per process). ``root`` is not used (nothing
-    is written). Returns the record entry ``{"run", "seed", "config", "steps", "wall_s", "metrics"}``."""
+    is written). Returns the record entry ``{"run", "seed", "config", "steps", "metrics"}``."""
     from vidkit.profiles import profile as get_profile
 
     if name not in CLAIM_RUNS:
@@ -609,16 +608,14 @@ def claim_run(name: str, profile: str | Profile, seed: int, root: Any = None, pr
     spec = CLAIM_RUNS[name]
     budget = dataclasses.replace(prof.multimodal, time_s=None)   # equal steps: no time cap
     train_set, test_set = _claim_data(prof)
-    start = time.perf_counter()
     torch.manual_seed(seed)
     model = make_model(len(train_set.vocab), budget, spec["design"], spec["network"])
     result = train_mmv(model, train_set, budget, pairs=spec["pairs"], narration=spec["narration"], loss=spec["loss"],
                        seed=seed, progress=progress)
     metrics = evaluate_mmv(model, train_set, test_set, budget)
-    wall = time.perf_counter() - start
     config = {"profile": prof.name, **{k: list(v) if isinstance(v, tuple) else v for k, v in spec.items()},
               "budget": dataclasses.asdict(budget),
               "data": {"train": len(train_set), "test": len(test_set), "size": prof.actions_size,
                        "train_seed": 0, "test_seed": 1, "vocabulary": len(train_set.vocab)}}
-    return {"run": name, "seed": seed, "config": config, "steps": int(result.steps), "wall_s": round(wall, 1),
+    return {"run": name, "seed": seed, "config": config, "steps": int(result.steps),
             "metrics": {k: float(v) for k, v in metrics.items()}}

@@ -666,10 +666,9 @@ def claim_run(name: str, profile: str | Profile, seed: int, root: Any = None, pr
     for the profile's ``text_video.steps`` steps with no time cap, scored by :func:`evaluate_text_video` on the
     test clips (:func:`claim_metrics`). ``seed`` seeds the initial weights, the batch order and the captions
     drawn; the clips, captions and held-out pairs are the notebook's (built once per process). ``root`` is not
-    used (nothing is written). Returns the record entry ``{"run", "seed", "config", "steps", "wall_s",
+    used (nothing is written). Returns the record entry ``{"run", "seed", "config", "steps",
     "metrics"}``."""
     import dataclasses
-    import time
 
     from vidkit.profiles import profile as get_profile
 
@@ -681,7 +680,6 @@ def claim_run(name: str, profile: str | Profile, seed: int, root: Any = None, pr
     budget = dataclasses.replace(prof.text_video, time_s=None)   # equal steps: no time cap, no steps_for_time
     data = _claim_data(prof)
     bank = data["bank"]
-    start = time.perf_counter()
     torch.manual_seed(seed)
     model = make_model(len(bank.vocab), **CLAIM_MODEL)
     result = train_text_video(model, data["x_seen"], bank, kind, budget, seed=seed, progress=progress,
@@ -690,12 +688,11 @@ def claim_run(name: str, profile: str | Profile, seed: int, root: Any = None, pr
     table = evaluate_text_video(embed_videos(model, data["x_test"]), test.digit, test.action,
                                 embed_texts(model, bank.vocab, test.captions), test.digit, test.action,
                                 embed_texts(model, bank.vocab, data["test_instance"]), heldout=data["heldout"])
-    wall = time.perf_counter() - start
     config = {"profile": prof.name, "loss": kind, "loss_options": CLAIM_LOSS_OPTIONS[kind], "model": CLAIM_MODEL,
               "budget": dataclasses.asdict(budget),
               "data": {"actions_train": prof.actions_train, "actions_test": prof.actions_test,
                        "actions_size": prof.actions_size, "actions_frames": prof.actions_frames,
                        "train_seed": 0, "test_seed": 1, "seen_train_clips": len(bank),
                        "heldout_pairs": [list(p) for p in data["heldout"]], "vocabulary": len(bank.vocab)}}
-    return {"run": name, "seed": seed, "config": config, "steps": int(result.steps), "wall_s": round(wall, 1),
+    return {"run": name, "seed": seed, "config": config, "steps": int(result.steps),
             "metrics": claim_metrics(table)}
