@@ -199,10 +199,14 @@ def _cmd_reproduce(args: argparse.Namespace) -> int:
         for v in evaluate_claims(claims, load_records(claims, args.out)):
             print(f"{v.claim.id}: {v.claim.question}\n    {v.summary()}")
         return 0
+    from vidkit.utils import distributed as D
+
     verdicts = R.reproduce(args.names, profile=args.profile, seeds=args.seeds, out=args.out)
-    for v in verdicts:
-        print(f"{v.claim.id}: {v.summary()}")
-    print(f"wrote {R.claims_md_path(args.out)}")
+    if D.is_main():  # under torchrun, one report
+        for v in verdicts:
+            print(f"{v.claim.id}: {v.summary()}")
+        print(f"wrote {R.claims_md_path(args.out)}")
+    D.cleanup()
     return 0
 
 

@@ -11,6 +11,11 @@ and rewrites ``docs/claims.md`` from the records::
     vidkit reproduce --list                                       # every claim and its record
 
 The records are only ever written here (:func:`vidkit.eval.claims.record_run`).
+
+**On several GPUs.** Topics whose training goes through :func:`vidkit.train.train` (``multimodal``) run under
+``torchrun``: every process trains the same run with ``DistributedDataParallel`` and rank 0 alone records it::
+
+    torchrun --standalone --nproc_per_node=8 --no-python vidkit reproduce multimodal --profile full
 """
 
 from __future__ import annotations
@@ -39,6 +44,7 @@ from vidkit.eval.claims import (
 )
 from vidkit.profiles import Profile, runs_dir
 from vidkit.profiles import profile as get_profile
+from vidkit.utils import distributed as D
 from vidkit.utils.fileio import atomic_write
 
 __all__ = ["TOPICS", "all_claims", "select", "reproduce", "write_claims_md", "claims_md_path"]
@@ -131,15 +137,21 @@ def reproduce(names: Sequence[str] = (), profile: str | Profile = "laptop", seed
         runs = list(dict.fromkeys(arm.run for c in claims if c.topic == topic for arm in (c.a, c.b)))
         done = set(record["runs"]) if record else set()
         todo += [(topic, run, s) for s in range(seeds) for run in runs if run_key(run, s) not in done]
-    bar = tqdm(todo, desc="reproduce", unit="run", disable=not progress)
+    D.init_distributed()  # under torchrun: every process trains each run, rank 0 records it
+    main = D.is_main()
+    bar = tqdm(todo, desc="reproduce", unit="run", disable=not (progress and main))
     for topic, run, seed in bar:
         bar.set_postfix_str(f"{run}, seed {seed}")
         start = time.perf_counter()  # one definition of a run's wall time: training and scoring, every topic
         entry = _module(topic).claim_run(run, prof, seed, runs_dir() / "reproduce" / topic)
         entry["wall_s"] = round(time.perf_counter() - start, 1)
-        record_run(record_path(topic, out), topic, prof.name, {**entry, **_provenance()})
-        if progress:
+        if main:
+            record_run(record_path(topic, out), topic, prof.name,
+                       {**entry, **_provenance(), "processes": D.world_size()})
+        if progress and main:
             bar.write(f"{topic}: {run}, seed {seed}: {entry['steps']} steps in {entry['wall_s']:.0f} s, "
                       + ", ".join(f"{k} {v:.4g}" for k, v in entry["metrics"].items()))
-    write_claims_md(out)
+    if main:
+        write_claims_md(out)
+    D.barrier()
     return evaluate_claims(claims, load_records(claims, out))

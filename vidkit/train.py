@@ -90,6 +90,7 @@ class TrainConfig:
     grad_clip: float | None = 1.0  # max global gradient norm; None: no clipping
     amp: bool = False  # bf16 autocast in the forward pass
     compile: bool = False  # torch.compile the model
+    find_unused_parameters: bool = False  # DDP only: some parameters get no gradient on some steps (e.g. unused heads)
     ckpt_every: int | None = 100  # save checkpoints/last.pt every N steps (and at the end); None: end only
     keep_checkpoints: bool = False  # also keep checkpoints/step_NNNNNNN.pt at each save
     log_every: int = 10  # history / log.txt / progress-bar update every N steps
@@ -115,6 +116,8 @@ class TrainConfig:
              f"grad_clip must be None or a positive number, got {self.grad_clip!r}")
         need(isinstance(self.amp, bool), f"amp must be a bool, got {self.amp!r}")
         need(isinstance(self.compile, bool), f"compile must be a bool, got {self.compile!r}")
+        need(isinstance(self.find_unused_parameters, bool),
+             f"find_unused_parameters must be a bool, got {self.find_unused_parameters!r}")
         need(self.ckpt_every is None or (_is_int(self.ckpt_every) and self.ckpt_every > 0),
              f"ckpt_every must be None or a positive int, got {self.ckpt_every!r}")
         need(isinstance(self.keep_checkpoints, bool), f"keep_checkpoints must be a bool, got {self.keep_checkpoints!r}")
@@ -450,7 +453,8 @@ def train(model: nn.Module, loss_fn: Callable[[nn.Module, Any, int], Any], batch
 
     net = model
     if D.world_size() > 1:
-        net = nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
+        net = nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None,
+                                                  find_unused_parameters=config.find_unused_parameters)
     if config.compile:
         net = torch.compile(net)
     log(f"start step {step}/{config.steps} device={device} world_size={D.world_size()} config={asdict(config)}")

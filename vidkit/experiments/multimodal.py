@@ -63,6 +63,7 @@ from vidkit.models.mmv import (
 from vidkit.models.text import TextEncoder, Vocabulary
 from vidkit.profiles import MultimodalBudget, Profile
 from vidkit.train import TrainConfig, TrainResult, steps_for_time, train
+from vidkit.utils import distributed as D
 from vidkit.utils.checks import check_choice, check_int, check_seed
 
 __all__ = [
@@ -183,7 +184,8 @@ def make_data(n: int, split: str, seed: int, profile: str | Profile | Multimodal
 
 
 def mmv_batches(data: MultimodalData, batch_size: int, *, narration: str = "noisy", text: str = "bag",
-                seed: int = 0) -> Iterator[dict[str, torch.Tensor]]:
+                seed: int = 0, rank: int | None = None,
+                world_size: int | None = None) -> Iterator[dict[str, torch.Tensor]]:
     """Endless shuffled batches for :func:`vidkit.models.mmv.mmv_loss` (a new seeded permutation every epoch):
     ``{"video": (B, T', 2, H, W), "audio": (B, 2, 80, F), "tokens": (B, P, L), "lengths": (B, P), "digit",
     "action", "index": (B,)}``, tokens trimmed to the batch's longest sentence.
@@ -192,28 +194,38 @@ def mmv_batches(data: MultimodalData, batch_size: int, *, narration: str = "nois
     n_aligned``). ``text="bag"`` gives the whole bag (MIL-NCE); ``text="one"`` one sentence per clip (``P = 1``,
     for NCE), drawn uniformly from the bag at every step (noisy: any kind; clean: an aligned one). Every clip's
     bag has the same size, so no ``"text_mask"`` is needed. Inputs are checked when called.
+
+    Under ``torchrun`` (``world_size`` processes) every process draws the same permutation and takes its own
+    ``batch_size`` clips of each global batch of ``batch_size * world_size`` (rank ``r`` the ``r``-th slice, as a
+    ``DistributedSampler`` does), so the processes never see the same clip in one step; a single process is the
+    ``world_size = 1`` case. ``rank`` / ``world_size`` default to the running process group's.
     """
     if not isinstance(data, MultimodalData):
         raise TypeError(f"data must be a MultimodalData (from make_data), got {type(data).__name__}")
-    batch_size = check_int("batch_size", batch_size, 2, len(data), what=f" (at most the {len(data)} clips)")
+    world_size = D.world_size() if world_size is None else check_int("world_size", world_size, 1)
+    rank = D.rank() if rank is None else check_int("rank", rank, 0, world_size - 1, what=f" (< world_size {world_size})")
+    batch_size = check_int("batch_size", batch_size, 2, len(data) // world_size,
+                           what=f" (at most the {len(data)} clips / {world_size} processes)")
     check_choice("narration", narration, NARRATIONS)
     check_choice("text", text, _TEXTS)
     seed = check_seed("seed", seed)
-    return _endless(data, batch_size, narration, text, seed)
+    return _endless(data, batch_size, narration, text, seed, rank, world_size)
 
 
-def _endless(data: MultimodalData, batch_size: int, narration: str, text: str,
-             seed: int) -> Iterator[dict[str, torch.Tensor]]:
+def _endless(data: MultimodalData, batch_size: int, narration: str, text: str, seed: int, rank: int,
+             world_size: int) -> Iterator[dict[str, torch.Tensor]]:
     tok, ln = (data.tokens, data.lengths) if narration == "noisy" else (data.clean_tokens, data.clean_lengths)
     digit, action = data.digit, data.action
-    gen = torch.Generator().manual_seed(seed)
+    gen = torch.Generator().manual_seed(seed)      # the same on every process: one permutation per epoch
+    pick_gen = torch.Generator().manual_seed(seed + 7919 * rank)   # this process's sentence draws
+    step = batch_size * world_size
     while True:
         order = torch.randperm(len(data), generator=gen)
-        for lo in range(0, len(data) - batch_size + 1, batch_size):
-            idx = order[lo:lo + batch_size]
+        for lo in range(0, len(data) - step + 1, step):
+            idx = order[lo + rank * batch_size:lo + (rank + 1) * batch_size]
             t, n = tok[idx], ln[idx]                                            # (B, P, L), (B, P)
             if text == "one":
-                pick = torch.randint(0, t.shape[1], (len(idx),), generator=gen)
+                pick = torch.randint(0, t.shape[1], (len(idx),), generator=pick_gen if world_size > 1 else gen)
                 rows = torch.arange(len(idx))
                 t, n = t[rows, pick][:, None], n[rows, pick][:, None]
             yield {"video": data.video[idx], "audio": data.audio[idx], "tokens": t[..., :int(n.max())].contiguous(),
@@ -283,6 +295,10 @@ def train_mmv(model: MMV, data: MultimodalData, budget: MultimodalBudget, *, des
     ``narration``: ``"noisy"`` bags or ``"clean"`` captions; ``loss``: ``"MIL-NCE"`` (the whole bag) or ``"NCE"``
     (one sentence per clip, see :func:`mmv_batches`). ``design``, if given, must be the model's (a guard for
     notebooks). ``seed`` seeds the batch order and the sentences drawn.
+
+    Under ``torchrun --nproc_per_node=N`` (NCCL on GPUs, Gloo on CPUs) the same call trains one model with
+    ``DistributedDataParallel``: each process takes its own ``budget.batch`` clips per step (:func:`mmv_batches`),
+    the gradients are averaged, and rank 0 alone shows progress (``tests/test_ddp.py`` runs it on 2 CPU processes).
     """
     if not isinstance(model, MMV):
         raise TypeError(f"model must be an MMV (make_model), got {type(model).__name__}")
@@ -295,7 +311,7 @@ def train_mmv(model: MMV, data: MultimodalData, budget: MultimodalBudget, *, des
     check_choice("loss", loss, TEXT_LOSSES)
     seed = check_seed("seed", seed)
     text = "bag" if loss == "MIL-NCE" else "one"
-    batch = min(budget.batch, len(data))
+    batch = min(budget.batch, len(data) // D.world_size())     # per process
     loss_fn = partial(mmv_loss, lambda_va=budget.lambda_va, lambda_vt=budget.lambda_vt, pairs=pairs)
     steps = budget.steps
     if budget.time_s is not None:
@@ -303,7 +319,8 @@ def train_mmv(model: MMV, data: MultimodalData, budget: MultimodalBudget, *, des
         steps = steps_for_time(model, loss_fn, probe, budget.time_s, steps)
     cfg = TrainConfig(steps=steps, time_budget_s=budget.time_s, lr=budget.lr, weight_decay=1e-4,
                       warmup_steps=max(1, min(50, steps // 20)), min_lr_ratio=0.05,
-                      log_every=max(1, min(25, steps // 10)), seed=seed, amp=budget.amp)
+                      log_every=max(1, min(25, steps // 10)), seed=seed, amp=budget.amp,
+                      find_unused_parameters=len(pairs) < len(MMV_PAIRS))   # DDP: one pair leaves heads idle
     torch.manual_seed(seed)
     return train(model, loss_fn, mmv_batches(data, batch, narration=narration, text=text, seed=seed), cfg,
                  progress=progress)

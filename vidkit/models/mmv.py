@@ -48,6 +48,7 @@ from torch import nn
 from vidkit.losses import info_nce, mil_nce, text_video_nce
 from vidkit.models.encoders import Conv2Plus1d, Conv3dEncoder, ProjectionHead
 from vidkit.utils.checks import check_choice, check_int, check_real, shape_text
+from vidkit.utils.distributed import unwrap
 
 __all__ = ["MMV_DESIGNS", "MMV_PAIRS", "HEAD_KINDS", "AudioEncoder", "MMV", "check_pairs", "mmv_loss", "ImageEncoder",
            "deflate", "still_clip", "recalibrate_batchnorm"]
@@ -340,10 +341,13 @@ def mmv_loss(model: MMV, batch: Mapping[str, torch.Tensor], step: int = 0, *, la
     ``pairs``: a non-empty subset of ``("va", "vt")`` (v+a, v+t, or v+a+t); only the inputs and heads of the
     selected pairs are used, so the others get no gradient. ``lambda_va``, ``lambda_vt`` >= 0 (the seed summary
     reports loss weights of 10:1 on HowTo100M alone and 1:1 on HowTo100M + AudioSet). ``step`` is unused.
+    ``model`` may be wrapped in ``DistributedDataParallel`` (as :func:`vidkit.train.train` does under torchrun): the
+    embeddings are computed through the wrapper's forward, so the gradients are averaged over the processes.
     ``logs``: ``"nce_va"`` and/or ``"mil_nce_vt"`` (the unweighted terms).
     """
-    if not isinstance(model, MMV):
-        raise TypeError(f"model must be an MMV, got {type(model).__name__}")
+    core = unwrap(model)
+    if not isinstance(core, MMV):
+        raise TypeError(f"model must be an MMV (or one wrapped by DistributedDataParallel), got {type(core).__name__}")
     if not isinstance(batch, Mapping):
         raise TypeError(f"batch must be a dict with 'video', 'audio', 'tokens', 'lengths', got {type(batch).__name__}")
     pairs = check_pairs(pairs)
@@ -354,10 +358,9 @@ def mmv_loss(model: MMV, batch: Mapping[str, torch.Tensor], step: int = 0, *, la
     if missing:
         raise KeyError(f"batch needs {missing} for pairs {tuple(pairs)} ('video' (B, T, C, H, W), 'audio' "
                        f"(B, C, n_mels, F), 'tokens' (B, P, L), 'lengths' (B, P)); it has {sorted(batch)}")
-    emb = model.pair_embeddings(batch["video"], batch["audio"] if "va" in pairs else None,
-                                batch["tokens"] if "vt" in pairs else None,
-                                batch["lengths"] if "vt" in pairs else None)
-    tau = model.temperature
+    emb = model(batch["video"], batch["audio"] if "va" in pairs else None,   # through the wrapper: DDP syncs
+                batch["tokens"] if "vt" in pairs else None, batch["lengths"] if "vt" in pairs else None)
+    tau = core.temperature
     logs: dict[str, float] = {}
     loss = None
     if "va" in pairs:

@@ -21,7 +21,7 @@ import torch
 import torch.distributed as dist
 
 __all__ = ["init_distributed", "is_distributed", "rank", "local_rank", "world_size", "is_main", "barrier",
-           "all_gather_object", "cleanup"]
+           "all_gather_object", "cleanup", "unwrap"]
 
 
 def _env_int(name: str, default: int | None = None) -> int:
@@ -102,6 +102,19 @@ def all_gather_object(obj: Any) -> list[Any]:
     out: list[Any] = [None] * world_size()
     dist.all_gather_object(out, obj)
     return out
+
+
+def unwrap(model: torch.nn.Module) -> torch.nn.Module:
+    """The module inside the wrappers :func:`vidkit.train.train` may put around a model (``DistributedDataParallel``
+    and ``torch.compile``), for reading its attributes; call the wrapper itself for the forward pass, so DDP
+    synchronises the gradients."""
+    while True:
+        if isinstance(model, torch.nn.parallel.DistributedDataParallel):
+            model = model.module
+        elif hasattr(model, "_orig_mod") and isinstance(model._orig_mod, torch.nn.Module):  # torch.compile
+            model = model._orig_mod
+        else:
+            return model
 
 
 def cleanup(barrier: bool = True) -> None:
