@@ -19,6 +19,7 @@ from vidkit.models.mmv import (
     AudioEncoder,
     ImageEncoder,
     deflate,
+    fit_deflated_batchnorm,
     mmv_loss,
     recalibrate_batchnorm,
     still_clip,
@@ -316,6 +317,23 @@ def test_recalibrate_batchnorm_uses_the_frames_statistics(video_encoder):
     torch.testing.assert_close(image.blocks[0].bn1.running_mean, pre.mean(dim=(0, 2, 3)))
     torch.testing.assert_close(image.blocks[0].bn1.bias, first_bias)
     assert image.blocks[0].bn1.momentum == video_encoder.blocks[0].bn1.momentum
+
+
+def test_fit_deflated_batchnorm_moves_only_gamma_and_beta_towards_the_still_clip(video_encoder):
+    image = deflate(video_encoder)
+    frames = torch.rand(32, 1, 16, 16, dtype=torch.float64)
+    target = video_encoder.embed(still_clip(frames, 8)).detach()
+    before = {k: v.clone() for k, v in image.state_dict().items()}
+    gap = (image.embed(frames) - target).abs().mean().item()
+    fit_deflated_batchnorm(image, video_encoder, frames, 8, steps=60, lr=1e-2, batch_size=16)
+    after = image.state_dict()
+    changed = {k for k in before if not torch.equal(before[k], after[k])}
+    assert changed and all(k.endswith(("bn1.weight", "bn1.bias", "bn2.weight", "bn2.bias")) for k in changed)
+    assert (image.embed(frames) - target).abs().mean().item() < 0.8 * gap          # the L1 gap shrank
+    assert not image.training and all(p.requires_grad for p in image.parameters())
+    assert not video_encoder.training
+    with pytest.raises(ValueError, match=r"frames must be float frames \(N >= 2, 1, H, W\)"):
+        fit_deflated_batchnorm(image, video_encoder, frames[:, :, 0], 8)
 
 
 def test_deflate_rejects_other_networks():

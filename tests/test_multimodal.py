@@ -96,7 +96,7 @@ def test_training_steps_and_every_evaluation_is_finite(data):
     expected = {"video_action_probe", "video_digit_probe", "audio_digit_probe", "action_chance", "digit_chance",
                 "t2v_R@1", "t2v_R@10", "t2v_MedR", "t2v_chance@1", "t2v_chance@10", "a2v_R@1", "a2v_R@10",
                 "a2v_MedR", "v2a_R@1", "v2a_R@10", "v2a_MedR", "av_chance@1", "sync_acc", "frame_digit_still",
-                "frame_digit_deflated", "frame_digit_recalibrated"}
+                "frame_digit_deflated", "frame_digit_fitted", "frame_digit_recalibrated"}
     assert set(out) == expected
     assert all(math.isfinite(v) for v in out.values())
     assert all(0 <= out[k] <= 1 for k in expected if "MedR" not in k)

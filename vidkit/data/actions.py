@@ -353,6 +353,9 @@ class ActionClips:
         scales: ``(N, T, L)`` float32 scales (1 = a box of ``digit_size`` pixels).
         digit_size: side in pixels of the digit box at scale 1 (``size * 28 / 64``).
         action_names: the class names, label order.
+        audio: ``(N, 2, T * 800)`` float32 stereo sound track in [-1, 1] (:func:`vidkit.data.audio.actions_audio`:
+            the actor's voice names the digit, a knock at each tick of its motion, panned with its x), or ``None``
+            unless generated with ``audio=True``.
     """
 
     frames: np.ndarray
@@ -367,6 +370,7 @@ class ActionClips:
     scales: np.ndarray
     digit_size: float
     action_names: tuple[str, ...] = field(default=ACTIONS)
+    audio: np.ndarray | None = None
 
     @property
     def num_frames(self) -> int:
@@ -391,6 +395,7 @@ class ActionClips:
             "frames": self.frames[i], "digit": int(self.digit[i]), "action": int(self.action[i]),
             "action_name": self.action_names[int(self.action[i])], "boxes": self.boxes[i],
             "caption": self.captions[i], "info": {k: v[i] for k, v in self.info.items()},
+            **({} if self.audio is None else {"audio": self.audio[i]}),
         }
 
     def subset(self, idx: Any) -> ActionClips:
@@ -400,7 +405,8 @@ class ActionClips:
             frames=self.frames[ii], digit=self.digit[ii], action=self.action[ii], boxes=self.boxes[ii],
             captions=[self.captions[i] for i in ii], info={k: v[ii] for k, v in self.info.items()},
             images=self.images[ii], centers=self.centers[ii], angles=self.angles[ii], scales=self.scales[ii],
-            digit_size=self.digit_size, action_names=self.action_names)
+            digit_size=self.digit_size, action_names=self.action_names,
+            audio=None if self.audio is None else self.audio[ii])
 
     def tensors(self, idx: Any = None) -> torch.Tensor:
         """Frames as float32 ``(n, T, 1, S, S)`` in [0, 1] (all clips, or those in ``idx``)."""
@@ -498,6 +504,7 @@ def generate_actions(
     distractor_motion: Literal["static", "moving"] = "static",
     actions: Sequence[str] = ACTIONS,
     digits: tuple[np.ndarray, np.ndarray] | None = None,
+    audio: bool = False,
 ) -> ActionClips:
     """Generate ``n`` action clips (deterministic in ``seed`` and ``split``).
 
@@ -513,6 +520,8 @@ def generate_actions(
             With the same seed, both give the same distractor digits and start positions.
         actions: subset/order of :data:`ACTIONS` to sample from; labels index this sequence.
         digits: optional ``(images uint8 (M, 28, 28), labels (M,))`` pool instead of ``load_digits(split)``.
+        audio: also synthesise each clip's sound track from its ground truth (``.audio``, see
+            :func:`vidkit.data.audio.actions_audio`), seeded by the same ``seed``: ``actions_audio(clips, seed)``.
 
     Returns:
         :class:`ActionClips`. ``info`` holds (``N`` first): ``center_mid (N, 2)``, ``angle_mid_deg``,
@@ -657,9 +666,14 @@ def generate_actions(
         "distractor_scale": d_scale.reshape(n, k).astype(f32),
         "distractor_angle_deg": np.rad2deg(d_angle).reshape(n, k).astype(f32),
     }
-    return ActionClips(frames=frames, digit=digit.astype(np.int64), action=action.astype(np.int64), boxes=boxes,
-                       captions=captions, info=info, images=images, centers=centers, angles=angles,
-                       scales=scales, digit_size=float(d0), action_names=actions)
+    clips = ActionClips(frames=frames, digit=digit.astype(np.int64), action=action.astype(np.int64), boxes=boxes,
+                        captions=captions, info=info, images=images, centers=centers, angles=angles,
+                        scales=scales, digit_size=float(d0), action_names=actions)
+    if audio:
+        from vidkit.data.audio import actions_audio  # the sound module reads this one's classes
+
+        clips.audio = actions_audio(clips, int(seed)).audio
+    return clips
 
 
 # ----------------------------------------------------------------------------------------------- dataset

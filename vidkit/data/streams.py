@@ -45,8 +45,10 @@ def concat_batches(parts: list[MovingMNIST]) -> MovingMNIST:
     if len(parts) == 1:
         return parts[0]
     arrays = {f.name: np.concatenate([getattr(p, f.name) for p in parts])
-              for f in fields(MovingMNIST) if f.name not in ("captions", "meta")}
-    return MovingMNIST(**arrays, captions=[c for p in parts for c in p.captions], meta=dict(parts[0].meta))
+              for f in fields(MovingMNIST) if f.name not in ("captions", "meta", "audio")}
+    audio = None if any(p.audio is None for p in parts) else np.concatenate([p.audio for p in parts])
+    return MovingMNIST(**arrays, captions=[c for p in parts for c in p.captions], meta=dict(parts[0].meta),
+                       audio=audio)
 
 
 class MovingMNISTStream:
@@ -57,12 +59,14 @@ class MovingMNISTStream:
     ``rank`` defaults to the ``torch.distributed`` rank, so DDP ranks draw disjoint data.
 
     Use it directly as an iterator in a training loop (``next(stream)``); for ``DataLoader``
-    workers use :class:`MovingMNISTIterable`.
+    workers use :class:`MovingMNISTIterable`. ``with_meta=True`` yields ``(frames, MovingMNIST)`` pairs, the
+    second holding the batch's metadata; ``audio=True`` adds each sequence's sound track to it (``.audio``
+    ``(B, 2, T * 800)``, seeded with the batch, see :func:`vidkit.data.audio.moving_mnist_audio`).
     """
 
     def __init__(self, batch_size: int, seed: int = 0, rank: int | None = None, world_size: int | None = None,
                  num_digits: int = 2, seq_len: int = 20, speed_range: tuple[float, float] | None = None,
-                 split: str = "train", with_meta: bool = False) -> None:
+                 split: str = "train", with_meta: bool = False, audio: bool = False) -> None:
         batch_size = check_int("batch_size", batch_size, 1)
         seed = check_seed("seed", seed)
         split = check_choice("split", split, ("train", "test"))
@@ -74,13 +78,16 @@ class MovingMNISTStream:
             raise ValueError(f"need 0 <= rank < world_size, got rank={self.rank}, world_size={self.world_size}")
         self.batch_size, self.seed, self.split = batch_size, seed, split
         self.kwargs = dict(num_digits=num_digits, seq_len=seq_len, speed_range=speed_range)
-        self.with_meta = with_meta
+        if audio and not with_meta:
+            raise ValueError("audio=True needs with_meta=True: the sound tracks travel in the batch's metadata")
+        self.with_meta, self.audio = with_meta, audio
         self.step = 0
 
     def generate(self, i: int) -> MovingMNIST:
         """Batch ``i`` with its metadata (does not move the stream)."""
         ss = np.random.SeedSequence([self.seed, self.rank, int(i)])
-        return generate_moving_mnist(self.batch_size, ss, split=self.split, captions=self.with_meta, **self.kwargs)
+        return generate_moving_mnist(self.batch_size, ss, split=self.split, captions=self.with_meta, audio=self.audio,
+                                     **self.kwargs)
 
     def __iter__(self) -> Iterator:
         return self

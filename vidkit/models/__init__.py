@@ -21,6 +21,7 @@ from vidkit.models.mmv import (
     AudioEncoder,
     ImageEncoder,
     deflate,
+    fit_deflated_batchnorm,
     mmv_loss,
     recalibrate_batchnorm,
     still_clip,
@@ -34,5 +35,5 @@ __all__ = ["BASELINES", "Conv3dEncoder", "ProjectionHead", "ConvGRUCell", "ConvL
            "srivastava_loss",
            "DEFAULT_HEADS", "AttentionOutput", "FrameCNN", "LRCNClassifier", "MultiLSTM", "PoolingClassifier",
            "SoftAttentionLSTM", "TemporalAttentionLSTM", "attention_loss", "dot_product_attention",
-           "MMV", "MMV_DESIGNS", "AudioEncoder", "ImageEncoder", "deflate", "mmv_loss", "recalibrate_batchnorm",
+           "MMV", "MMV_DESIGNS", "AudioEncoder", "ImageEncoder", "deflate", "fit_deflated_batchnorm", "mmv_loss", "recalibrate_batchnorm",
            "still_clip"]

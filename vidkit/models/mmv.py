@@ -32,8 +32,10 @@ Read top to bottom:
    temperature ``tau = 0.07``. Either pair can be switched off (``pairs``).
 4. **Deflation** (:func:`deflate`): the video network becomes an image network (:class:`ImageEncoder`) by
    summing every 3D kernel over time; on a still clip (:func:`still_clip`) the two agree exactly away from
-   the clip's ends (see :func:`deflate` for the precise relation). :func:`recalibrate_batchnorm` re-estimates
-   batch-norm statistics on frames; a fresh :class:`ImageEncoder` is the 2D baseline trained on frames.
+   the clip's ends (see :func:`deflate` for the precise relation). MMV's own deflation then fits the batch
+   norms' affine parameters so that the image network on a frame matches the video network on the still clip
+   (:func:`fit_deflated_batchnorm`); :func:`recalibrate_batchnorm` instead re-estimates batch-norm statistics on
+   frames; a fresh :class:`ImageEncoder` is the 2D baseline trained on frames.
 """
 
 from __future__ import annotations
@@ -51,7 +53,7 @@ from vidkit.utils.checks import check_choice, check_int, check_real, shape_text
 from vidkit.utils.distributed import unwrap
 
 __all__ = ["MMV_DESIGNS", "MMV_PAIRS", "HEAD_KINDS", "AudioEncoder", "MMV", "check_pairs", "mmv_loss", "ImageEncoder",
-           "deflate", "still_clip", "recalibrate_batchnorm"]
+           "deflate", "still_clip", "recalibrate_batchnorm", "fit_deflated_batchnorm"]
 
 MMV_DESIGNS: tuple[str, ...] = ("fac", "shared", "disjoint")
 """The three ways of placing video, audio and text in shared spaces (MMV's Figure 1)."""
@@ -530,3 +532,62 @@ def recalibrate_batchnorm(model: nn.Module, frames: torch.Tensor, batch_size: in
         for m, mom in zip(norms, momenta, strict=True):
             m.momentum = mom
     return model.eval()
+
+
+def fit_deflated_batchnorm(image: ImageEncoder, video_encoder: Conv3dEncoder, frames: torch.Tensor,
+                           num_frames: int, *, steps: int = 200, lr: float = 1e-2, batch_size: int = 64,
+                           seed: int = 0) -> ImageEncoder:
+    """MMV's deflation, second half: learn the batch norms' ``gamma`` and ``beta`` of a deflated network so that
+    on a frame it outputs what the video network outputs on the still clip of that frame. In place.
+
+    With ``x`` frames ``(N, C, H, W)`` (unlabelled: any images), ``f_img`` = ``image.embed`` (batch norms in
+    eval mode: the running statistics stay fixed; only every batch norm's affine ``weight`` and ``bias`` are
+    trained, every convolution and the final linear layer are frozen) and ``f_vid`` = ``video_encoder.embed``
+    (eval mode, not trained)::
+
+        min_{gamma, beta}  mean_i || f_img(x_i) - f_vid(still_clip(x_i, num_frames)) ||_1
+
+    by Adam (``lr``) for ``steps`` steps on seeded random batches of ``batch_size`` frames. :func:`deflate` alone
+    (the *naive* deflation) differs from the video network on a still clip by the temporal zero padding's end
+    effect (see :func:`deflate`); the fitted affine parameters absorb what they can of it. MMV fits the same L1
+    objective on ImageNet frames with S3D / TSM-ResNet backbones; here any frames of the training clips serve.
+    Returns ``image`` in eval mode.
+    """
+    if not isinstance(image, ImageEncoder):
+        raise TypeError(f"image must be an ImageEncoder (from deflate), got {type(image).__name__}")
+    if not isinstance(video_encoder, Conv3dEncoder):
+        raise TypeError(f"video_encoder must be a Conv3dEncoder, got {type(video_encoder).__name__}")
+    if not isinstance(frames, torch.Tensor) or not frames.is_floating_point() or frames.dim() != 4 \
+            or frames.shape[1] != image.in_channels or len(frames) < 2:
+        raise ValueError(f"frames must be float frames (N >= 2, {image.in_channels}, H, W), got {shape_text(frames)}")
+    num_frames = check_int("num_frames", num_frames)
+    steps, batch_size = check_int("steps", steps), check_int("batch_size", batch_size, 2)
+    lr = check_real("lr", lr, 0.0)
+    was_video = video_encoder.training
+    video_encoder.eval()
+    try:
+        with torch.no_grad():
+            target = torch.cat([video_encoder.embed(still_clip(frames[i:i + 256], num_frames))
+                                for i in range(0, len(frames), 256)])
+    finally:
+        video_encoder.train(was_video)
+    norms = [m for m in image.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    affine = [p for m in norms for p in (m.weight, m.bias)]
+    wanted = {id(p) for p in affine}
+    trainable = {n: p.requires_grad for n, p in image.named_parameters()}
+    for p in image.parameters():
+        p.requires_grad_(id(p) in wanted)
+    opt = torch.optim.Adam(affine, lr=lr)
+    gen = torch.Generator().manual_seed(int(seed))
+    image.eval()                                                  # fixed statistics: only gamma and beta learn
+    try:
+        for _ in range(steps):
+            idx = torch.randint(0, len(frames), (min(batch_size, len(frames)),), generator=gen)
+            loss = (image.embed(frames[idx]) - target[idx]).abs().mean()
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+    finally:
+        for n, p in image.named_parameters():
+            p.requires_grad_(trainable[n])
+    return image.eval()
