@@ -349,3 +349,11 @@ def test_generate_actions_forcing_changes_only_what_is_forced():
 def test_generate_actions_forcing_is_validated(kwargs, match):
     with pytest.raises(ValueError, match=match):
         generate_actions(3, num_frames=2, size=16, num_distractors=1, **kwargs)
+
+
+def test_compositions_share_the_cast_for_one_seed():
+    kw = dict(split="test", seed=6, segments=3, segment_frames=2, size=16)
+    seen, novel = generate_episodes(20, **kw, compositions="seen"), generate_episodes(20, **kw, compositions="novel_combo")
+    assert np.array_equal(seen.info["digit_index"], novel.info["digit_index"])
+    assert np.array_equal(seen.info["distractor_index"], novel.info["distractor_index"])
+    assert not np.array_equal(seen.actions, novel.actions)
