@@ -1,5 +1,5 @@
-"""Data: MNIST digits, bouncing Moving MNIST, the actions suite, their sound tracks and noisy narration, and torch
-dataset wrappers."""
+"""Data: MNIST digits, bouncing Moving MNIST, the actions suite, subtitled episodes of actions, their sound tracks
+and noisy narration, and torch dataset wrappers."""
 
 from vidkit.data.actions import (
     ACTION_GERUNDS,
@@ -33,6 +33,15 @@ from vidkit.data.audio import (
     voice_frequency,
 )
 from vidkit.data.digits import DigitFileError, data_dir, load_digits, read_idx
+from vidkit.data.episodes import (
+    COMPOSITIONS,
+    HELD_OUT_COMBOS,
+    HELD_OUT_ORDERS,
+    Episodes,
+    check_subtitle_spans,
+    first_action_pairs,
+    generate_episodes,
+)
 from vidkit.data.moving_mnist import MovingMNIST, exact_flow, generate_moving_mnist
 from vidkit.data.narration import ALIGNED, FILLER, KIND_NAMES, NEIGHBOUR, Narration, narrate, narrate_pools
 from vidkit.data.streams import MovingMNISTDataset, MovingMNISTIterable, MovingMNISTStream
@@ -55,6 +64,8 @@ __all__ = [
     "bounce_frames", "check_audio", "clip_audio", "log_mel", "mel_frames_per_video_frame", "mel_frequencies",
     "moving_mnist_audio", "synthesize", "voice_frequency",
     "ALIGNED", "FILLER", "KIND_NAMES", "NEIGHBOUR", "Narration", "narrate", "narrate_pools",
+    "COMPOSITIONS", "HELD_OUT_COMBOS", "HELD_OUT_ORDERS", "Episodes", "check_subtitle_spans",
+    "first_action_pairs", "generate_episodes",
     "DigitFileError", "data_dir", "load_digits", "read_idx",
     "MovingMNIST", "exact_flow", "generate_moving_mnist",
     "MovingMNISTDataset", "MovingMNISTIterable", "MovingMNISTStream",

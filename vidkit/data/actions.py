@@ -62,7 +62,7 @@ import torch.nn.functional as F
 from torch.utils.data import Dataset
 
 from vidkit.data.digits import check_digit_bank
-from vidkit.utils.checks import check_choice, check_int, check_seed
+from vidkit.utils.checks import check_choice, check_int, check_seed, shape_text
 
 __all__ = [
     "ACTIONS",
@@ -493,6 +493,21 @@ def _triangle(z: np.ndarray, length: np.ndarray) -> np.ndarray:
     return np.where(length > 0, safe - np.abs(safe - m), 0.0)
 
 
+def _forced(name: str, value: Any, shape: tuple[int, ...], hi: int, what: str) -> np.ndarray | None:
+    """A forced per-clip array: ``None``, or whole numbers of exactly ``shape`` in ``0..hi - 1`` -> int64."""
+    if value is None:
+        return None
+    expected = f"{name} must be an int array of shape {shape} with values in 0..{hi - 1} ({what})"
+    a = np.asarray(value)
+    if a.shape != shape:
+        raise ValueError(f"{expected}, got shape {shape_text(a)}")
+    if a.size and (not np.issubdtype(a.dtype, np.integer) or np.issubdtype(a.dtype, np.bool_)):
+        raise ValueError(f"{expected}, got dtype {a.dtype}")
+    if a.size and (a.min() < 0 or a.max() >= hi):
+        raise ValueError(f"{expected}, got values from {a.min()} to {a.max()}")
+    return a.astype(np.int64)
+
+
 def generate_actions(
     n: int,
     *,
@@ -504,6 +519,9 @@ def generate_actions(
     distractor_motion: Literal["static", "moving"] = "static",
     actions: Sequence[str] = ACTIONS,
     digits: tuple[np.ndarray, np.ndarray] | None = None,
+    action_labels: np.ndarray | Sequence[int] | None = None,
+    digit_index: np.ndarray | Sequence[int] | None = None,
+    distractor_index: np.ndarray | None = None,
     audio: bool = False,
 ) -> ActionClips:
     """Generate ``n`` action clips (deterministic in ``seed`` and ``split``).
@@ -520,6 +538,15 @@ def generate_actions(
             With the same seed, both give the same distractor digits and start positions.
         actions: subset/order of :data:`ACTIONS` to sample from; labels index this sequence.
         digits: optional ``(images uint8 (M, 28, 28), labels (M,))`` pool instead of ``load_digits(split)``.
+        action_labels: optional ``(N,)`` ints in ``0..len(actions) - 1``: each clip's action, instead of a
+            random one. For generators built on this one (e.g. :mod:`vidkit.data.episodes`).
+        digit_index: optional ``(N,)`` ints in ``0..M - 1``: each clip's actor image, an index into the digit
+            pool (its label becomes the clip's ``digit``), instead of a random image.
+        distractor_index: optional ``(N, K)`` ints in ``0..M - 1``: each distractor's image, likewise.
+
+            The random values they replace are still drawn and then overwritten, so forcing one of them
+            changes nothing else (a forced digit only moves the actor as far as its ink needs to stay in
+            view), and forcing the values a call drew anyway gives that call's output bit for bit.
         audio: also synthesise each clip's sound track from its ground truth (``.audio``, see
             :func:`vidkit.data.audio.actions_audio`), seeded by the same ``seed``: ``actions_audio(clips, seed)``.
 
@@ -559,6 +586,11 @@ def generate_actions(
     pool_images, pool_labels = check_digit_bank(digits)
 
     n, t, s, k = int(n), int(num_frames), int(size), int(num_distractors)
+    m_pool = len(pool_images)
+    forced_action = _forced("action_labels", action_labels, (n,), len(actions), "one label per clip, into actions")
+    forced_digit = _forced("digit_index", digit_index, (n,), m_pool, "one actor image per clip, into the digit pool")
+    forced_distractor = _forced("distractor_index", distractor_index, (n, k), m_pool,
+                                "(clips, num_distractors) images, into the digit pool")
     ss = np.random.SeedSequence([int(seed), 0 if split == "train" else 1])
     rng_a, rng_d, rng_c = (np.random.default_rng(c) for c in ss.spawn(3))
     d0 = s * DIGIT_FRACTION
@@ -567,6 +599,10 @@ def generate_actions(
     # ---- actor: labels, image, pose parameters (drawn the same way for every action)
     digit, digit_index = _pick_images(rng_a, pool_labels, (n,))
     action = rng_a.integers(0, len(actions), size=n)
+    if forced_digit is not None:
+        digit_index, digit = forced_digit, pool_labels[forced_digit]
+    if forced_action is not None:
+        action = forced_action
     mid = np.empty((n, 4))
     half = np.empty((n, 4))
     sweep_u = rng_a.random((n, 4))  # position of each sweep within its range (0 slowest .. 1 fastest)
@@ -593,6 +629,8 @@ def generate_actions(
 
     # ---- distractors
     d_digit, d_index = _pick_images(rng_d, pool_labels, (n, k))
+    if forced_distractor is not None:
+        d_index, d_digit = forced_distractor, pool_labels[forced_distractor]
     d_scale = rng_d.uniform(*DISTRACTOR_SCALE, size=(n, k))
     d_angle = np.deg2rad(rng_d.uniform(-DISTRACTOR_ANGLE_DEG, DISTRACTOR_ANGLE_DEG, size=(n, k)))
     d_radius = pool_radius[d_index] * d0 / 2 * d_scale
