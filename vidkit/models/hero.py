@@ -167,18 +167,19 @@ class HERO(nn.Module):
     * ``dim``, ``heads``: width and heads of both transformers (and of the flat one);
     * ``cross_depth``, ``temporal_depth``: blocks of the cross-modal and temporal transformers;
     * ``max_frames`` ``T``, ``max_words`` ``L``: longest episode and subtitle (positional tables; FOM's classifier
-      has ``max_frames`` outputs); ``max_segments``: most subtitles per episode (the flat model's word table has
-      ``max_segments * max_words`` rows);
-    * ``in_channels``, ``width``: the frame CNN's input channels and width;
-    * ``hierarchical``: False = the flat ablation; ``dropout`` inside the transformers.
+      has ``max_frames`` outputs);
+    * ``in_channels``: the frames' channels; ``hierarchical``: False = the flat ablation;
+    * ``max_segments``: most subtitles per episode, for the flat model only (its positional table has
+      ``max(max_frames, max_segments * max_words)`` rows);
+    * ``width``: the frame CNN's width (a multiple of 4); ``dropout`` inside the transformers.
 
     Heads: ``mlm_head`` (dim -> vocab), ``mfm_head`` (dim -> dim, shared by MFFR and MNCE), ``span_conv``
     (VSM's two 1D filters), ``fom_head`` (dim -> max_frames).
     """
 
     def __init__(self, vocab_size: int, dim: int = 64, heads: int = 4, cross_depth: int = 2, temporal_depth: int = 2,
-                 max_frames: int = 64, max_words: int = 16, max_segments: int = 16, in_channels: int = 1,
-                 width: int = 16, hierarchical: bool = True, dropout: float = 0.0):
+                 max_frames: int = 64, max_words: int = 16, in_channels: int = 1, hierarchical: bool = True,
+                 max_segments: int = 16, width: int = 16, dropout: float = 0.0):
         super().__init__()
         check_int("HERO: vocab_size", vocab_size, 3, what=" (<pad>, <unk> and at least one word)")
         for name, value in {"dim": dim, "heads": heads, "cross_depth": cross_depth, "temporal_depth": temporal_depth,
