@@ -13,6 +13,7 @@ from vidkit.data.audio import (
     VOICE_F0,
     action_events,
     actions_audio,
+    attach_audio,
     bounce_frames,
     check_audio,
     clip_audio,
@@ -404,25 +405,27 @@ def test_bad_log_mel_inputs_raise_clearly():
 
 
 def test_audio_travels_with_the_batch_metadata(mnist1, actions):
-    """generate_*(audio=True) attach the seeded track; subsets, items, concatenation and the stream carry it."""
+    """attach_audio puts the seeded track into the batch; subsets, items, concatenation and the stream carry it."""
     from vidkit.data import MovingMNISTStream
     from vidkit.data.streams import concat_batches
 
     assert mnist1.audio is None and actions.audio is None                     # off by default: no cost
-    clips = generate_actions(24, seed=5, num_frames=12, size=32, num_distractors=2, distractor_motion="moving",
-                             audio=True)
-    np.testing.assert_array_equal(clips.frames, actions.frames)               # the frames do not change
+    clips = generate_actions(24, seed=5, num_frames=12, size=32, num_distractors=2, distractor_motion="moving")
+    assert attach_audio(clips, 5) is clips
     np.testing.assert_array_equal(clips.audio, actions_audio(actions, 5).audio)
     assert clips.audio.shape == (24, 2, 12 * SAMPLES_PER_FRAME) and clips.audio.dtype == np.float32
     np.testing.assert_array_equal(clips.subset([3, 1]).audio, clips.audio[[3, 1]])
     np.testing.assert_array_equal(clips[2]["audio"], clips.audio[2])
-    data = generate_moving_mnist(24, seed=3, num_digits=1, seq_len=20, audio=True)
+    data = attach_audio(generate_moving_mnist(24, seed=3, num_digits=1, seq_len=20), 3)
     np.testing.assert_array_equal(data.audio, moving_mnist_audio(mnist1, 3).audio)
     np.testing.assert_array_equal(data.subset(slice(4, 9)).audio, data.audio[4:9])
     both = concat_batches([data.subset(slice(0, 5)), data.subset(slice(5, 8))])
     np.testing.assert_array_equal(both.audio, data.audio[:8])
-    x, meta = next(MovingMNISTStream(4, seed=1, with_meta=True, audio=True, seq_len=10))
+    stream = MovingMNISTStream(4, seed=1, with_meta=True, audio=True, seq_len=10)
+    x, meta = next(stream)
     assert meta.audio.shape == (4, 2, 10 * SAMPLES_PER_FRAME) and len(meta.audio) == len(x)
-    assert np.abs(meta.audio).max() > 0.01
+    again = stream.generate(0)                                                 # seeded like the frames
+    np.testing.assert_array_equal(again.audio, meta.audio)
+    assert not np.array_equal(stream.generate(1).audio, meta.audio)
     with pytest.raises(ValueError, match="audio=True needs with_meta=True"):
         MovingMNISTStream(4, audio=True)

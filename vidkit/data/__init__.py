@@ -22,6 +22,7 @@ from vidkit.data.audio import (
     Soundtrack,
     action_events,
     actions_audio,
+    attach_audio,
     bounce_frames,
     check_audio,
     clip_audio,
@@ -60,7 +61,7 @@ from vidkit.data.testset import (
 __all__ = [
     "ACTIONS", "ACTION_GERUNDS", "ACTION_VERBS", "CAPTION_TEMPLATES", "DIGIT_WORDS", "QUADRANTS",
     "SUBJECT_TEMPLATES", "ActionClips", "ActionsDataset", "all_captions", "captions_for", "generate_actions",
-    "SAMPLE_RATE", "SAMPLES_PER_FRAME", "VOICE_F0", "Soundtrack", "action_events", "actions_audio",
+    "SAMPLE_RATE", "SAMPLES_PER_FRAME", "VOICE_F0", "Soundtrack", "action_events", "actions_audio", "attach_audio",
     "bounce_frames", "check_audio", "clip_audio", "log_mel", "mel_frames_per_video_frame", "mel_frequencies",
     "moving_mnist_audio", "synthesize", "voice_frequency",
     "ALIGNED", "FILLER", "KIND_NAMES", "NEIGHBOUR", "Narration", "narrate", "narrate_pools",

@@ -355,7 +355,7 @@ class ActionClips:
         action_names: the class names, label order.
         audio: ``(N, 2, T * 800)`` float32 stereo sound track in [-1, 1] (:func:`vidkit.data.audio.actions_audio`:
             the actor's voice names the digit, a knock at each tick of its motion, panned with its x), or ``None``
-            unless generated with ``audio=True``.
+            until :func:`vidkit.data.audio.attach_audio` adds it.
     """
 
     frames: np.ndarray
@@ -522,7 +522,6 @@ def generate_actions(
     action_labels: np.ndarray | Sequence[int] | None = None,
     digit_index: np.ndarray | Sequence[int] | None = None,
     distractor_index: np.ndarray | None = None,
-    audio: bool = False,
 ) -> ActionClips:
     """Generate ``n`` action clips (deterministic in ``seed`` and ``split``).
 
@@ -547,8 +546,6 @@ def generate_actions(
             The random values they replace are still drawn and then overwritten, so forcing one of them
             changes nothing else (a forced digit only moves the actor as far as its ink needs to stay in
             view), and forcing the values a call drew anyway gives that call's output bit for bit.
-        audio: also synthesise each clip's sound track from its ground truth (``.audio``, see
-            :func:`vidkit.data.audio.actions_audio`), seeded by the same ``seed``: ``actions_audio(clips, seed)``.
 
     Returns:
         :class:`ActionClips`. ``info`` holds (``N`` first): ``center_mid (N, 2)``, ``angle_mid_deg``,
@@ -704,14 +701,9 @@ def generate_actions(
         "distractor_scale": d_scale.reshape(n, k).astype(f32),
         "distractor_angle_deg": np.rad2deg(d_angle).reshape(n, k).astype(f32),
     }
-    clips = ActionClips(frames=frames, digit=digit.astype(np.int64), action=action.astype(np.int64), boxes=boxes,
-                        captions=captions, info=info, images=images, centers=centers, angles=angles,
-                        scales=scales, digit_size=float(d0), action_names=actions)
-    if audio:
-        from vidkit.data.audio import actions_audio  # the sound module reads this one's classes
-
-        clips.audio = actions_audio(clips, int(seed)).audio
-    return clips
+    return ActionClips(frames=frames, digit=digit.astype(np.int64), action=action.astype(np.int64), boxes=boxes,
+                       captions=captions, info=info, images=images, centers=centers, angles=angles,
+                       scales=scales, digit_size=float(d0), action_names=actions)
 
 
 # ----------------------------------------------------------------------------------------------- dataset

@@ -68,7 +68,7 @@ from vidkit.utils.checks import check_int, check_real, check_seed, shape_text
 __all__ = [
     "SAMPLE_RATE", "SAMPLES_PER_FRAME", "VOICE_F0", "HARMONICS", "CLICK_DECAY_S", "TICK_ANGLE_DEG",
     "TICK_LOG_SCALE", "TICK_TRANSLATION", "Soundtrack", "voice_frequency", "bounce_frames", "action_events",
-    "synthesize", "moving_mnist_audio", "actions_audio", "clip_audio", "check_audio", "log_mel",
+    "synthesize", "moving_mnist_audio", "actions_audio", "clip_audio", "attach_audio", "check_audio", "log_mel",
     "mel_frequencies", "mel_frames_per_video_frame",
 ]
 
@@ -359,6 +359,17 @@ def actions_audio(clips: ActionClips, seed: int = 0, **kwargs: Any) -> Soundtrac
         raise TypeError(f"clips must be an ActionClips (from generate_actions), got {type(clips).__name__}")
     pan = np.clip(clips.centers[:, :, :1, 0].astype(np.float64) / clips.size, 0.0, 1.0)  # (N, T, 1)
     return synthesize(clips.digit[:, None], pan, action_events(clips)[..., None], seed, **kwargs)
+
+
+def attach_audio(clips: MovingMNIST | ActionClips, seed: int | np.random.SeedSequence = 0) -> MovingMNIST | ActionClips:
+    """Put each clip's sound track into the batch's metadata: ``clips.audio = clip_audio(clips, seed).audio``
+    (``(N, 2, T * 800)`` float32), in place; returns ``clips``. Give the ``seed`` the frames were generated with,
+    so the sound is seeded like the frames (a ``SeedSequence`` stands for its first generated word). Subsets,
+    items and concatenated batches carry the tracks along."""
+    if isinstance(seed, np.random.SeedSequence):
+        seed = int(seed.generate_state(1)[0])
+    clips.audio = clip_audio(clips, seed).audio
+    return clips
 
 
 def clip_audio(clips: MovingMNIST | ActionClips, seed: int = 0, **kwargs: Any) -> Soundtrack:

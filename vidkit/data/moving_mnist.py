@@ -58,7 +58,7 @@ class MovingMNIST:
         digit_images: ``(N, K, 28, 28)`` uint8 digit patches (needed for exact flow).
         audio:      ``(N, 2, T * 800)`` float32 stereo sound track in [-1, 1] (:func:`vidkit.data.audio.
                     moving_mnist_audio`: a voice per digit, a knock at each bounce, panned with x), or ``None``
-                    unless generated with ``audio=True``.
+                    until :func:`vidkit.data.audio.attach_audio` adds it.
     """
 
     frames: np.ndarray
@@ -222,7 +222,6 @@ def generate_moving_mnist(
     speed_range: tuple[float, float] | None = None,
     digits: tuple[np.ndarray, np.ndarray] | None = None,
     captions: bool = True,
-    audio: bool = False,
 ) -> MovingMNIST:
     """Generate ``n`` bouncing-digit sequences (Srivastava protocol), vectorised.
 
@@ -239,9 +238,6 @@ def generate_moving_mnist(
             ``step_length`` drawn uniformly per digit (the paper's random speeds), finite, ``0 < lo <= hi``.
         digits: optional ``(images (M, 28, 28) uint8, labels (M,) in 0..9)`` bank to draw from, ``M >= 1``.
         captions: write a caption per sequence.
-        audio: also synthesise each sequence's sound track from its metadata (``.audio``, see
-            :func:`vidkit.data.audio.moving_mnist_audio`), seeded by the same ``seed`` (an int seed ``s`` gives
-            ``moving_mnist_audio(data, s)``; a ``SeedSequence`` gives its first generated word).
 
     Every argument is checked first: a bad one raises ``ValueError`` naming it, the expected type and
     range, and the value got (bools and floats are not taken for counts or seeds).
@@ -270,17 +266,11 @@ def generate_moving_mnist(
         paste_digits(frames[lo:hi], positions[lo:hi], patches[lo:hi])
 
     caps = [_caption(labels[digit_index[i]], velocities[i, 0]) for i in range(n)] if captions else []
-    out = MovingMNIST(
+    return MovingMNIST(
         frames=frames, labels=labels[digit_index].astype(np.int64), digit_index=digit_index,
         positions=positions, velocities=velocities, bounces=bounces, captions=caps, digit_images=patches,
         meta={"split": split, "step_length": step_length, "speed_range": speed_range, "canvas": canvas},
     )
-    if audio:
-        from vidkit.data.audio import moving_mnist_audio  # the sound module reads this one's classes
-
-        word = int(seed.generate_state(1)[0]) if isinstance(seed, np.random.SeedSequence) else int(seed)
-        out.audio = moving_mnist_audio(out, word).audio
-    return out
 
 
 def exact_flow(positions: np.ndarray, digit_images: np.ndarray, canvas: int = CANVAS,

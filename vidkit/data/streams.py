@@ -21,6 +21,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset, IterableDataset, get_worker_info
 
+from vidkit.data.audio import attach_audio
 from vidkit.data.moving_mnist import MovingMNIST, _uint8_to_float, check_motion_args, generate_moving_mnist
 from vidkit.utils.checks import check_choice, check_int, check_seed
 
@@ -86,8 +87,8 @@ class MovingMNISTStream:
     def generate(self, i: int) -> MovingMNIST:
         """Batch ``i`` with its metadata (does not move the stream)."""
         ss = np.random.SeedSequence([self.seed, self.rank, int(i)])
-        return generate_moving_mnist(self.batch_size, ss, split=self.split, captions=self.with_meta, audio=self.audio,
-                                     **self.kwargs)
+        batch = generate_moving_mnist(self.batch_size, ss, split=self.split, captions=self.with_meta, **self.kwargs)
+        return attach_audio(batch, ss) if self.audio else batch
 
     def __iter__(self) -> Iterator:
         return self

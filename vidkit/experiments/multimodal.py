@@ -42,7 +42,7 @@ import torch
 from torch import nn
 
 from vidkit.data.actions import ActionClips, all_captions, generate_actions
-from vidkit.data.audio import log_mel
+from vidkit.data.audio import attach_audio, log_mel
 from vidkit.data.flow import with_frame_differences
 from vidkit.data.narration import ALIGNED, Narration, narrate
 from vidkit.eval.claims import Arm, Claim
@@ -168,7 +168,8 @@ def make_data(n: int, split: str, seed: int, profile: str | Profile | Multimodal
     if key in _DATA:
         return _DATA[key]
     clips = generate_actions(n, split=split, seed=seed, num_frames=b.frames, size=size,
-                             num_distractors=b.distractors, audio=True)
+                             num_distractors=b.distractors)
+    attach_audio(clips, seed)                                   # the sound, seeded like the frames
     video = with_frame_differences(clips.tensors())[:, ::b.stride].contiguous()
     audio = log_mel(clips.audio)
     story = narrate(clips, seed, n_aligned=b.n_aligned, n_neighbour=b.n_neighbour, n_filler=b.n_filler)

@@ -15,6 +15,22 @@ from vidkit.models.attention import (
 from vidkit.models.baselines import BASELINES, CopyLastBaseline, MeanFrameBaseline, ZerosBaseline
 from vidkit.models.convrnn import ConvGRUCell, ConvLSTMCell, ConvRNNPredictor, scheduled_sampling
 from vidkit.models.encoders import Conv3dEncoder, ProjectionHead
+from vidkit.models.hero import (
+    HERO,
+    HERO_TASKS,
+    MASK_FRACTION,
+    AttentionMaps,
+    HEROOutput,
+    episode_features,
+    fom_loss,
+    fom_order,
+    hero_loss,
+    mfm_loss,
+    mlm_loss,
+    moment_scores,
+    predict_order,
+    vsm_loss,
+)
 from vidkit.models.mmv import (
     MMV,
     MMV_DESIGNS,
@@ -29,11 +45,15 @@ from vidkit.models.mmv import (
 from vidkit.models.simvp import SimVP
 from vidkit.models.srivastava import SrivastavaLSTM, srivastava_loss
 from vidkit.models.tiny import TinyFramePredictor
+from vidkit.models.transformer import Block, MultiHeadAttention, Transformer, causal_mask
 
 __all__ = ["BASELINES", "Conv3dEncoder", "ProjectionHead", "ConvGRUCell", "ConvLSTMCell", "ConvRNNPredictor", "CopyLastBaseline", "MeanFrameBaseline",
            "SimVP", "SrivastavaLSTM", "TinyFramePredictor", "ZerosBaseline", "scheduled_sampling",
            "srivastava_loss",
            "DEFAULT_HEADS", "AttentionOutput", "FrameCNN", "LRCNClassifier", "MultiLSTM", "PoolingClassifier",
            "SoftAttentionLSTM", "TemporalAttentionLSTM", "attention_loss", "dot_product_attention",
-           "MMV", "MMV_DESIGNS", "AudioEncoder", "ImageEncoder", "deflate", "fit_deflated_batchnorm", "mmv_loss", "recalibrate_batchnorm",
-           "still_clip"]
+           "MMV", "MMV_DESIGNS", "AudioEncoder", "ImageEncoder", "deflate", "fit_deflated_batchnorm", "mmv_loss",
+           "recalibrate_batchnorm", "still_clip",
+           "Block", "MultiHeadAttention", "Transformer", "causal_mask",
+           "HERO", "HERO_TASKS", "MASK_FRACTION", "AttentionMaps", "HEROOutput", "episode_features", "fom_loss",
+           "fom_order", "hero_loss", "mfm_loss", "mlm_loss", "moment_scores", "predict_order", "vsm_loss"]
