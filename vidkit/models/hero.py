@@ -69,6 +69,7 @@ from torch import nn
 from vidkit.losses import max_margin_ranking, text_video_nce
 from vidkit.models.transformer import Transformer
 from vidkit.utils.checks import check_choice, check_int, check_real, shape_text
+from vidkit.utils.distributed import unwrap
 
 __all__ = ["HERO", "HEROOutput", "AttentionMaps", "HERO_TASKS", "MASK_FRACTION", "mlm_loss", "mfm_loss",
            "vsm_loss", "fom_loss", "hero_loss", "fom_order", "moment_scores", "episode_features", "predict_order"]
@@ -490,12 +491,10 @@ def _real_words(batch: Mapping[str, torch.Tensor]) -> torch.Tensor:
 
 
 def _unwrap(model: Any) -> HERO:
-    """The :class:`HERO` inside ``DistributedDataParallel`` (``.module``) or ``torch.compile`` (``._orig_mod``)."""
-    inner = model
-    for _ in range(4):
-        if isinstance(inner, HERO):
-            return inner
-        inner = getattr(inner, "module", None) if hasattr(inner, "module") else getattr(inner, "_orig_mod", None)
+    """The :class:`HERO` inside ``DistributedDataParallel`` or ``torch.compile`` (:func:`vidkit.utils.distributed.unwrap`)."""
+    inner = unwrap(model) if isinstance(model, nn.Module) else model
+    if isinstance(inner, HERO):
+        return inner
     raise TypeError(f"model must be a HERO (or a DistributedDataParallel / compiled HERO), got {type(model).__name__}")
 
 
