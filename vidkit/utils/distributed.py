@@ -106,10 +106,10 @@ def all_gather_object(obj: Any) -> list[Any]:
 
 def unwrap(model: torch.nn.Module) -> torch.nn.Module:
     """The module inside the wrappers :func:`vidkit.train.train` may put around a model (``DistributedDataParallel``
-    and ``torch.compile``), for reading its attributes; call the wrapper itself for the forward pass, so DDP
-    synchronises the gradients."""
+    and ``DataParallel`` hold it in ``.module``, ``torch.compile`` in ``._orig_mod``), for reading its attributes;
+    call the wrapper itself for the forward pass, so DDP synchronises the gradients."""
     while True:
-        if isinstance(model, torch.nn.parallel.DistributedDataParallel):
+        if isinstance(getattr(model, "module", None), torch.nn.Module):
             model = model.module
         elif hasattr(model, "_orig_mod") and isinstance(model._orig_mod, torch.nn.Module):  # torch.compile
             model = model._orig_mod
