@@ -332,8 +332,34 @@ def _chunks(n: int, per_item: int, budget: int = 1 << 20) -> list[slice]:
 # ----------------------------------------------------------------------------------------------- container
 
 
+class ClipBatch:
+    """What every batch of clips with ``frames`` ``(N, T, S, S)`` offers (:class:`ActionClips`,
+    :class:`vidkit.data.episodes.Episodes`): ``len``, ``num_frames`` (``T``), ``size`` (``S``) and ``_index``."""
+
+    frames: np.ndarray
+
+    @property
+    def num_frames(self) -> int:
+        """``T``, frames per clip."""
+        return int(self.frames.shape[1])
+
+    @property
+    def size(self) -> int:
+        """``S``, the frame side in pixels."""
+        return int(self.frames.shape[-1])
+
+    def __len__(self) -> int:
+        return int(self.frames.shape[0])
+
+    def _index(self, idx: Any) -> np.ndarray:
+        """``idx`` (None: all; an int, slice, index array or boolean mask) as a flat array of clip indices."""
+        if idx is None:
+            return np.arange(len(self))
+        return np.arange(len(self))[idx].reshape(-1)
+
+
 @dataclass
-class ActionClips:
+class ActionClips(ClipBatch):
     """A batch of action clips plus all ground truth (numpy arrays; ``N`` clips, ``T`` frames, ``S`` pixels).
 
     Layer ``0`` is the actor, layers ``1..K`` the distractors (drawn first, i.e. beneath the actor).
@@ -371,22 +397,6 @@ class ActionClips:
     digit_size: float
     action_names: tuple[str, ...] = field(default=ACTIONS)
     audio: np.ndarray | None = None
-
-    @property
-    def num_frames(self) -> int:
-        return int(self.frames.shape[1])
-
-    @property
-    def size(self) -> int:
-        return int(self.frames.shape[-1])
-
-    def __len__(self) -> int:
-        return int(self.frames.shape[0])
-
-    def _index(self, idx: Any) -> np.ndarray:
-        if idx is None:
-            return np.arange(len(self))
-        return np.arange(len(self))[idx].reshape(-1)
 
     def __getitem__(self, i: int) -> dict[str, Any]:
         """One clip as a dict: frames ``(T, S, S)`` uint8, digit, action, action_name, boxes, caption, info."""

@@ -59,7 +59,7 @@ from typing import Any, Literal
 import numpy as np
 import torch
 
-from vidkit.data.actions import _MIN_SIZE, ACTIONS, ActionClips, _pick_images, generate_actions
+from vidkit.data.actions import _MIN_SIZE, ACTIONS, ActionClips, ClipBatch, _pick_images, generate_actions
 from vidkit.data.digits import check_digit_bank, load_digits
 from vidkit.utils.checks import check_choice, check_int, check_seed, shape_text
 
@@ -151,7 +151,7 @@ def check_subtitle_spans(starts: Any, ends: Any, num_frames: int) -> tuple[np.nd
 
 
 @dataclass
-class Episodes:
+class Episodes(ClipBatch):
     """A batch of episodes plus ground truth (numpy arrays; ``N`` episodes of ``G`` segments, ``T`` frames,
     ``S`` pixels, ``K`` distractors).
 
@@ -189,26 +189,9 @@ class Episodes:
     action_names: tuple[str, ...] = field(default=ACTIONS)
 
     @property
-    def num_frames(self) -> int:
-        """``T``, frames per episode."""
-        return int(self.frames.shape[1])
-
-    @property
     def num_segments(self) -> int:
         """``G``, segments per episode."""
         return int(self.actions.shape[1])
-
-    @property
-    def size(self) -> int:
-        return int(self.frames.shape[-1])
-
-    def __len__(self) -> int:
-        return int(self.frames.shape[0])
-
-    def _index(self, idx: Any) -> np.ndarray:
-        if idx is None:
-            return np.arange(len(self))
-        return np.arange(len(self))[idx].reshape(-1)
 
     def __getitem__(self, i: int) -> dict[str, Any]:
         """One episode as a dict: ``frames`` ``(T, S, S)`` uint8, ``digit`` int, ``actions`` ``(G,)`` int64,
