@@ -198,7 +198,10 @@ class AttentionExplorer:
     ``position_labels``, ``position_keys`` (``("frame", t)`` or ``("word", s, l)``), ``head_options`` (head
     labels, ``"mean of heads"`` last), ``selectors`` (``{"transformer", "layer", "head", "query"}`` widgets: two
     rows of ``ToggleButtons``, then ``ToggleButtons`` and a ``Dropdown``), ``stack`` (the outer ``Stack``),
-    ``links``, ``payload_bytes`` (PNG + HTML bytes of every page), ``widget`` (``VBox`` with class
+    ``links``, ``pngs`` (``{(transformer, layer, head): PNG bytes}``, head ``"mean"`` for the mean),
+    ``matrix_geometry`` (where each PNG's matrix lies: ``left``, ``top``, ``cell`` pixels, ``vmax`` the weight of the
+    darkest colour), ``rows_html`` (``{(transformer, layer, head, query): HTML}``), ``payload_bytes`` (PNG + HTML
+    bytes of every page), ``widget`` (``VBox`` with class
     ``vidkit-attention-explorer``). :meth:`matrix` / :meth:`row` give the numbers a page shows, :meth:`show`
     picks a page from Python.
     """
@@ -244,7 +247,7 @@ class AttentionExplorer:
                     else:
                         words.add(k[1:])
         for s in sorted({w[0] for w in words}):
-            read = sorted(l for ss, l in words if ss == s)
+            read = sorted(j for ss, j in words if ss == s)
             if s >= len(self.subtitles):
                 raise ValueError(f"AttentionExplorer: the model read words of subtitle {s}, but subtitles has only "
                                  f"{len(self.subtitles)} subtitles")
@@ -386,8 +389,8 @@ class AttentionExplorer:
         for i, s in enumerate(lines):
             draw.text((6, 4 + i * line_h), s, fill=(0, 0, 0), font=big)
         vmax = float(m[reach].max()) if reach.any() else 1.0
+        self.matrix_geometry[(transformer, layer, head)] = {"left": left, "top": top, "cell": c, "vmax": vmax}
         cells = self._colour(m / max(vmax, 1e-12))
-        yy, xx = np.mgrid[0:n, 0:n]
         hatch = np.full((c, c, 3), 232, np.uint8)
         hatch[(np.add.outer(np.arange(c), np.arange(c)) % 6) == 0] = 200
         grid = np.repeat(np.repeat(cells, c, axis=0), c, axis=1)
@@ -395,7 +398,6 @@ class AttentionExplorer:
         far = np.repeat(np.repeat(~reach, c, axis=0), c, axis=1)
         grid[far] = block[far]
         img.paste(Image.fromarray(grid), (left, top))
-        del yy, xx
         # axes: thumbnails of frames, labels (rows: right-aligned; columns: rotated)
         for i, g in enumerate(pos):
             y = top + i * c
@@ -530,6 +532,7 @@ class AttentionExplorer:
         n_layers, n_heads = max(self.layers.values()), len(self.head_options)
         shared_layout = W.Layout()
         self.pngs: dict[tuple[str, int, int | str], bytes] = {}
+        self.matrix_geometry: dict[tuple[str, int, int | str], dict[str, Any]] = {}
         self.rows_html: dict[tuple[str, int, int | str, int], str] = {}
         notes: dict[str, Any] = {}
 
@@ -729,7 +732,7 @@ def fom_view(frames: Any, order: Any, predicted: Any, *, moved: Any = None, titl
         cell(axes[0], t_, rgb[o[t_]], moved_c if mv[t_] else None)
         if mv[t_]:
             mark = "\u2713" if right[t_] else "\u2717"
-            axes[0].text(t_ + 0.5, 1.02, f"\u2192{p[t_]}{mark}", ha="center", va="top", fontsize=9,
+            axes[0].text(t_ + 0.5, 1.0, f"\u2192{p[t_]}\n{mark}", ha="center", va="top", fontsize=9,
                          color=colour[bool(right[t_])], fontweight="bold")
     placed: dict[int, list[int]] = {}
     for t_ in np.flatnonzero(mv):
@@ -748,7 +751,7 @@ def fom_view(frames: Any, order: Any, predicted: Any, *, moved: Any = None, titl
     names = ["shuffled input", "predicted order", "truth"]
     for ax, name in zip(axes, names):
         ax.set_xlim(0, t)
-        ax.set_ylim(1.35 if ax is axes[0] else 1.05, -0.05)
+        ax.set_ylim(1.6 if ax is axes[0] else 1.05, -0.05)
         ax.set_aspect("equal")
         ax.set_xticks(np.arange(t) + 0.5, [str(i) for i in range(t)], fontsize=8)
         ax.tick_params(length=0, pad=1)
@@ -850,9 +853,10 @@ def moment_timeline(starts: Any, ends: Any, subtitles: Sequence[Any], query: str
             ax.barh(r, b - a, left=a, height=0.6, color=np.array(RIGHT_RGB if good else WRONG_RGB) / 255,
                     alpha=0.85 if r == 0 else 0.55, edgecolor="black", linewidth=0.6)
             label = f"#{r + 1}  [{a}, {b})  score {score:.2f}  IoU {iou:.2f}"
-            inside = (b - a) * px_per_frame > 7 * len(label)
-            ax.text(b + 0.3 if not inside else (a + b) / 2, r, label, va="center",
-                    ha="left" if not inside else "center", fontsize=9, clip_on=False)
+            need = 5.6 * len(label) / px_per_frame + 0.6                     # frames the label needs at 9 pt
+            x, ha = ((a + b) / 2, "center") if b - a >= need else (b + 0.3, "left") if t - b >= need else \
+                (a - 0.3, "right") if a >= need else ((a + b) / 2, "center")
+            ax.text(x, r, label, va="center", ha=ha, fontsize=9)
         ax.set_ylim(max(len(rank), 1) - 0.4, -0.6)
         ax.set_yticks([])
         ax.set_title("query " + ("" if single else f"{qi}: ") + "\u201c" + textwrap.shorten(q, 110) +
