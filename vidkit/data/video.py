@@ -29,7 +29,8 @@ The result is a NumPy array, **uint8 0..255, channels last**, the layout of imag
 skips to the frame shown at that time; ``fps=None`` keeps every frame from there, a number resamples by
 *picking* frames (no blending): output frame ``j`` is the file frame shown at ``start + j / fps``, so
 ``fps=10`` on a 30 fps file keeps every third frame and ``fps=60`` shows each frame twice. ``max_frames`` stops
-early. :func:`probe_video` reads a file's frame count, rate and size without decoding it.
+early. :func:`read_frames` reads chosen frame numbers (the clips of :mod:`vidkit.data.folders`) in one pass;
+:func:`probe_video` reads a file's frame count, rate and size without decoding the video.
 
 **Writing** (:func:`write_video`) picks the codec from the suffix: ``.mp4`` H.264 (libx264), ``.avi`` MPEG-4
 part 2 (the codec family of UCF-101's Xvid files), ``.webm`` VP8, all yuv420p (an odd height or width gets one
@@ -43,6 +44,7 @@ raise ``ValueError`` naming the expected value. The ``vidkit`` command prints ea
 from __future__ import annotations
 
 import errno
+import itertools
 import math
 import os
 import warnings
@@ -57,8 +59,8 @@ from vidkit.errors import DataFileError
 from vidkit.utils.checks import check_choice, check_int, check_real, shape_text
 from vidkit.utils.fileio import atomic_write_path
 
-__all__ = ["VIDEO_SUFFIXES", "VideoFileError", "VideoInfo", "probe_video", "read_video", "fit_frame", "to_clip",
-           "write_video"]
+__all__ = ["VIDEO_SUFFIXES", "VideoFileError", "VideoInfo", "probe_video", "read_video", "read_frames", "fit_frame",
+           "to_clip", "write_video"]
 
 #: File suffixes the kit reads and writes (lower case). :func:`read_video` opens anything ffmpeg decodes;
 #: these are the ones :func:`vidkit.data.folders.list_videos` collects from a folder and :func:`write_video` writes.
@@ -202,6 +204,28 @@ def fit_frame(frame: np.ndarray, size: int | tuple[int, int], channels: int = 1,
     return out
 
 
+def _decode(clip: Any, p: Path, indices: Any, size: tuple[int, int], channels: int, fit: str) -> list[np.ndarray]:
+    """Fitted frames of file frames ``indices`` (non-decreasing ints, an iterator may be endless), read in one pass;
+    stops at the end of the file (the header's frame count, or earlier if the stream ends before it)."""
+    n, src_fps = int(clip.reader.n_frames), float(clip.fps)
+    out: list[np.ndarray] = []
+    try:
+        with warnings.catch_warnings():
+            # moviepy warns, then repeats the last frame, when a file ends before its header says: stop there
+            warnings.filterwarnings("error", message=r".*bytes wanted but", category=UserWarning)
+            for i in indices:
+                if i >= n:
+                    break
+                try:
+                    rgb = clip.get_frame(i / src_fps)
+                except UserWarning:
+                    break
+                out.append(fit_frame(np.asarray(rgb, dtype=np.uint8)[..., :3], size, channels, fit))
+    except OSError as e:
+        raise VideoFileError(f"{p}: decoding failed (ffmpeg: {_ffmpeg_reason(e)})") from e
+    return out
+
+
 def read_video(path: str | os.PathLike, *, size: int | tuple[int, int] = 64, channels: int = 1,
                fps: float | None = None, max_frames: int | None = None, start: float = 0.0,
                fit: str = "crop") -> np.ndarray:
@@ -226,7 +250,7 @@ def read_video(path: str | os.PathLike, *, size: int | tuple[int, int] = 64, cha
         VideoFileError: a folder, an empty file, not decodable, or no video frames (the message names the file).
         ValueError: a bad argument, or ``start`` at or after the end of the video.
     """
-    h, w = _size(size)
+    hw = _size(size)
     check_choice("channels", channels, (1, 3))
     check_choice("fit", fit, ("crop", "pad"))
     out_fps = None if fps is None else check_real("fps", fps, 0.0, what=" frames per second, or None (the file's)")
@@ -239,28 +263,49 @@ def read_video(path: str | os.PathLike, *, size: int | tuple[int, int] = 64, cha
         if first >= n:
             raise ValueError(f"start must be before the end of {p} ({n} frames at {src_fps:g} fps = "
                              f"{n / src_fps:.3f} s), got {start:g} s")
-        frames: list[np.ndarray] = []
-        j = 0
-        with warnings.catch_warnings():
-            # moviepy warns, then repeats the last frame, when a file ends before its header says: stop there
-            warnings.filterwarnings("error", message=r".*bytes wanted but", category=UserWarning)
-            while limit is None or j < limit:
-                i = first + j if out_fps is None else math.floor((start + j / out_fps) * src_fps + 1e-5)
-                if i >= n:
-                    break
-                try:
-                    rgb = clip.get_frame(i / src_fps)
-                except UserWarning:
-                    break
-                frames.append(fit_frame(np.asarray(rgb, dtype=np.uint8)[..., :3], (h, w), channels, fit))
-                j += 1
-    except (OSError, BrokenPipeError) as e:
-        raise VideoFileError(f"{p}: decoding failed (ffmpeg: {_ffmpeg_reason(e)})") from e
+        steps = itertools.count() if limit is None else range(limit)
+        indices = (first + j if out_fps is None else math.floor((start + j / out_fps) * src_fps + 1e-5)
+                   for j in steps)
+        frames = _decode(clip, p, indices, hw, channels, fit)
     finally:
         clip.close()
     if not frames:
         raise VideoFileError(f"{p}: no video frame could be decoded from {start:g} s on")
     return np.stack(frames)
+
+
+def read_frames(path: str | os.PathLike, indices: Any, *, size: int | tuple[int, int] = 64, channels: int = 1,
+                fit: str = "crop") -> np.ndarray:
+    """Frames ``indices`` of a video file, decoded in one pass: ``(len(indices), H, W)`` or ``(..., H, W, 3)``
+    uint8, in the order of ``indices`` (repeats allowed).
+
+    ``indices``: ints in ``0..N-1`` (``N``: the file's frame count), or a callable ``f(N) -> indices`` that picks
+    them from the frame count without opening the file twice (e.g. the clip samplers of
+    :mod:`vidkit.data.folders`). An index past the last frame the stream really holds (a header that
+    over-counts) gets that last frame. ``size``, ``channels``, ``fit`` and the errors as :func:`read_video`.
+    """
+    hw = _size(size)
+    check_choice("channels", channels, (1, 3))
+    check_choice("fit", fit, ("crop", "pad"))
+    clip, p = _open(path)
+    try:
+        n = int(clip.reader.n_frames)
+        idx = np.asarray(indices(n) if callable(indices) else indices)
+        if idx.ndim != 1 or idx.size == 0 or idx.dtype.kind not in "iu":
+            raise ValueError(f"indices must be a non-empty 1-D array of frame numbers, got {idx.dtype} "
+                             f"{shape_text(idx)}")
+        if idx.min() < 0 or idx.max() >= n:
+            raise ValueError(f"indices must be frame numbers in 0..{n - 1} ({p} has {n} frames), got "
+                             f"[{idx.min()}, {idx.max()}]")
+        wanted = np.unique(idx)
+        frames = _decode(clip, p, (int(i) for i in wanted), hw, channels, fit)
+    finally:
+        clip.close()
+    if not frames:
+        raise VideoFileError(f"{p}: no video frame could be decoded")
+    got = np.stack(frames)                                   # frames wanted[:len(got)]
+    pos = np.minimum(np.searchsorted(wanted, idx), len(got) - 1)
+    return got[pos]
 
 
 def to_clip(frames: Any) -> Any:

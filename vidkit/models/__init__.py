@@ -14,7 +14,7 @@ from vidkit.models.attention import (
 )
 from vidkit.models.baselines import BASELINES, CopyLastBaseline, MeanFrameBaseline, ZerosBaseline
 from vidkit.models.convrnn import ConvGRUCell, ConvLSTMCell, ConvRNNPredictor, scheduled_sampling
-from vidkit.models.encoders import Conv3dEncoder, ProjectionHead
+from vidkit.models.encoders import Conv3dEncoder, PixelEncoder, ProjectionHead
 from vidkit.models.mmv import (
     MMV,
     MMV_DESIGNS,
@@ -30,7 +30,7 @@ from vidkit.models.simvp import SimVP
 from vidkit.models.srivastava import SrivastavaLSTM, srivastava_loss
 from vidkit.models.tiny import TinyFramePredictor
 
-__all__ = ["BASELINES", "Conv3dEncoder", "ProjectionHead", "ConvGRUCell", "ConvLSTMCell", "ConvRNNPredictor", "CopyLastBaseline", "MeanFrameBaseline",
+__all__ = ["BASELINES", "Conv3dEncoder", "PixelEncoder", "ProjectionHead", "ConvGRUCell", "ConvLSTMCell", "ConvRNNPredictor", "CopyLastBaseline", "MeanFrameBaseline",
            "SimVP", "SrivastavaLSTM", "TinyFramePredictor", "ZerosBaseline", "scheduled_sampling",
            "srivastava_loss",
            "DEFAULT_HEADS", "AttentionOutput", "FrameCNN", "LRCNClassifier", "MultiLSTM", "PoolingClassifier",
