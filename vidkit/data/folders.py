@@ -72,7 +72,7 @@ _SPLITS = {"ucf101": (1, 2, 3), "hmdb51": (1, 2, 3)}
 # ---------------------------------------------------------------------------------------------- splits
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class VideoSplit:
     """One official split of a folder: the class names and, for each part, video paths and ``(N,)`` int64 labels
     (indices into ``classes``). ``unused``: videos the split files list but leave out (HMDB-51's ``0``)."""
@@ -90,7 +90,8 @@ class VideoSplit:
 
     def subset(self, videos_per_class: int | None) -> VideoSplit:
         """At most ``videos_per_class`` videos of each class in each part (``None``: all), evenly spread over
-        the class's videos in list order (``np.linspace`` over them, so the groups of UCF-101 stay mixed)."""
+        the class's videos in list order (``np.linspace`` over them, so the groups of UCF-101 stay mixed).
+        ``note`` says so when videos were left out (``self`` when none were)."""
         if videos_per_class is None:
             return self
         k = check_int("videos_per_class", videos_per_class, 1, what=" or None (all)")
@@ -106,6 +107,8 @@ class VideoSplit:
             return tuple(paths[i] for i in keep), labels[keep]
 
         (tr, trl), (te, tel) = pick(self.train, self.train_labels), pick(self.test, self.test_labels)
+        if len(tr) == len(self.train) and len(te) == len(self.test):
+            return self
         return replace(self, train=tr, train_labels=trl, test=te, test_labels=tel,
                        note=f"at most {k} videos per class and part")
 

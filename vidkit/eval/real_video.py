@@ -104,7 +104,7 @@ def embed_videos(encoder: nn.Module, paths: Sequence[str | os.PathLike], budget:
 # ---------------------------------------------------------------------------------------------- index
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class VideoIndex:
     """An embedded folder: ``root`` (absolute), ``paths`` (sorted, relative to ``root``, POSIX style),
     ``embeddings`` ``(N, D)`` float32, the ``encoder`` name and the reading ``budget`` its videos were embedded
