@@ -95,6 +95,16 @@ def test_cli_embed_search_and_protocol(demo, tmp_path, capsys, monkeypatch):
     lines = capsys.readouterr().out.splitlines()
     assert len(lines) == 4 and lines[1].split()[-1] == str(query)         # itself first, score 1
     assert lines[1].split()[1] == "+1.000"
+    from vidkit.viz.browser import NeighbourBrowser
+
+    b = NeighbourBrowser.for_index(index, query=5, k=4, frames=6, size=16, scale=1, progress=False)
+    assert b.frames.shape == (24, 6, 16, 16) and b.action_names[0] == "MoveDown"
+    table = b.results
+    assert list(table.columns) == ["rank", "clip", "score", "action", "correct", "path"]
+    own = b.action_names[b.action[5]]
+    assert (table["correct"] == (table["action"] == own)).all() and 5 not in table["clip"].tolist()
+    assert all(p.split("/")[1] == a for p, a in zip(table["path"], table["action"]))
+    assert "same class" in b.message and "digit" not in b.message
     out = tmp_path / "r.json"
     assert main(["protocol", str(demo), "--encoder", "pixels", "--json", str(out)]) == 0
     text = capsys.readouterr().out
