@@ -47,6 +47,9 @@ def test_predict_reads_a_file_at_the_models_size(video):
     future = vidkit.predict(model, video, steps=3)                      # a path works like a clip
     assert future.shape == (3, 1, 64, 64)
     assert torch.allclose(future[0, 0], torch.from_numpy(full[-1]).float() / 255)
+    rgb = CopyLastBaseline()
+    rgb.channels = 3                                                   # a model that reads colour gets RGB frames
+    assert video_input(rgb, video).shape == (10, 64, 64, 3) and vidkit.predict(rgb, video, steps=2).shape == (2, 3, 64, 64)
     with pytest.raises(ValueError, match="the model reads 10 input frames, the video has 8 at 5 fps"):
         video_input(model, video, fps=5)
 

@@ -74,7 +74,9 @@ def predict(model: nn.Module, clip: Any, steps: int = 10) -> torch.Tensor:
         raise TypeError(f"model must be a vidkit model with .predict(x, steps), got {type(model).__name__}")
     check_int("steps", steps)
     if isinstance(clip, str | os.PathLike):
-        clip = video_input(model, clip)
+        from vidkit.data.video import to_clip
+
+        clip = to_clip(video_input(model, clip))                     # (T_in, C, H, W): gray or RGB alike
     x, single = _as_clips(clip)
     b, _, c, h, w = x.shape
     size = b * steps * c * h * w * 4
@@ -363,6 +365,7 @@ def predict_video(model: nn.Module, path: str | os.PathLike, out: str | os.PathL
     Returns a summary: ``path``, ``out``, ``frames`` (the file frame numbers read), ``size``, ``channels``,
     ``steps``, ``panels``, ``out_frames``.
     """
+    from vidkit.data.video import to_clip
     from vidkit.utils.checks import check_real
     from vidkit.viz import frames as viz
 
@@ -375,7 +378,7 @@ def predict_video(model: nn.Module, path: str | os.PathLike, out: str | os.PathL
     t_in, channels, size = _video_spec(model)
     frames = video_input(model, path, inputs=inputs, fps=fps, extra=steps if inputs == "first" else 0)
     x, truth = frames[:t_in], frames[t_in:]
-    future = predict(model, x, steps=steps)                                      # (steps, C, H, W) float
+    future = predict(model, to_clip(x), steps=steps)                             # (steps, C, H, W) float
     if len(truth):
         panels = viz.rollout_panels(x, truth, {"prediction": future}, error=False, input_panel=True)
     else:
