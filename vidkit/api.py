@@ -4,6 +4,10 @@
     run = vidkit.load("runs/mmnist_tiny-20261122-170454")   # a work dir written by `vidkit train`
     future = vidkit.predict(run, clip, steps=10)             # clip: (T, H, W) uint8 or float in [0, 1]
     vidkit.show({"input": clip, "prediction": future})       # a ClipPlayer
+
+Your own video: ``vidkit.predict(model, "my_video.mp4")`` reads the file at the model's frame size and channels and
+continues its last frames; :func:`predict_video` writes input | prediction as an MP4 (``vidkit predict``);
+:func:`load_encoder` gives an encoder for ``vidkit embed`` / ``search`` / ``protocol``.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from torch import nn
 from vidkit.utils.checks import check_int
 
 __all__ = ["load", "predict", "show", "publish", "run_config", "checkpoint_path", "reference_checkpoints",
-           "rescore_reference", "MAX_OUTPUT_BYTES"]
+           "rescore_reference", "MAX_OUTPUT_BYTES", "video_input", "predict_video", "load_encoder", "ENCODERS"]
 
 
 def _as_clips(clip: Any) -> tuple[torch.Tensor, bool]:
@@ -62,12 +66,17 @@ def predict(model: nn.Module, clip: Any, steps: int = 10) -> torch.Tensor:
     """Predict ``steps`` future frames of ``clip`` with ``model`` (any vidkit predictor or baseline).
 
     ``clip`` is ``(T, H, W)``, ``(T, C, H, W)`` or ``(B, T, C, H, W)``, uint8 or finite float in [0, 1], numpy
-    or torch; all its frames are the model's input. Returns pixel probabilities on the CPU: ``(steps, C, H, W)``
-    for a single clip, ``(B, steps, C, H, W)`` for a batch.
+    or torch; all its frames are the model's input. Or ``clip`` is the path of a video file: its last input
+    frames are read at the model's frame size and channels (:func:`video_input`). Returns pixel probabilities on
+    the CPU: ``(steps, C, H, W)`` for a single clip (or a file), ``(B, steps, C, H, W)`` for a batch.
     """
     if not isinstance(model, nn.Module) or not callable(getattr(model, "predict", None)):
         raise TypeError(f"model must be a vidkit model with .predict(x, steps), got {type(model).__name__}")
     check_int("steps", steps)
+    if isinstance(clip, str | os.PathLike):
+        from vidkit.data.video import to_clip
+
+        clip = to_clip(video_input(model, clip))                     # (T_in, C, H, W): gray or RGB alike
     x, single = _as_clips(clip)
     b, _, c, h, w = x.shape
     size = b * steps * c * h * w * 4
@@ -127,7 +136,7 @@ def load(path_or_name: str | os.PathLike, map_location: str = "cpu") -> nn.Modul
     ``torch.load(weights_only=True)``; it is returned in eval mode, in float32.
     """
     from vidkit.errors import CheckpointError
-    from vidkit.experiments.future_prediction import build_model
+    from vidkit.experiments.future_prediction import _DATA, build_model
     from vidkit.runs import Run
     from vidkit.utils.checkpoint import load_checkpoint
 
@@ -137,6 +146,8 @@ def load(path_or_name: str | os.PathLike, map_location: str = "cpu") -> nn.Modul
     state = load_checkpoint(ckpt_path, map_location=map_location).get("model")
     if not isinstance(state, dict):
         raise CheckpointError(f"{ckpt_path}: holds no model weights (no 'model' entry)")
+    data = {**_DATA, **config.get("data", {})}
+    model.vidkit_input = {"frames": int(data["in_frames"]), "size": int(data["size"])}  # what it reads (video_input)
     try:
         model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in state.items()})
     except (RuntimeError, AttributeError) as e:
@@ -277,3 +288,143 @@ def show(clips: Any, labels: list[str] | None = None, fps: float = 5, scale: int
     from vidkit.viz.widgets import ClipPlayer
 
     return ClipPlayer(clips, labels=labels, fps=fps, scale=scale, title=title)
+
+
+# ---------------------------------------------------------------------------------------------- your own video
+
+#: Built-in encoders of :func:`load_encoder` (besides runs and references whose model has ``embed``).
+ENCODERS = ("pixels",)
+
+
+def _video_spec(model: nn.Module) -> tuple[int, int, int]:
+    """``(input frames, channels, frame side)`` a predictor reads: recorded by :func:`load` from the run's config
+    (``data.in_frames``, ``data.size``), else the model's own attributes, else Moving MNIST's 10 x 1 x 64 x 64."""
+    spec = getattr(model, "vidkit_input", None) or {}
+    shape = getattr(model, "frame_shape", None)                      # SrivastavaLSTM: (C, H, W)
+    frames = spec.get("frames") or getattr(model, "in_frames", None) or 10
+    channels = (getattr(model, "channels", None) or getattr(model, "frame_channels", None)
+                or (shape[0] if shape else None) or 1)
+    size = spec.get("size") or (shape[1] if shape else None) or 64
+    return int(frames), int(channels), int(size)
+
+
+def _picks(n: int, src_fps: float, fps: float | None) -> np.ndarray:
+    """File frame numbers of a video of ``n`` frames read at ``fps`` by picking frames (``None``: every frame):
+    output frame ``j`` is the file frame shown at ``j / fps`` seconds, as :func:`vidkit.data.video.read_video`."""
+    if fps is None:
+        return np.arange(n)
+    m = int(np.ceil(n * fps / src_fps)) + 1
+    picks = np.floor(np.arange(m) * src_fps / fps + 1e-5).astype(np.int64)
+    return picks[picks < n]
+
+
+def video_input(model: nn.Module, path: str | os.PathLike, *, inputs: str = "last", fps: float | None = None,
+                extra: int = 0) -> np.ndarray:
+    """The frames of a video file that :func:`predict` gives ``model``: uint8 ``(T_in, H, W)`` (one channel) or
+    ``(T_in, H, W, 3)``, read with :func:`vidkit.data.video.read_frames` at the model's frame size and channels
+    (the reference predictors: 10 frames, 64 x 64, grayscale), centre-cropped.
+
+    ``inputs="last"`` (default) takes the video's last ``T_in`` frames, so the prediction continues the video
+    past its end; ``"first"`` takes its first ``T_in`` frames, and with ``extra = k`` also up to ``k`` frames
+    after them (the truth a prediction can be compared with: ``T_in + k`` frames in all, fewer where the file
+    ends). ``fps``: read at this rate by picking frames (``None``: the file's rate), e.g. ``fps=10`` on a 30 fps
+    video keeps every third frame: more motion per frame. A video with fewer than ``T_in`` frames (at that rate)
+    is a ``ValueError``.
+    """
+    from vidkit.data.video import probe_video, read_frames
+    from vidkit.utils.checks import check_choice, check_real
+
+    check_choice("inputs", inputs, ("last", "first"))
+    fps = None if fps is None else check_real("fps", fps, 0.0, what=" frames per second, or None (the file's)")
+    extra = check_int("extra", extra, 0)
+    t_in, channels, size = _video_spec(model)
+    info = probe_video(path)
+    picks = _picks(info.num_frames, info.fps, fps)
+    if len(picks) < t_in:
+        rate = "" if fps is None else f" at {fps:g} fps"
+        raise ValueError(f"{info.path}: the model reads {t_in} input frames, the video has {len(picks)}{rate}: give "
+                         "a longer video" + ("" if fps is None else " or a higher fps"))
+    idx = picks[:t_in + extra] if inputs == "first" else picks[-t_in:]
+    return read_frames(info.path, idx, size=size, channels=channels)
+
+
+def predict_video(model: nn.Module, path: str | os.PathLike, out: str | os.PathLike, *, steps: int = 10,
+                  inputs: str = "last", fps: float | None = None, scale: int = 4,
+                  play_fps: float = 5.0) -> dict[str, Any]:
+    """Continue a video file with a future predictor and write the rollout as a video (atomically).
+
+    Reads the model's input frames of ``path`` (:func:`video_input`: the last ``T_in`` by default, at the model's
+    size and channels, ``fps`` to resample), predicts ``steps`` frames (:func:`predict`) and writes ``out``
+    (``.mp4`` or ``.gif``), panels side by side, ``scale`` times enlarged, played at ``play_fps``:
+
+    * ``inputs="last"``: ``input | prediction``: the observed frames (green bar) then, in the input panel,
+      mid-gray (no data), in the prediction panel the predicted frames (red bar);
+    * ``inputs="first"``: ``input | truth | prediction`` (:func:`vidkit.viz.frames.rollout_panels`): the file's
+      frames after the inputs are the truth (mid-gray where the file ends).
+
+    Returns a summary: ``path``, ``out``, ``frames`` (the file frame numbers read), ``size``, ``channels``,
+    ``steps``, ``panels``, ``out_frames``.
+    """
+    from vidkit.data.video import to_clip
+    from vidkit.utils.checks import check_real
+    from vidkit.viz import frames as viz
+
+    check_int("steps", steps)
+    scale = check_int("scale", scale, 1, 32)
+    play_fps = check_real("play_fps", play_fps, 0.0)
+    target = Path(out) if isinstance(out, str | os.PathLike) else None
+    if target is None or target.suffix.lower() not in (".mp4", ".gif"):
+        raise ValueError(f"out must be a path ending in .mp4 or .gif, got {out!r}")
+    t_in, channels, size = _video_spec(model)
+    frames = video_input(model, path, inputs=inputs, fps=fps, extra=steps if inputs == "first" else 0)
+    x, truth = frames[:t_in], frames[t_in:]
+    future = predict(model, to_clip(x), steps=steps)                             # (steps, C, H, W) float
+    if len(truth):
+        panels = viz.rollout_panels(x, truth, {"prediction": future}, error=False, input_panel=True)
+    else:
+        observed = viz._with_bar(viz.to_rgb_uint8(x), viz.OBSERVED_RGB)
+        gray = np.full((steps, *observed.shape[1:]), 128, np.uint8)
+        panels = {"input": np.concatenate([observed, gray]),
+                  "prediction": np.concatenate([observed, viz._with_bar(viz.to_rgb_uint8(future), viz.PREDICTED_RGB)])}
+    grid = viz.side_by_side({k: viz.upscale(v, scale) for k, v in panels.items()})
+    save = viz.save_gif if target.suffix.lower() == ".gif" else viz.save_mp4
+    written = save(grid, target, fps=play_fps)
+    return {"path": str(path), "out": str(written), "inputs": inputs, "size": size, "channels": channels,
+            "steps": steps, "panels": list(panels), "out_frames": len(grid), "input_frames": t_in,
+            "truth_frames": len(truth)}
+
+
+def load_encoder(name: str | os.PathLike = "pixels", profile_name: str | None = None) -> tuple[nn.Module, Any]:
+    """An encoder for your own video, and how it reads video: ``(encoder, budget)``, ``budget`` a
+    :class:`vidkit.profiles.RealVideoBudget` (frame size, channels, clip length, stride, clips per video).
+
+    ``name`` is
+
+    * ``"pixels"``: :class:`vidkit.models.PixelEncoder`, pooled pixels and frame differences (no training, no
+      checkpoint: the baseline), reading with the profile's ``real_video`` budget as it is (RGB);
+    * a reference name (:func:`reference_checkpoints`), a work dir or a checkpoint whose model has ``embed``, e.g.
+      ``"lstm_composite_ref"`` (Srivastava's composite LSTM: the encoder's final state). It reads at its own frame
+      size and channels (the references: 64 x 64 grayscale) in clips of its input length (10 frames); the
+      stride and clips per video are the profile's. The future predictors ``simvp_ref`` and ``convlstm_ref``
+      have no ``embed``: they are refused with a message.
+
+    ``profile_name``: the profile whose budget is used (``None``: the active one).
+    """
+    import dataclasses
+
+    from vidkit.models.encoders import PixelEncoder
+    from vidkit.profiles import profile
+
+    budget = profile(profile_name).real_video
+    if isinstance(name, str) and name == "pixels":
+        return PixelEncoder(), budget
+    if not isinstance(name, str | os.PathLike):
+        raise TypeError(f"encoder must be a name ({', '.join(ENCODERS)}, a reference) or a run path, "
+                        f"got {type(name).__name__}")
+    model = load(name)
+    if not callable(getattr(model, "embed", None)):
+        with_embed = "lstm_composite_ref" if "lstm_composite_ref" in reference_checkpoints() else "an mmnist_lstm run"
+        raise ValueError(f"{name}: its model ({type(model).__name__}) predicts frames but has no embed(), so it "
+                         f"cannot embed videos; use 'pixels' or a model with an encoder, e.g. {with_embed}")
+    frames, channels, size = _video_spec(model)
+    return model, dataclasses.replace(budget, size=size, channels=channels, frames=frames)

@@ -12,6 +12,14 @@
                                                 train the claims' arms over seeds, record them in docs/results/
     vidkit reproduce --list                     every claim and its recorded verdict
     vidkit reproduce --render                   rewrite docs/claims.md from docs/results/
+    vidkit data folder OUT [--layout ucf101|hmdb51] [--per-class N]
+                                                the actions suite as a UCF-101 / HMDB-51 folder with split files
+    vidkit predict VIDEO [--model NAME] [--out rollout.mp4] [--steps N] [--inputs last|first] [--fps F]
+                                                continue your own video; write input | prediction
+    vidkit embed FOLDER [--encoder pixels|NAME] [--out EMB.npz]   one embedding per video file (recursive)
+    vidkit search QUERY_VIDEO --index EMB.npz [-k 5]             the nearest videos of the index
+    vidkit protocol ROOT [--layout ucf101|hmdb51] [--split 1] [--encoder NAME] [--json OUT]
+                                                linear-probe top-1 and retrieval R@k on an official split
 
 Expected errors (a bad argument, a missing, refused or corrupt file, a non-finite loss, a full disk, a
 folder that cannot be written) print one line naming the file and what to do, with exit code 2;
@@ -76,6 +84,13 @@ def _cmd_data(args: argparse.Namespace) -> int:
         save = viz.save_gif if out.suffix == ".gif" else viz.save_mp4
         path = save(clip, out, fps=args.fps, scale=args.scale)
         print(f"wrote {path}  ({caption})")
+    elif args.action == "folder":
+        if args.out is None:
+            raise SystemExit("vidkit data folder: give the folder to write")
+        from vidkit.data.folders import write_actions_folder
+
+        split = write_actions_folder(args.out, args.layout, args.per_class)
+        print(f"wrote {split.describe()}")
     return 0
 
 
@@ -210,6 +225,70 @@ def _cmd_reproduce(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_predict(args: argparse.Namespace) -> int:
+    from vidkit.api import load, predict_video
+    from vidkit.models import BASELINES
+
+    model = BASELINES[args.model]() if args.model in BASELINES else load(args.model)
+    r = predict_video(model, args.video, args.out, steps=args.steps, inputs=args.inputs, fps=args.fps,
+                      scale=args.scale, play_fps=args.play_fps)
+    rate = "the file's rate" if args.fps is None else f"{args.fps:g} fps"
+    colour = "grayscale" if r["channels"] == 1 else "RGB"
+    print(f"read the {args.inputs} {r['input_frames']} frames of {args.video} at {rate}, {r['size']}x{r['size']} "
+          f"{colour} (centre crop)")
+    print(f"{args.model} predicted {r['steps']} frames" + (f"; the file has {r['truth_frames']} frames after the "
+                                                             "inputs (truth)" if args.inputs == "first" else ""))
+    print(f"wrote {r['out']}: {' | '.join(r['panels'])}, {r['out_frames']} frames at {args.play_fps:g} fps")
+    return 0
+
+
+def _cmd_embed(args: argparse.Namespace) -> int:
+    from vidkit.api import load_encoder
+    from vidkit.eval.real_video import embed_folder
+
+    encoder, budget = load_encoder(args.encoder, args.profile)
+    index = embed_folder(encoder, args.folder, args.out, str(args.encoder), budget)
+    print(f"wrote {args.out}: {len(index)} videos of {index.root}, {index.embeddings.shape[1]}-d embeddings "
+          f"({args.encoder}: {budget.test_clips} clips of {budget.frames} frames every {budget.stride}, "
+          f"{budget.size}x{budget.size}, {budget.channels} channel{'s' if budget.channels > 1 else ''}, averaged)")
+    return 0
+
+
+def _cmd_search(args: argparse.Namespace) -> int:
+    from vidkit.api import load_encoder
+    from vidkit.eval.real_video import embed_video, load_index, search_index
+
+    index = load_index(args.index)
+    encoder, _ = load_encoder(index.encoder)
+    query = embed_video(encoder, args.query, index.budget)          # read exactly as the index's videos were
+    hits = search_index(index, query, k=min(args.k, len(index)))
+    print(f"{args.query}: the {len(hits)} nearest of {len(index)} videos in {args.index} ({index.encoder}, "
+          "cosine after centring)")
+    for rank, (path, score) in enumerate(hits, 1):
+        print(f"{rank:3d}  {score:+.3f}  {index.root / path}")
+    return 0
+
+
+def _cmd_protocol(args: argparse.Namespace) -> int:
+    from vidkit.api import load_encoder
+    from vidkit.eval.real_video import evaluate_folder
+
+    encoder, budget = load_encoder(args.encoder, args.profile)
+    r = evaluate_folder(encoder, args.root, args.layout, args.split, budget=budget)
+    subset = f" ({r['subset']}: not the published protocol)" if r["subset"] else ""
+    print(f"{r['layout']} split {r['split']}: {r['classes']} classes, {r['train_videos']} train and "
+          f"{r['test_videos']} test videos{subset}; encoder {args.encoder}, {budget.test_clips} clips of "
+          f"{budget.frames} frames every {budget.stride} per video, {budget.size} px")
+    print(f"  linear probe top-1 {r['top1']:.3f}  (train {r['top1_train']:.3f}, chance {r['top1_chance']:.3f})")
+    print("  retrieval " + "  ".join(f"R@{k} {r[f'R@{k}']:.3f}" for k in r["ks"]))
+    print("  chance    " + "  ".join(f"R@{k} {r[f'chance@{k}']:.3f}" for k in r["ks"]))
+    if args.json:
+        from vidkit.utils.fileio import write_json_atomic
+
+        print(f"wrote {write_json_atomic({**r, 'encoder': str(args.encoder), 'root': str(args.root)}, args.json)}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="vidkit", description="vidkit: self-supervised video learning kit")
     p.add_argument("--debug", action="store_true", help="show the full traceback of an error")
@@ -219,14 +298,16 @@ def build_parser() -> argparse.ArgumentParser:
     sp.set_defaults(fn=_cmd_profile)
 
     sd = sub.add_parser("data", help="build, verify or export the kit's data")
-    sd.add_argument("action", choices=["build", "verify", "export"])
-    sd.add_argument("out", nargs="?", help="export: output .gif or .mp4")
+    sd.add_argument("action", choices=["build", "verify", "export", "folder"])
+    sd.add_argument("out", nargs="?", help="export: output .gif or .mp4; folder: the folder to write")
     sd.add_argument("--size", type=int, default=None, help="test-set size (default: the profile's)")
     sd.add_argument("--rebuild", action="store_true", help="build: overwrite the cache")
     sd.add_argument("--suite", choices=["mmnist", "actions"], default="mmnist")
     sd.add_argument("--index", type=int, default=0)
     sd.add_argument("--fps", type=float, default=5.0)
     sd.add_argument("--scale", type=int, default=4)
+    sd.add_argument("--layout", choices=["ucf101", "hmdb51"], default="ucf101", help="folder: the layout to write")
+    sd.add_argument("--per-class", type=int, default=6, help="folder: videos per action class (default: 6)")
     sd.set_defaults(fn=_cmd_data)
 
     st = sub.add_parser("train", help="train a named recipe in its own work dir")
@@ -267,6 +348,45 @@ def build_parser() -> argparse.ArgumentParser:
     sr.add_argument("--list", action="store_true", help="list the claims and their recorded verdicts")
     sr.add_argument("--render", action="store_true", help="only rewrite claims.md from the records")
     sr.set_defaults(fn=_cmd_reproduce)
+
+    spr = sub.add_parser("predict", help="continue your own video with a future predictor; write the rollout")
+    spr.add_argument("video", help="a video file (.mp4, .avi, .webm, .gif...)")
+    spr.add_argument("--model", default="simvp_ref",
+                     help="reference name, work dir, checkpoint, or zeros | copy_last | mean_frame (default: simvp_ref)")
+    spr.add_argument("--out", default="rollout.mp4", help="output .mp4 or .gif (default: rollout.mp4)")
+    spr.add_argument("--steps", type=int, default=10, help="frames to predict (default: 10)")
+    spr.add_argument("--inputs", choices=["last", "first"], default="last",
+                     help="last: continue the video past its end (default); first: predict what follows its first "
+                          "frames and show the file's frames beside the prediction")
+    spr.add_argument("--fps", type=float, default=None, help="read the video at this rate, picking frames "
+                     "(default: the file's); e.g. 10 for a 30 fps video gives more motion per frame")
+    spr.add_argument("--play-fps", type=float, default=5.0, help="frame rate of the output (default: 5)")
+    spr.add_argument("--scale", type=int, default=4, help="enlarge the output frames (default: 4)")
+    spr.set_defaults(fn=_cmd_predict)
+
+    sem = sub.add_parser("embed", help="one embedding per video file of a folder (recursively) -> .npz index")
+    sem.add_argument("folder")
+    sem.add_argument("--encoder", default="pixels", help="pixels (pooled pixels and frame differences, no training) "
+                     "or a reference / run whose model has embed(), e.g. lstm_composite_ref (default: pixels)")
+    sem.add_argument("--out", default="embeddings.npz", help="the index file (default: embeddings.npz)")
+    sem.add_argument("--profile", default=None, help="smoke | laptop | full: the reading sizes (default: the active)")
+    sem.set_defaults(fn=_cmd_embed)
+
+    sse = sub.add_parser("search", help="the videos of an index nearest to a query video")
+    sse.add_argument("query", help="a video file, read and embedded as the index's videos were")
+    sse.add_argument("--index", required=True, help="an .npz written by vidkit embed")
+    sse.add_argument("-k", type=int, default=5, help="how many (default: 5)")
+    sse.set_defaults(fn=_cmd_search)
+
+    spt = sub.add_parser("protocol", help="linear-probe top-1 and retrieval R@k on a UCF-101 / HMDB-51 folder")
+    spt.add_argument("root", help="the data set's folder (videos and official split files)")
+    spt.add_argument("--layout", choices=["ucf101", "hmdb51"], default="ucf101")
+    spt.add_argument("--split", type=int, choices=[1, 2, 3], default=1)
+    spt.add_argument("--encoder", default="pixels", help="as for vidkit embed (default: pixels)")
+    spt.add_argument("--profile", default=None, help="smoke | laptop | full: sizes and videos per class "
+                     "(default: the active; full reads every video)")
+    spt.add_argument("--json", default=None, help="also write the results to this JSON file")
+    spt.set_defaults(fn=_cmd_protocol)
     return p
 
 

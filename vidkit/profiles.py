@@ -21,7 +21,7 @@ from pathlib import Path
 
 import torch
 
-__all__ = ["Profile", "PredictionBudget", "ContrastiveBudget", "AttentionBudget", "TextVideoBudget", "MultimodalBudget", "PROFILES", "profile", "profile_name", "runs_dir"]
+__all__ = ["Profile", "PredictionBudget", "ContrastiveBudget", "AttentionBudget", "TextVideoBudget", "MultimodalBudget", "RealVideoBudget", "PROFILES", "profile", "profile_name", "runs_dir"]
 
 #: The checkout's root: the folder holding ``vidkit/`` (and ``data/``, ``notebooks/``, ``pyproject.toml``).
 _REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -127,11 +127,43 @@ class MultimodalBudget:
     amp: bool = False  # bf16 autocast in the forward pass (the full profile, on CUDA)
 
 
+# ---- real video (your own files, UCF-101 / HMDB-51 protocols): kept as its own block, the last Profile field
+
+
+@dataclass(frozen=True)
+class RealVideoBudget:
+    """Your own video and the UCF-101 / HMDB-51 protocols (:mod:`vidkit.data.folders`,
+    :mod:`vidkit.eval.real_video`, ``vidkit embed`` / ``search`` / ``protocol``): how each video is read and cut
+    into clips.
+
+    Frames are centre-cropped and resized to ``size`` x ``size`` with ``channels`` (3: RGB; an encoder that reads
+    grayscale, such as a reference predictor, reads 1 at its own size); a clip is ``frames`` frames, every
+    ``stride``-th frame of the file (``frames = 32, stride = 2``: 63 frames, 2.5 s of a 25 fps video). A test video
+    gives ``test_clips`` evenly spaced clips whose embeddings are averaged (one vector per video); a training
+    sample is one random clip. ``videos_per_class``: ``None`` reads every video of the split lists (the
+    published protocol), a number keeps at most that many per class in each of the train and test lists, evenly
+    spread over the sorted list (a quick look: its numbers are not comparable with papers). ``batch``: clips per
+    encoder call.
+
+    ``full`` is the recipe a GPU user runs on the real data sets: 32-frame clips at 128 x 128, the input size of
+    CoCLR's S3D, every 2nd frame, 10 clips per test video, every video. ``laptop`` reads 16 frames at 64 px and
+    10 videos per class; ``smoke`` 8 frames at 32 px and 4 videos per class."""
+
+    size: int
+    channels: int
+    frames: int
+    stride: int
+    test_clips: int
+    videos_per_class: int | None
+    batch: int
+
+
 @dataclass(frozen=True)
 class Profile:
     """Sizes and budgets shared by notebooks, recipes and benchmarks: the data every notebook generates, and one
     typed budget per notebook (:attr:`prediction` for 01, :attr:`contrastive` for 02, :attr:`attention` for 03,
-    :attr:`text_video` for 04, :attr:`multimodal` for 05)."""
+    :attr:`text_video` for 04, :attr:`multimodal` for 05; :attr:`real_video` for your own video files and
+    the UCF-101 / HMDB-51 protocols)."""
 
     name: str
     test_size: int  # Moving MNIST sequences in the fixed cached test set
@@ -149,6 +181,8 @@ class Profile:
     attention: AttentionBudget
     text_video: TextVideoBudget
     multimodal: MultimodalBudget
+    # ---- real video (keep last: a separate block)
+    real_video: RealVideoBudget
 
     def describe(self) -> str:
         """A few human-readable lines, printed in each notebook's first cell."""
@@ -178,6 +212,7 @@ PROFILES: dict[str, Profile] = {
                                    n_filler=2, width=4, dim=32, fine_dim=32, coarse_dim=16, batch=16, steps=4,
                                    time_s=8, lr=3e-3, lambda_va=1.0, lambda_vt=1.0, probe_train=96, queries_per_pair=1,
                                    sync_shift=2),
+        real_video=RealVideoBudget(size=32, channels=3, frames=8, stride=2, test_clips=2, videos_per_class=4, batch=16),
     ),
     "laptop": Profile(
         name="laptop", test_size=10_000, actions_train=8_000, actions_test=1_000, actions_frames=16, actions_size=32,
@@ -193,6 +228,7 @@ PROFILES: dict[str, Profile] = {
                                    n_filler=2, width=8, dim=64, fine_dim=64, coarse_dim=32, batch=32, steps=800,
                                    time_s=60, lr=3e-3, lambda_va=1.0, lambda_vt=1.0, probe_train=1000,
                                    queries_per_pair=3, sync_shift=2),
+        real_video=RealVideoBudget(size=64, channels=3, frames=16, stride=2, test_clips=5, videos_per_class=10, batch=32),
     ),
     "full": Profile(
         name="full", test_size=10_000, actions_train=50_000, actions_test=10_000, actions_frames=16, actions_size=64,
@@ -208,6 +244,8 @@ PROFILES: dict[str, Profile] = {
                                  n_filler=2, width=32, dim=512, fine_dim=512, coarse_dim=256, batch=256, steps=30000,
                                  time_s=3600, lr=2e-3, lambda_va=1.0, lambda_vt=1.0, probe_train=10000,
                                  queries_per_pair=5, sync_shift=4, amp=True),
+        real_video=RealVideoBudget(size=128, channels=3, frames=32, stride=2, test_clips=10, videos_per_class=None,
+                                   batch=64),
     ),
 }
 

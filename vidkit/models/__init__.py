@@ -14,7 +14,7 @@ from vidkit.models.attention import (
 )
 from vidkit.models.baselines import BASELINES, CopyLastBaseline, MeanFrameBaseline, ZerosBaseline
 from vidkit.models.convrnn import ConvGRUCell, ConvLSTMCell, ConvRNNPredictor, scheduled_sampling
-from vidkit.models.encoders import Conv3dEncoder, ProjectionHead
+from vidkit.models.encoders import Conv3dEncoder, PixelEncoder, ProjectionHead
 from vidkit.models.hero import (
     HERO,
     HERO_TASKS,
@@ -47,7 +47,7 @@ from vidkit.models.srivastava import SrivastavaLSTM, srivastava_loss
 from vidkit.models.tiny import TinyFramePredictor
 from vidkit.models.transformer import Block, MultiHeadAttention, Transformer, causal_mask
 
-__all__ = ["BASELINES", "Conv3dEncoder", "ProjectionHead", "ConvGRUCell", "ConvLSTMCell", "ConvRNNPredictor", "CopyLastBaseline", "MeanFrameBaseline",
+__all__ = ["BASELINES", "Conv3dEncoder", "PixelEncoder", "ProjectionHead", "ConvGRUCell", "ConvLSTMCell", "ConvRNNPredictor", "CopyLastBaseline", "MeanFrameBaseline",
            "SimVP", "SrivastavaLSTM", "TinyFramePredictor", "ZerosBaseline", "scheduled_sampling",
            "srivastava_loss",
            "DEFAULT_HEADS", "AttentionOutput", "FrameCNN", "LRCNClassifier", "MultiLSTM", "PoolingClassifier",

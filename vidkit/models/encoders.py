@@ -4,6 +4,8 @@
   3D convolution is split into a spatial ``1 x 3 x 3`` and a temporal ``3 x 1 x 1`` convolution. The
   same architecture reads grayscale frames (``in_channels=1``) or optical flow (``in_channels=2``:
   ``dx, dy``), which is how CoCLR builds its two views.
+* :class:`PixelEncoder`: no learning at all, the ``pixels`` baseline of ``vidkit embed`` / ``protocol``: pooled
+  pixels (appearance) and pooled frame differences (motion). A learnt encoder should beat it.
 * :class:`ProjectionHead`: the MLP that contrastive losses are computed on. Kept **separate** from
   the encoder, as in SimCLR and MoCo: the representation we evaluate is ``embed``, before the head.
 
@@ -21,7 +23,7 @@ from torch import nn
 
 from vidkit.utils.checks import check_int
 
-__all__ = ["Conv3dEncoder", "ProjectionHead", "check_clips"]
+__all__ = ["Conv3dEncoder", "PixelEncoder", "ProjectionHead", "check_clips"]
 
 
 def check_clips(x: torch.Tensor, channels: int, owner: str) -> None:
@@ -77,6 +79,38 @@ class Conv3dEncoder(nn.Module):
         check_clips(x, self.in_channels, type(self).__name__)
         h = self.blocks(x.transpose(1, 2))  # Conv3d wants (B, C, T, H, W)
         return self.fc(h.mean(dim=(2, 3, 4)))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.embed(x)
+
+
+class PixelEncoder(nn.Module):
+    """The untrained ``pixels`` baseline: ``embed(clip (B, T, C, H, W)) -> (B, 2 * C * grid * grid)``.
+
+    Each frame is average-pooled to ``grid x grid`` cells (``F.adaptive_avg_pool2d``); the embedding is the
+    mean pooled frame over time (*appearance*: where things are, how bright) followed by the mean absolute
+    difference of consecutive pooled frames (*motion*: where something changes; 0 for a still clip)::
+
+        p_t = pool(x_t)                                  (C, grid, grid)
+        z   = [ mean_t p_t ,  mean_t |p_{t+1} - p_t| ]    flattened
+
+    It has no parameters, so it needs no checkpoint; any frame size and length (``T >= 1``) works. It is what
+    retrieval gets from the pixels alone: a representation that learnt something about actions should beat it.
+    """
+
+    def __init__(self, grid: int = 8):
+        super().__init__()
+        self.grid = check_int("grid", grid, 1, 64)
+
+    def embed(self, x: torch.Tensor) -> torch.Tensor:
+        """``(B, T, C, H, W)`` float -> ``(B, 2 * C * grid * grid)``."""
+        if not isinstance(x, torch.Tensor) or x.dim() != 5 or min(x.shape) < 1 or not x.is_floating_point():
+            got = f"{x.dtype} {tuple(x.shape)}" if isinstance(x, torch.Tensor) else type(x).__name__
+            raise ValueError(f"PixelEncoder: expected float clips (B, T, C, H, W), got {got}")
+        b, t, c, h, w = x.shape
+        p = F.adaptive_avg_pool2d(x.reshape(b * t, c, h, w).float(), self.grid).reshape(b, t, -1)
+        motion = (p[:, 1:] - p[:, :-1]).abs().mean(dim=1) if t > 1 else torch.zeros_like(p[:, 0])
+        return torch.cat([p.mean(dim=1), motion], dim=1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.embed(x)

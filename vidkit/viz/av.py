@@ -1,8 +1,8 @@
 """A clip with its sound track: an H.264 + AAC MP4 that any browser or player plays with sound (:func:`save_av_mp4`),
 and :class:`AVPlayer`, the notebook widget that plays it in the page with its spectrogram beside it.
 
-Frames go through the same path as :func:`vidkit.viz.frames.save_mp4` (moviepy 2, imageio-ffmpeg's ffmpeg,
-atomic write); the track (:mod:`vidkit.data.audio`) is attached as a moviepy ``AudioArrayClip`` at its own
+Frames go through the same path as :func:`vidkit.viz.frames.save_mp4` (:mod:`vidkit.data.video`'s moviepy 2 clip,
+imageio-ffmpeg's ffmpeg, atomic write); the track (:mod:`vidkit.data.audio`) is attached as a moviepy ``AudioArrayClip`` at its own
 sample rate and encoded as AAC. The track must last exactly as long as the frames:
 ``samples = T * sample_rate / fps``.
 """
@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from vidkit.utils.checks import check_int, check_real, shape_text
-from vidkit.viz.frames import _atomic_write, _pad_even, _sequence_clip, to_rgb_uint8, upscale
+from vidkit.viz.frames import _atomic_write, to_rgb_uint8, upscale
 
 __all__ = ["save_av_mp4", "av_mp4_bytes", "wav_bytes", "video_tag", "audio_tag", "spectrogram_png", "AVPlayer"]
 
@@ -55,6 +55,8 @@ def save_av_mp4(frames: Any, audio: Any, path: str | os.PathLike, *, fps: float 
         The written :class:`~pathlib.Path`.
     """
     from moviepy.audio.AudioClip import AudioArrayClip
+
+    from vidkit.data.video import _pad_even, _sequence_clip
 
     fps = check_real("fps", fps, 0.0)
     sr = check_int("sample_rate", sample_rate, 4000, 96000, what=" Hz")

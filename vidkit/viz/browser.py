@@ -1,9 +1,11 @@
 """The neighbour browser of notebook 04: a test clip or a typed caption, and the ``k`` clips it retrieves,
-playing (:class:`NeighbourBrowser`), and :func:`caption_labels`, the (digit, action) a caption states."""
+playing (:class:`NeighbourBrowser`), and :func:`caption_labels`, the (digit, action) a caption states.
+:meth:`NeighbourBrowser.for_index` opens it on a folder of your own videos embedded by ``vidkit embed``."""
 
 from __future__ import annotations
 
 import html
+import os
 import warnings
 from collections.abc import Sequence
 from typing import Any
@@ -56,7 +58,9 @@ class NeighbourBrowser:
 
     Args:
         frames: ``(N, T, H, W)`` uint8 (or float in [0, 1]) frames of the ``N`` gallery clips, shown as they are.
-        digit, action: ``(N,)`` the clips' labels (``action`` indexes ``action_names``).
+        digit, action: ``(N,)`` the clips' labels (``action`` indexes ``action_names``). ``digit=None``: the clips
+            have one label, ``action`` (e.g. a video's folder, :meth:`for_index`); a result is then correct if it
+            has the query's ``action``, and no digit is shown.
         video_emb: ``(N, D)`` the clips' embeddings (the joint space of a :class:`VideoTextModel`, or any
             video representation); scores are cosine similarities.
         encode_text: ``str -> (D,)`` (or ``(1, D)``) embedding of a typed caption, e.g.
@@ -64,6 +68,7 @@ class NeighbourBrowser:
         query: the first query: a clip index, a caption, or ``None`` for a random clip.
         k: results per query, ``1..N-1``.
         scale, fps: the players' upscaling and speed. ``seed``: of the "random clip" button.
+        paths: optional ``N`` names of the clips (e.g. file paths), added to the results table as ``path``.
 
     A **clip query** ranks every other clip by similarity to clip ``i``; a result is correct (green
     frame) if it has the query's digit and action. A **text query** ranks every clip by similarity to the
@@ -93,7 +98,7 @@ class NeighbourBrowser:
 
     def __init__(self, frames: Any, digit: Any, action: Any, video_emb: Any, encode_text: Any = None,
                  query: int | str | None = 0, k: int = 5, action_names: Sequence[str] = ACTIONS, scale: int = 3,
-                 fps: float = 6, seed: int = 0):
+                 fps: float = 6, seed: int = 0, paths: Sequence[str] | None = None):
         import ipywidgets as W
 
 
@@ -102,7 +107,12 @@ class NeighbourBrowser:
             raise ValueError(f"frames must be (N, T, H, W) uint8 or float in [0, 1], got {f.dtype} {f.shape}")
         self.frames = f
         n = len(f)
-        self.digit, self.action = _label_vector(digit, "digit", n), _label_vector(action, "action", n)
+        self.has_digit = digit is not None
+        self.digit = _label_vector(digit, "digit", n) if self.has_digit else np.zeros(n, np.int64)
+        self.action = _label_vector(action, "action", n)
+        if paths is not None and (isinstance(paths, str) or len(paths) != n):
+            raise ValueError(f"paths must be None or {n} names, one per clip, got {paths!r:.80}")
+        self.paths = None if paths is None else [str(p) for p in paths]
         self.emb = _emb(video_emb, "video_emb", rows=n)
         if encode_text is not None and not callable(encode_text):
             raise TypeError(f"encode_text must be None or a callable str -> (D,) embedding, "
@@ -169,15 +179,29 @@ class NeighbourBrowser:
 
     def _table(self, scores: np.ndarray, idx: np.ndarray, want_digit: int, want_action: int) -> pd.DataFrame:
         d, a = self.digit[idx], self.action[idx]
-        correct = semantic_relevance([want_digit], [want_action], d, a)[0].numpy()
-        return pd.DataFrame({"rank": np.arange(1, len(idx) + 1), "clip": idx, "score": scores, "digit": d,
-                             "action": [self.action_names[i] for i in a], "correct": correct})
+        correct = semantic_relevance([want_digit if self.has_digit else -1], [want_action], d, a)[0].numpy()
+        table = {"rank": np.arange(1, len(idx) + 1), "clip": idx, "score": scores, "digit": d,
+                 "action": [self.action_names[i] for i in a], "correct": correct}
+        if not self.has_digit:
+            del table["digit"]
+        if self.paths is not None:
+            table["path"] = [self.paths[i] for i in idx]
+        return pd.DataFrame(table)
+
+    def _label(self, i: int) -> str:
+        """Clip ``i``'s labels as the panels show them: ``"7 move_left"``, or the class alone without digits."""
+        name = self.action_names[self.action[i]]
+        return f"{self.digit[i]} {name}" if self.has_digit else name
 
     def _clip_query(self, i: int) -> bool:
         scores, idx = self._rank(self.emb[i], exclude=i)
         self.results = self._table(scores, idx, int(self.digit[i]), int(self.action[i]))
-        self.message = (f"query: clip {i} ({self.digit[i]}, {self.action_names[self.action[i]]}); a result is "
-                        "correct if it has the same digit and action")
+        if self.has_digit:
+            self.message = (f"query: clip {i} ({self.digit[i]}, {self.action_names[self.action[i]]}); a result is "
+                            "correct if it has the same digit and action")
+        else:
+            self.message = (f"query: clip {i} ({self._label(i)}); a result is correct if it has the same class "
+                            f"({self._label(i)})")
         return True
 
     def _text_query(self, text: str) -> bool:
@@ -257,10 +281,9 @@ class NeighbourBrowser:
         specs = []  # (clip, lines, colour) per panel
         if isinstance(self.query, int):
             i = self.query
-            specs.append((i, [f"query: clip {i}", "", f"{self.digit[i]} {self.action_names[self.action[i]]}", "query"],
-                          self.QUERY_RGB))
+            specs.append((i, [f"query: clip {i}", "", self._label(i), "query"], self.QUERY_RGB))
         for r in self.results.itertuples():
-            specs.append((int(r.clip), [f"#{r.rank} clip {r.clip}", f"score {r.score:.2f}", f"{r.digit} {r.action}",
+            specs.append((int(r.clip), [f"#{r.rank} clip {r.clip}", f"score {r.score:.2f}", self._label(int(r.clip)),
                                         "correct" if r.correct else "wrong"],
                           self.CORRECT_RGB if r.correct else self.WRONG_RGB))
         n_lines = max(len(self._wrapped(lines)) for _, lines, _ in specs)
@@ -291,3 +314,34 @@ class NeighbourBrowser:
         q = "none" if self.query is None else (repr(self.query) if isinstance(self.query, str) else f"clip {self.query}")
         got = "no results" if self.results is None else f"{int(self.results['correct'].sum())}/{len(self.results)} correct"
         return f"NeighbourBrowser({len(self.frames)} clips, k={self.k}, query {q}: {got})"
+
+    @classmethod
+    def for_index(cls, index: Any, query: int | None = 0, k: int = 5, frames: int = 16, size: int = 64,
+                  scale: int = 2, fps: float = 6, progress: bool = True) -> NeighbourBrowser:
+        """The browser on a folder of your own videos: ``index`` is a :class:`vidkit.eval.real_video.VideoIndex` or
+        the path of the ``.npz`` that ``vidkit embed`` wrote. Each video's first ``frames`` frames are read
+        (:func:`vidkit.data.video.read_video`, grayscale, ``size`` pixels, centre-cropped; a shorter video repeats
+        its last frame); its class is its folder (the UCF-101 / HMDB-51 layouts: the action), so a result is
+        correct if it comes from the query's folder. Clip queries only (no text encoder); ``paths`` in the
+        results table."""
+        from tqdm.auto import tqdm
+
+        from vidkit.data.video import read_video
+        from vidkit.eval.real_video import VideoIndex, load_index
+
+        if isinstance(index, str | os.PathLike):
+            index = load_index(index)
+        if not isinstance(index, VideoIndex):
+            raise TypeError(f"index must be a VideoIndex or the path of a vidkit embed .npz, got {type(index).__name__}")
+        check_int("frames", frames)
+        clips = []
+        for path in tqdm(index.files(), desc="read videos", unit="video", disable=not progress):
+            v = read_video(path, size=size, channels=1, max_frames=frames)
+            clips.append(np.concatenate([v, np.repeat(v[-1:], frames - len(v), axis=0)]))
+        folders = [str(os.path.dirname(p)) or "." for p in index.paths]
+        names = sorted(set(folders))
+        classes = np.array([names.index(f) for f in folders], np.int64)
+        short = [os.path.basename(f) or f for f in names]
+        return cls(np.stack(clips), None, classes, index.embeddings, query=query, k=k,
+                   action_names=short if len(set(short)) == len(short) else names, scale=scale, fps=fps,
+                   paths=list(index.paths))

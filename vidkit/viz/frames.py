@@ -20,7 +20,8 @@ Contents:
   under a ``max_width``; labels are drawn with DejaVu Sans (:func:`font_path`), wrapped, never below
   :data:`LABEL_MIN_PX` and never cut.
 * :func:`rollout_panels` - time-aligned ``[input |] truth | model | error`` clips of a rollout, for the player.
-* :func:`save_gif`, :func:`save_mp4` - atomic GIF / MP4 export with moviepy 2.
+* :func:`save_gif`, :func:`save_mp4` - atomic GIF / MP4 export of any clip layout, through
+  :func:`vidkit.data.video.write_video` (moviepy 2), the kit's one video writer.
 * :func:`gif_html` - an ``<img>`` tag holding an animated GIF (the static fallback of the player).
 
 Note on GIFs: Pillow's GIF encoder merges *identical consecutive* frames into one frame with the summed
@@ -776,28 +777,17 @@ def rollout_panels(inputs: Any, truth: Any | None, predictions: Mapping[str, Any
 # --------------------------------------------------------------------------------------------------
 # export
 # --------------------------------------------------------------------------------------------------
-def _atomic_write(path: str | os.PathLike, suffix: str, write: Callable[[Path], None]) -> Path:
-    """Check that ``path`` ends in ``suffix``, then write it atomically (:func:`vidkit.utils.fileio.atomic_write_path`)."""
+def _suffixed(path: str | os.PathLike, suffix: str) -> Path:
+    """``path`` as a Path if it ends in ``suffix`` (any case), else a ValueError."""
     target = Path(path)
     if target.suffix.lower() != suffix:
         raise ValueError(f"expected a path ending in {suffix!r}; got {str(path)!r}")
-    return atomic_write_path(target, write, suffix=suffix)
+    return target
 
 
-def _sequence_clip(frames: np.ndarray, fps: float) -> Any:
-    """moviepy ImageSequenceClip that yields exactly ``len(frames)`` frames when written at ``fps``."""
-    from moviepy import ImageSequenceClip
-
-    n = len(frames)
-    clip = ImageSequenceClip(list(frames), fps=fps)
-    # Two rounding bugs in moviepy 2.1 drop or repeat frames:
-    # 1. it writes int(duration * fps) frames, and duration = sum([1/fps] * T) can round just below T / fps
-    #    (T=10, fps=5 writes 9 frames) -> give the clip a quarter frame of slack;
-    # 2. frame i starts at float32(i / fps - eps), which can round *above* the float64 time i / fps
-    #    (T=14, fps=3 shows frame 12 twice) -> start frame i half a frame early, in float64.
-    # find_image_index reads clip.images_starts at call time, so replacing the list is enough.
-    clip.images_starts = [(i - 0.5) / fps for i in range(n)]
-    return clip.with_duration((n + 0.25) / fps)
+def _atomic_write(path: str | os.PathLike, suffix: str, write: Callable[[Path], None]) -> Path:
+    """Check that ``path`` ends in ``suffix``, then write it atomically (:func:`vidkit.utils.fileio.atomic_write_path`)."""
+    return atomic_write_path(_suffixed(path, suffix), write, suffix=suffix)
 
 
 def save_gif(frames: Any, path: str | os.PathLike, fps: float = 5, scale: int = 1) -> Path:
@@ -813,21 +803,11 @@ def save_gif(frames: Any, path: str | os.PathLike, fps: float = 5, scale: int = 
     Returns:
         The written :class:`~pathlib.Path`. (Identical consecutive frames are merged by the GIF encoder.)
     """
+    from vidkit.data.video import write_video
+
     fps = check_real("fps", fps, 0.0)
     rgb = upscale(to_rgb_uint8(frames), scale)
-
-    def write(tmp: Path) -> None:
-        _sequence_clip(rgb, fps).write_gif(str(tmp), fps=fps, loop=0, logger=None)
-
-    return _atomic_write(path, ".gif", write)
-
-
-def _pad_even(frames: np.ndarray) -> np.ndarray:
-    """Pad ``(T, H, W, 3)`` by one edge-replicated row/column where H or W is odd (libx264 + yuv420p)."""
-    ph, pw = frames.shape[1] % 2, frames.shape[2] % 2
-    if ph or pw:
-        frames = np.pad(frames, ((0, 0), (0, ph), (0, pw), (0, 0)), mode="edge")
-    return frames
+    return write_video(_suffixed(path, ".gif"), rgb, fps)
 
 
 def save_mp4(frames: Any, path: str | os.PathLike, fps: float = 5, scale: int = 1) -> Path:
@@ -844,15 +824,11 @@ def save_mp4(frames: Any, path: str | os.PathLike, fps: float = 5, scale: int = 
     Returns:
         The written :class:`~pathlib.Path`.
     """
+    from vidkit.data.video import write_video
+
     fps = check_real("fps", fps, 0.0)
-    rgb = _pad_even(upscale(to_rgb_uint8(frames), scale))
-
-    def write(tmp: Path) -> None:
-        _sequence_clip(rgb, fps).write_videofile(
-            str(tmp), fps=fps, codec="libx264", audio=False, pixel_format="yuv420p", logger=None
-        )
-
-    return _atomic_write(path, ".mp4", write)
+    rgb = upscale(to_rgb_uint8(frames), scale)
+    return write_video(_suffixed(path, ".mp4"), rgb, fps)
 
 
 def _gif_bytes(rgb: np.ndarray, fps: float) -> bytes:
