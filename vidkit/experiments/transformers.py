@@ -4,8 +4,8 @@ The pieces of :mod:`vidkit.data.episodes` (toy TV episodes: 3 action segments, o
 :mod:`vidkit.models.hero` (the hierarchical transformer and its four pretraining tasks) and
 :mod:`vidkit.eval.retrieval` / :mod:`vidkit.eval.representation` put together, read top to bottom:
 
-* **data** (:func:`make_data`, :class:`HeroData`): episodes of the profile's ``hero`` budget, frames
-  ``(N, T, 1, S, S)``, subtitles tokenised to ``(N, G, L)`` with a :class:`vidkit.models.text.Vocabulary`
+* **data** (:func:`make_data`, :class:`HeroData`): episodes of the profile's ``hero`` budget, frames plus their
+  differences within each segment ``(N, T, 2, S, S)`` (the motion channel of notebooks 03 and 05), subtitles tokenised to ``(N, G, L)`` with a :class:`vidkit.models.text.Vocabulary`
   built from the training subtitles **and** every caption variant of every digit x action pair (so no query
   word is unknown), ``L`` = :data:`MAX_WORDS` (the longest caption variant). Built once per process.
 * **batches** (:func:`hero_batches`): an endless seeded stream of the batch dicts :func:`vidkit.models.hero.hero_loss`
@@ -52,6 +52,7 @@ import torch.nn.functional as F
 
 from vidkit.data.actions import ACTIONS, all_captions, mirror_of
 from vidkit.data.episodes import COMPOSITIONS, Episodes, first_action_pairs, generate_episodes
+from vidkit.data.flow import with_frame_differences
 from vidkit.eval.claims import Arm, Claim
 from vidkit.eval.representation import linear_probe
 from vidkit.eval.retrieval import all_spans, instance_relevance, moment_recall, retrieval_metrics
@@ -103,7 +104,9 @@ class HeroData:
 
     Attributes:
         episodes: the :class:`Episodes` (labels ``digit (N,)``, ``actions (N, G)``; subtitles; ``info`` flags).
-        frames: ``(N, T, 1, S, S)`` float32 in [0, 1].
+        frames: ``(N, T, 2, S, S)`` float32: channel 0 the frame in [0, 1], channel 1 its difference from the
+            previous frame *of the same segment* (zero at a segment's first frame), as the video input of
+            notebooks 03 and 05 (:func:`vidkit.data.flow.with_frame_differences`): a free motion channel.
         tokens, lengths: ``(N, G, L)`` long and ``(N, G)``: the subtitles tokenised with ``vocab``, ``L =``
             :data:`MAX_WORDS`.
         starts, ends: ``(N, G)`` long: segment ``g`` covers frames ``[starts, ends)``.
@@ -176,7 +179,9 @@ def make_data(n: int, split: str, seed: int, profile: str | Profile | HeroBudget
     g = ep.num_segments
     tokens, lengths = vocab.encode([s for row in ep.subtitles for s in row], max_len=MAX_WORDS)
     tokens = torch.cat([tokens, tokens.new_zeros(len(tokens), MAX_WORDS - tokens.shape[1])], dim=1)
-    _DATA[key] = HeroData(ep, ep.tensors(), tokens.view(n, g, MAX_WORDS), lengths.view(n, g),
+    f = ep.num_frames // g                              # segments are equal: each is one clip of the suite
+    frames = with_frame_differences(ep.tensors().view(n * g, f, 1, size, size)).view(n, g * f, 2, size, size)
+    _DATA[key] = HeroData(ep, frames, tokens.view(n, g, MAX_WORDS), lengths.view(n, g),
                           torch.from_numpy(ep.starts).long(), torch.from_numpy(ep.ends).long(), vocab)
     return _DATA[key]
 
@@ -199,7 +204,7 @@ def _shard(data: HeroData, batch_size: int, rank: int | None, world_size: int | 
 def hero_batches(data: HeroData, batch_size: int, seed: int = 0, *, rank: int | None = None,
                  world_size: int | None = None) -> Iterator[dict[str, torch.Tensor]]:
     """Endless shuffled batches for :func:`vidkit.models.hero.hero_loss` (a new seeded permutation every epoch):
-    ``{"frames": (B, T, 1, S, S), "tokens": (B, G, L'), "lengths", "starts", "ends": (B, G), "index": (B,)}``,
+    ``{"frames": (B, T, 2, S, S), "tokens": (B, G, L'), "lengths", "starts", "ends": (B, G), "index": (B,)}``,
     every subtitle present, tokens trimmed to the batch's longest subtitle.
 
     Under ``torchrun`` every process draws the same permutation and takes its own ``batch_size`` episodes of
@@ -294,12 +299,12 @@ def make_model(vocab_size: int, budget: HeroBudget, hierarchical: bool = True) -
     """A fresh :class:`HERO` for the budget's episodes: ``budget.dim`` wide, ``budget.heads`` heads,
     ``budget.cross_depth`` / ``budget.temporal_depth`` blocks (flat, ``hierarchical=False``: one transformer of
     their sum), a frame CNN of ``budget.width`` channels, ``max_frames = segments * segment_frames``,
-    ``max_words =`` :data:`MAX_WORDS`, 1 input channel, no dropout."""
+    ``max_words =`` :data:`MAX_WORDS`, 2 input channels (frame and difference), no dropout."""
     b = _check_budget(budget)
     check_choice("hierarchical", hierarchical, (True, False))
     return HERO(check_int("vocab_size", vocab_size, 3), dim=b.dim, heads=b.heads, cross_depth=b.cross_depth,
                 temporal_depth=b.temporal_depth, max_frames=b.segments * b.segment_frames, max_words=MAX_WORDS,
-                in_channels=1, hierarchical=hierarchical, max_segments=b.segments, width=b.width, dropout=0.0)
+                in_channels=2, hierarchical=hierarchical, max_segments=b.segments, width=b.width, dropout=0.0)
 
 
 def _check_tasks(tasks: Any) -> tuple[str, ...]:
