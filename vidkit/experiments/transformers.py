@@ -587,9 +587,10 @@ def evaluate_hero(model: HERO, train: HeroData, test: HeroData, budget: HeroBudg
 #: architecture. Every run pretrains the profile's ``hero.steps`` steps (``"none"``: 0) with no time cap, then
 #: :func:`evaluate_hero` (probes, ``hero.finetune_steps`` of TVR fine-tuning, moment retrieval).
 #:
-#: Laptop cost (measured on the 2-core machine while other jobs ran, one torch thread): see the module's
-#: report in docs; a pretraining step of all four tasks (batch 32, 24 frames of 32 px, dim 64) ~0.17 s,
-#: MLM+MFM ~0.1 s, a VSM fine-tuning step ~0.07 s.
+#: Laptop cost (measured on the 2-core machine while other jobs ran, one torch thread): building the data ~12 s
+#: once per process; a pretraining step of all four tasks (batch 32, 24 frames of 32 px, dim 64) 0.17-0.25 s,
+#: MLM+MFM ~0.1 s; a VSM fine-tuning step 0.07-0.19 s; scoring ~5 s. "all four": ~52 s a run, "none": ~12 s;
+#: one seed of the 6 runs ~4 min, 3 seeds ~12-13 min (budget: 15 min).
 CLAIM_RUNS: dict[str, dict[str, Any]] = {
     "none": {"tasks": (), "hierarchical": True},
     "MLM+MFM": {"tasks": ("mlm", "mfm"), "hierarchical": True},
