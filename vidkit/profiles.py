@@ -21,7 +21,7 @@ from pathlib import Path
 
 import torch
 
-__all__ = ["Profile", "PredictionBudget", "ContrastiveBudget", "AttentionBudget", "TextVideoBudget", "MultimodalBudget", "RealVideoBudget", "PROFILES", "profile", "profile_name", "runs_dir"]
+__all__ = ["Profile", "PredictionBudget", "ContrastiveBudget", "AttentionBudget", "TextVideoBudget", "MultimodalBudget", "HeroBudget", "RealVideoBudget", "PROFILES", "profile", "profile_name", "runs_dir"]
 
 #: The checkout's root: the folder holding ``vidkit/`` (and ``data/``, ``notebooks/``, ``pyproject.toml``).
 _REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -159,11 +159,45 @@ class RealVideoBudget:
 
 
 @dataclass(frozen=True)
+class HeroBudget:
+    """Notebook 06 (HERO; frame side is the profile's ``actions_size``).
+
+    ``train`` / ``test`` episodes of ``segments`` segments of ``segment_frames`` frames, ``distractors`` digits
+    each; ``held_out`` test episodes per held-out composition kind (novel digit x action pairs, novel orders);
+    HERO of width ``dim``, ``heads`` heads, ``cross_depth`` / ``temporal_depth`` blocks, a frame CNN of ``width``
+    channels; pretraining: ``batch``, ``steps`` at peak ``lr`` (``time_s``: the notebook's safety cap per model;
+    claims train ``steps`` with no cap); TVR fine-tuning: ``finetune_steps`` of VSM at peak ``finetune_lr``
+    (every model, pretrained or not); ``probe_train``: training episodes the linear probes fit on;
+    ``top_episodes``: episodes whose spans text -> moment retrieval ranks per query."""
+
+    train: int
+    test: int
+    held_out: int
+    segments: int
+    segment_frames: int
+    distractors: int
+    dim: int
+    heads: int
+    cross_depth: int
+    temporal_depth: int
+    width: int
+    batch: int
+    steps: int
+    time_s: float | None
+    lr: float
+    finetune_steps: int
+    finetune_lr: float
+    probe_train: int
+    top_episodes: int
+    amp: bool = False  # bf16 autocast in the forward pass (the full profile, on CUDA)
+
+
+@dataclass(frozen=True)
 class Profile:
     """Sizes and budgets shared by notebooks, recipes and benchmarks: the data every notebook generates, and one
     typed budget per notebook (:attr:`prediction` for 01, :attr:`contrastive` for 02, :attr:`attention` for 03,
-    :attr:`text_video` for 04, :attr:`multimodal` for 05; :attr:`real_video` for your own video files and
-    the UCF-101 / HMDB-51 protocols)."""
+    :attr:`text_video` for 04, :attr:`multimodal` for 05, :attr:`hero` for 06; :attr:`real_video` for your own
+    video files and the UCF-101 / HMDB-51 protocols)."""
 
     name: str
     test_size: int  # Moving MNIST sequences in the fixed cached test set
@@ -181,6 +215,7 @@ class Profile:
     attention: AttentionBudget
     text_video: TextVideoBudget
     multimodal: MultimodalBudget
+    hero: HeroBudget
     # ---- real video (keep last: a separate block)
     real_video: RealVideoBudget
 
@@ -212,6 +247,9 @@ PROFILES: dict[str, Profile] = {
                                    n_filler=2, width=4, dim=32, fine_dim=32, coarse_dim=16, batch=16, steps=4,
                                    time_s=8, lr=3e-3, lambda_va=1.0, lambda_vt=1.0, probe_train=96, queries_per_pair=1,
                                    sync_shift=2),
+        hero=HeroBudget(train=64, test=32, held_out=16, segments=3, segment_frames=8, distractors=1, dim=32, heads=4,
+                        cross_depth=1, temporal_depth=1, width=8, batch=16, steps=4, time_s=8, lr=1e-3,
+                        finetune_steps=4, finetune_lr=1e-3, probe_train=64, top_episodes=4),
         real_video=RealVideoBudget(size=32, channels=3, frames=8, stride=2, test_clips=2, videos_per_class=4, batch=16),
     ),
     "laptop": Profile(
@@ -228,6 +266,9 @@ PROFILES: dict[str, Profile] = {
                                    n_filler=2, width=8, dim=64, fine_dim=64, coarse_dim=32, batch=32, steps=800,
                                    time_s=60, lr=3e-3, lambda_va=1.0, lambda_vt=1.0, probe_train=1000,
                                    queries_per_pair=3, sync_shift=2),
+        hero=HeroBudget(train=1000, test=300, held_out=150, segments=3, segment_frames=8, distractors=1, dim=64,
+                        heads=4, cross_depth=2, temporal_depth=2, width=8, batch=32, steps=150, time_s=60, lr=3e-3,
+                        finetune_steps=100, finetune_lr=3e-3, probe_train=1000, top_episodes=10),
         real_video=RealVideoBudget(size=64, channels=3, frames=16, stride=2, test_clips=5, videos_per_class=10, batch=32),
     ),
     "full": Profile(
@@ -244,6 +285,9 @@ PROFILES: dict[str, Profile] = {
                                  n_filler=2, width=32, dim=512, fine_dim=512, coarse_dim=256, batch=256, steps=30000,
                                  time_s=3600, lr=2e-3, lambda_va=1.0, lambda_vt=1.0, probe_train=10000,
                                  queries_per_pair=5, sync_shift=4, amp=True),
+        hero=HeroBudget(train=20000, test=2000, held_out=1000, segments=3, segment_frames=8, distractors=1, dim=256,
+                        heads=4, cross_depth=4, temporal_depth=4, width=32, batch=128, steps=20000, time_s=3600,
+                        lr=5e-4, finetune_steps=3000, finetune_lr=3e-4, probe_train=10000, top_episodes=50, amp=True),
         real_video=RealVideoBudget(size=128, channels=3, frames=32, stride=2, test_clips=10, videos_per_class=None,
                                    batch=64),
     ),

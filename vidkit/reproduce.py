@@ -12,7 +12,7 @@ and rewrites ``docs/claims.md`` from the records::
 
 The records are only ever written here (:func:`vidkit.eval.claims.record_run`).
 
-**On several GPUs.** Topics whose training goes through :func:`vidkit.train.train` (``multimodal``) run under
+**On several GPUs.** Topics whose training goes through :func:`vidkit.train.train` (``multimodal``, ``transformers``) run under
 ``torchrun``: every process trains the same run with ``DistributedDataParallel`` and rank 0 alone records it::
 
     torchrun --standalone --nproc_per_node=8 --no-python vidkit reproduce multimodal --profile full
@@ -56,6 +56,7 @@ TOPICS: dict[str, str] = {
     "attention": "vidkit.experiments.attention",
     "retrieval": "vidkit.experiments.text_video",
     "multimodal": "vidkit.experiments.multimodal",
+    "transformers": "vidkit.experiments.transformers",
 }
 
 

@@ -70,6 +70,7 @@ __all__ = [
     "ACTION_VERBS",
     "CAPTION_TEMPLATES",
     "DIGIT_WORDS",
+    "MIRROR_PAIRS",
     "QUADRANTS",
     "SUBJECT_TEMPLATES",
     "VISIBLE",
@@ -77,6 +78,7 @@ __all__ = [
     "ActionsDataset",
     "all_captions",
     "captions_for",
+    "mirror_of",
     "generate_actions",
     "instance_captions",
 ]
@@ -85,6 +87,10 @@ ACTIONS: tuple[str, ...] = (
     "move_left", "move_right", "move_up", "move_down", "rotate_cw", "rotate_ccw", "zoom_in", "zoom_out",
 )
 """Action class names; with the default ``actions`` argument, label ``i`` is ``ACTIONS[i]``."""
+
+MIRROR_PAIRS: tuple[tuple[str, str], ...] = (("move_left", "move_right"), ("move_up", "move_down"),
+                                             ("rotate_cw", "rotate_ccw"), ("zoom_in", "zoom_out"))
+"""Actions that are each other's time reversal: only the order of the frames tells them apart."""
 
 # action -> (index of the moving pose parameter: 0 x, 1 y, 2 angle, 3 log-scale; direction sign)
 _MOTION: dict[str, tuple[int, int]] = {
@@ -184,6 +190,20 @@ def _all_captions(digit: int, action: str) -> tuple[str, ...]:
             for phrase in phrases:
                 out.append(_AN.sub(r"an \1", tpl.format(subject=subject, **{key: phrase})))
     return tuple(out)
+
+
+def mirror_of(actions: Any) -> np.ndarray:
+    """The time reversal (:data:`MIRROR_PAIRS` partner) of each action index: ``(...)`` ints -> ``(...)`` int64
+    (``move_left`` <-> ``move_right``, ``move_up`` <-> ``move_down``, ``rotate_cw`` <-> ``rotate_ccw``,
+    ``zoom_in`` <-> ``zoom_out``)."""
+    a = np.asarray(actions)
+    if a.dtype.kind not in "iu" or (a.size and (a.min() < 0 or a.max() >= len(ACTIONS))):
+        raise ValueError(f"actions must be integer indices into ACTIONS (0..{len(ACTIONS) - 1}), got {a.dtype} "
+                         f"{a.min() if a.size else ''}..{a.max() if a.size else ''}")
+    table = np.empty(len(ACTIONS), np.int64)
+    for x, y in MIRROR_PAIRS:
+        table[ACTIONS.index(x)], table[ACTIONS.index(y)] = ACTIONS.index(y), ACTIONS.index(x)
+    return table[a.astype(np.int64)]
 
 
 def all_captions(digit: int, action: int | str) -> list[str]:

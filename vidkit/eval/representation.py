@@ -45,6 +45,7 @@ from vidkit.utils.checks import check_int, check_real, shape_text
 __all__ = [
     "extract_embeddings",
     "linear_probe",
+    "pair_accuracy",
     "knn_predict",
     "knn_accuracy",
     "retrieval_recall",
@@ -203,8 +204,29 @@ def extract_embeddings(encoder: torch.nn.Module, clips: Any, batch_size: int = 6
 # ------------------------------------------------------------------------------------------ linear probe
 
 
+def pair_accuracy(probs: Any, labels: Any, partner: Any) -> float:
+    """Within-pair accuracy: ``probs (N, C)`` class scores, ``labels (N,)`` the true classes, ``partner (N,)`` one
+    other class per row; the fraction of rows where the true class scores strictly above its partner (a tie
+    is a miss). Only the two classes are compared, so chance is 0.5 whatever ``C``: e.g. an action against its
+    time reversal (:func:`vidkit.data.actions.mirror_of`), or the first of two actions against the second."""
+    p = _to_numpy(probs, "probs", "(N, C) class scores")
+    y = _to_numpy(labels, "labels", "(N,) class indices")
+    o = _to_numpy(partner, "partner", "(N,) class indices")
+    if p.ndim != 2 or y.shape != (len(p),) or o.shape != (len(p),) or y.dtype.kind not in "iu" \
+            or o.dtype.kind not in "iu":
+        raise ValueError(f"need probs (N, C), labels (N,) and partner (N,) integer classes, got {shape_text(p)}, "
+                         f"{y.dtype} {shape_text(y)}, {o.dtype} {shape_text(o)}")
+    if len(p) == 0:
+        raise ValueError("pair_accuracy needs at least one row")
+    c = p.shape[1]
+    if min(y.min(), o.min()) < 0 or max(y.max(), o.max()) >= c:
+        raise ValueError(f"labels and partner must be classes 0..{c - 1} (columns of probs)")
+    rows = np.arange(len(p))
+    return float(np.mean(p[rows, y] > p[rows, o]))
+
+
 def linear_probe(train_x: ArrayLike, train_y: ArrayLike, test_x: ArrayLike, test_y: ArrayLike,
-                 C: float = 1.0, max_iter: int = 1000) -> dict[str, float]:
+                 C: float = 1.0, max_iter: int = 1000, partner: ArrayLike | None = None) -> dict[str, float]:
     """Linear probe: multinomial logistic regression on frozen, standardised features.
 
     ``StandardScaler`` is fitted on ``train_x (N, D)`` only (zero mean, unit variance per dimension) and
@@ -216,6 +238,10 @@ def linear_probe(train_x: ArrayLike, train_y: ArrayLike, test_x: ArrayLike, test
     ``chance`` is the test accuracy of the best constant answer, i.e. the frequency of the most common
     test label (1 / classes for balanced labels): a probe that learnt nothing scores about this.
     A large gap between train and test accuracy means the probe overfits.
+
+    ``partner`` ``(M,)`` integer classes, one per test row: also ``"pair_accuracy"``, the probe's
+    :func:`pair_accuracy` on the test set (its probability of the true class above that of the partner; a class
+    the probe never saw in training has probability 0). Chance 0.5.
     """
     from sklearn.linear_model import LogisticRegression
     from sklearn.preprocessing import StandardScaler
@@ -228,11 +254,20 @@ def linear_probe(train_x: ArrayLike, train_y: ArrayLike, test_x: ArrayLike, test
         raise ValueError(f"train_y must contain at least 2 classes for a probe, got only {classes.tolist()}")
     scaler = StandardScaler().fit(tx)
     clf = LogisticRegression(C=C, max_iter=max_iter).fit(scaler.transform(tx), ty)
-    return {
+    out = {
         "accuracy": float(clf.score(scaler.transform(qx), qy)),
         "train_accuracy": float(clf.score(scaler.transform(tx), ty)),
         "chance": float(np.unique(qy, return_counts=True)[1].max() / len(qy)),
     }
+    if partner is not None:
+        other = _labels(partner, "partner", len(qx), "test_x")
+        if qy.dtype.kind not in "iu" or other.dtype.kind not in "iu" or min(qy.min(), other.min()) < 0:
+            raise ValueError("partner needs integer class labels >= 0 in test_y and partner")
+        width = int(max(qy.max(), other.max(), classes.max())) + 1
+        probs = np.zeros((len(qx), width))
+        probs[:, classes.astype(np.int64)] = clf.predict_proba(scaler.transform(qx))
+        out["pair_accuracy"] = pair_accuracy(probs, qy.astype(np.int64), other.astype(np.int64))
+    return out
 
 
 # ------------------------------------------------------------------------------------------ weighted kNN

@@ -31,6 +31,11 @@ collapsed or quantised ones, which is exactly when an optimistic rule flatters a
 interactive use on galleries of tens of thousands of clips; the kit's only nearest-neighbour search.
 :func:`cosine_scores` gives the full ``(Q, G)`` cosine matrix that search scores with, for ranking.
 
+**Moments** (:func:`temporal_iou`, :func:`all_spans`, :func:`moment_recall`): text -> moment retrieval
+(TVR, Lei et al. 2020; HERO's downstream task) ranks *(episode, span)* candidates; a candidate is right if it
+lies in the query's episode and overlaps the true span with temporal IoU at least a threshold (0.5, 0.7).
+Ranks follow the same tie rule (:func:`first_hit_ranks`).
+
 **Compositional generalisation** (:func:`heldout_pairs`, :func:`split_by_pairs`): hold out some
 (digit, action) *combinations* from training while every digit and every action is still trained on
 in other combinations, then ask whether "a 3 rotating clockwise" is found although the model never saw
@@ -59,6 +64,9 @@ __all__ = [
     "search",
     "semantic_relevance",
     "instance_relevance",
+    "temporal_iou",
+    "all_spans",
+    "moment_recall",
     "heldout_pairs",
     "split_by_pairs",
 ]
@@ -343,6 +351,101 @@ def instance_relevance(query_index: Any, num_gallery: int) -> torch.Tensor:
         raise ValueError(f"query_index must be in 0..{g - 1} (a gallery row), got max {int(idx.max())}")
     out = torch.zeros(len(idx), g, dtype=torch.bool)
     out[torch.arange(len(idx)), idx] = True
+    return out
+
+
+# ------------------------------------------------------------------------------------------- moments
+
+
+def _spans(x: Any, name: str) -> np.ndarray:
+    a = np.asarray(x.detach().cpu() if isinstance(x, torch.Tensor) else x)
+    if a.ndim < 1 or a.shape[-1] != 2 or a.dtype.kind not in "iuf":
+        raise ValueError(f"{name} must be (..., 2) numeric spans [start, end), got {a.dtype} {shape_text(a)}")
+    if a.size and not (a[..., 1] > a[..., 0]).all():
+        raise ValueError(f"{name}: every span [start, end) needs end > start (ends are exclusive)")
+    return a.astype(np.float64)
+
+
+def temporal_iou(a: Any, b: Any) -> np.ndarray:
+    """Temporal intersection over union of spans ``[start, end)`` (half-open, e.g. in frames): ``a (..., 2)``
+    and ``b (..., 2)`` broadcast against each other -> ``(...)`` float64 in [0, 1]::
+
+        IoU = max(0, min(e_a, e_b) - max(s_a, s_b)) / ((e_a - s_a) + (e_b - s_b) - intersection)
+
+    Frames ``2..4`` (inclusive) are the span ``[2, 5)``; ``[0, 4)`` and ``[2, 6)`` have IoU 2 / 6."""
+    x, y = _spans(a, "a"), _spans(b, "b")
+    inter = np.clip(np.minimum(x[..., 1], y[..., 1]) - np.maximum(x[..., 0], y[..., 0]), 0.0, None)
+    return inter / ((x[..., 1] - x[..., 0]) + (y[..., 1] - y[..., 0]) - inter)
+
+
+def all_spans(num_frames: int) -> np.ndarray:
+    """Every span of whole frames of a ``T``-frame video: ``(T (T + 1) / 2, 2)`` int64 ``[start, end)`` with
+    ``0 <= start < end <= T``, ordered by start then end (a span over frames ``st..ed`` is ``[st, ed + 1)``)."""
+    t = check_int("num_frames", num_frames, 1)
+    st, ed = np.triu_indices(t)
+    return np.stack([st, ed + 1], axis=1).astype(np.int64)
+
+
+def moment_recall(scores: Any, episode: Any, spans: Any, true_episode: Any, true_span: Any,
+                  ks: Sequence[int] = (1, 5), ious: Sequence[float] = (0.5, 0.7), *,
+                  num_episodes: int | None = None, num_frames: int | None = None,
+                  tie_rtol: float | None = None) -> dict[str, float]:
+    """Moment retrieval recall ``R@k`` at temporal IoU thresholds (the TVR metric), as fractions.
+
+    Each of ``Q`` queries has ``M`` candidate moments: ``scores (Q, M)`` (higher = better; ``-inf`` = no
+    candidate), ``episode (Q, M)`` integers (the candidate's episode), ``spans (Q, M, 2)`` ``[start, end)``;
+    the query's truth is ``true_episode (Q,)`` and ``true_span (Q, 2)``. For a threshold ``u``::
+
+        hit[q, m] = episode[q, m] == true_episode[q]  and  temporal_iou(spans[q, m], true_span[q]) >= u
+        R@k_iou{u} = 1/Q sum_q [ first_hit_ranks(scores, hit)[q] <= k ]      (0 if query q has no finite hit)
+
+    so ties and near-ties between a right and a wrong moment count against the query
+    (:func:`first_hit_ranks`). Keys: ``"R@1_iou0.5"``, ... (``ks`` x ``ious``); each ``k`` in ``1..M``.
+
+    With ``num_episodes`` and ``num_frames``, also ``"chance@k_iou{u}"``: the expected ``R@k`` of a uniformly
+    random order of *all* ``num_episodes * T (T + 1) / 2`` moments (:func:`all_spans` of every episode), i.e.
+    ``1 - C(n - h_q, k) / C(n, k)`` averaged over queries, ``h_q`` the spans of the true episode at IoU ``>= u``.
+    """
+    s = _scores(scores)
+    q, m = s.shape
+    ep = _tensor(episode, "episode", "(Q, M) integer episode ids").cpu().numpy()
+    if ep.shape != (q, m) or ep.dtype.kind not in "iu":
+        raise ValueError(f"episode must be (Q, M) = ({q}, {m}) integers, got {ep.dtype} {ep.shape}")
+    sp = _spans(spans, "spans")
+    if sp.shape != (q, m, 2):
+        raise ValueError(f"spans must be (Q, M, 2) = ({q}, {m}, 2), got {sp.shape}")
+    te = _labels(true_episode, "true_episode").numpy()
+    ts = _spans(true_span, "true_span")
+    if te.shape != (q,) or ts.shape != (q, 2):
+        raise ValueError(f"true_episode must be ({q},) and true_span ({q}, 2), got {te.shape} and {ts.shape}")
+    if isinstance(ks, str) or not isinstance(ks, Sequence) or len(ks) == 0:
+        raise TypeError(f"ks must be a non-empty sequence of ints such as (1, 5), got {ks!r}")
+    if isinstance(ious, str) or not isinstance(ious, Sequence) or len(ious) == 0:
+        raise TypeError(f"ious must be a non-empty sequence of thresholds such as (0.5, 0.7), got {ious!r}")
+    ks = [check_int("each k in ks", k, 1, m, what=f" (at most the M = {m} candidates)") for k in ks]
+    ious = [check_real("each threshold in ious", u, 0.0, 1.0) for u in ious]
+    if (num_episodes is None) != (num_frames is None):
+        raise ValueError("give both num_episodes and num_frames (for the chance levels) or neither")
+    finite = torch.isfinite(s).numpy()
+    overlap = temporal_iou(sp, ts[:, None, :])                                         # (Q, M)
+    same = ep == te[:, None]
+    out: dict[str, float] = {}
+    for u in ious:
+        hit = same & (overlap >= u) & finite
+        ranks = np.full(q, np.iinfo(np.int64).max)
+        rows = hit.any(axis=1)
+        if rows.any():
+            ranks[rows] = first_hit_ranks(s[rows], torch.from_numpy(hit[rows]), tie_rtol=tie_rtol).numpy()
+        for k in ks:
+            out[f"R@{k}_iou{u:g}"] = float(np.mean(ranks <= k))
+    if num_episodes is not None:
+        n_ep = check_int("num_episodes", num_episodes, 1)
+        every = all_spans(check_int("num_frames", num_frames, 1))                      # (P, 2)
+        total = n_ep * len(every)
+        for u in ious:
+            h = (temporal_iou(every[None], ts[:, None, :]) >= u).sum(axis=1)          # (Q,)
+            for k in ks:
+                out[f"chance@{k}_iou{u:g}"] = float(np.mean(_chance_recall(total, h, min(k, total))))
     return out
 
 

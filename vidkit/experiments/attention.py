@@ -26,11 +26,12 @@ import numpy as np
 import torch
 from torch import nn
 
-from vidkit.data.actions import ACTIONS, ActionClips, generate_actions
+from vidkit.data.actions import ACTIONS, MIRROR_PAIRS, ActionClips, generate_actions, mirror_of
 from vidkit.data.batches import clip_batches
 from vidkit.data.flow import with_frame_differences
 from vidkit.eval.attention import attention_mass, box_area_fraction, pointing_game
 from vidkit.eval.claims import Arm, Claim
+from vidkit.eval.representation import pair_accuracy as _pair_accuracy
 from vidkit.models.attention import (
     AttentionOutput,
     LRCNClassifier,
@@ -74,11 +75,6 @@ def time_budget(model: nn.Module, budget: AttentionBudget) -> float:
     """The profile's training time for ``model`` (``vidkit.profile().attention``): ``attention_time_s`` for
     spatial attention (the subject of notebook 03), ``time_s`` for every other model."""
     return budget.attention_time_s if isinstance(model, SoftAttentionLSTM) else budget.time_s
-
-
-#: Actions that are each other's time reversal: only the order of the frames tells them apart.
-MIRROR_PAIRS = (("move_left", "move_right"), ("move_up", "move_down"), ("rotate_cw", "rotate_ccw"),
-                ("zoom_in", "zoom_out"))
 
 
 def make_data(n: int, split: str, seed: int, size: int = 32, num_frames: int = 16, distractors: int = 2,
@@ -169,16 +165,12 @@ def predict(model: nn.Module, x: torch.Tensor, batch_size: int = 250) -> Predict
 
 def pair_accuracy(probs: np.ndarray, actions: np.ndarray) -> float:
     """Within-pair accuracy: for each clip, compare only the probabilities of its true action and of that
-    action's time reversal (:data:`MIRROR_PAIRS`); the fraction where the true one wins. Chance 0.5."""
+    action's time reversal (:data:`MIRROR_PAIRS`); the fraction where the true one wins. Chance 0.5.
+    (:func:`vidkit.eval.representation.pair_accuracy` with :func:`vidkit.data.actions.mirror_of` partners.)"""
     probs, actions = np.asarray(probs), np.asarray(actions)
     if probs.ndim != 2 or probs.shape[1] != len(ACTIONS) or actions.shape != (len(probs),):
         raise ValueError(f"need probs (N, {len(ACTIONS)}) and actions (N,), got {probs.shape} and {actions.shape}")
-    mirror = {}
-    for a, b in MIRROR_PAIRS:
-        mirror[ACTIONS.index(a)], mirror[ACTIONS.index(b)] = ACTIONS.index(b), ACTIONS.index(a)
-    other = np.array([mirror[int(a)] for a in actions])
-    rows = np.arange(len(actions))
-    return float(np.mean(probs[rows, actions] > probs[rows, other]))
+    return _pair_accuracy(probs, actions, mirror_of(actions))
 
 
 def evaluate(pred: Predictions, clips: ActionClips) -> dict[str, float]:
