@@ -191,8 +191,12 @@ def test_evaluate_hero_keys_ranges_and_leaves_the_model_alone(data):
                 "first_action_acc_novel_order", "action_probe_novel_combo", "mirror_pair_acc_novel_combo",
                 "tvr_video_R@1", "tvr_video_R@5", "tvr_video_chance@1", "tvr_R@1_iou0.5", "tvr_R@5_iou0.5",
                 "tvr_R@1_iou0.7", "tvr_R@5_iou0.7", "tvr_chance@1_iou0.5", "tvr_chance@5_iou0.5",
-                "tvr_chance@1_iou0.7", "tvr_chance@5_iou0.7"}
+                "tvr_chance@1_iou0.7", "tvr_chance@5_iou0.7", "tvr_video_sem_R@1", "tvr_video_sem_chance@1",
+                "tvr_local_iou0.5", "tvr_local_chance_iou0.5"}
+    if B.test >= 10:
+        expected |= {"tvr_video_sem_R@10", "tvr_video_sem_chance@10"}
     assert set(out) == expected
+    assert out["tvr_video_sem_chance@1"] >= out["tvr_video_chance@1"]          # several episodes match a query
     assert all(isinstance(v, float) and 0.0 <= v <= 1.0 for v in out.values())
     assert out["tvr_video_chance@1"] == pytest.approx(1 / B.test)
     assert out["tvr_R@5_iou0.5"] >= out["tvr_R@1_iou0.5"] >= out["tvr_R@1_iou0.7"]
@@ -225,13 +229,14 @@ def test_moment_retrieval_finds_moments_when_scores_point_at_them(data, monkeypa
     monkeypatch.setattr(X, "moment_scores", oracle)
     out = X.moment_retrieval(model, test, top_episodes=3)
     assert out["tvr_video_R@1"] == 1.0 and out["tvr_R@1_iou0.7"] == 1.0 and out["tvr_R@5_iou0.5"] == 1.0
+    assert out["tvr_video_sem_R@1"] == 1.0 and out["tvr_local_iou0.5"] == 1.0 > out["tvr_local_chance_iou0.5"]
 
 
 # --------------------------------------------------------------------------------------------- claims
 
 
 def test_claims_use_claim_runs_and_metrics_evaluate_hero_produces():
-    metrics = {"action_probe", "mirror_pair_acc", "digit_probe", "first_action_acc", "tvr_R@1_iou0.5",
+    metrics = {"action_probe", "mirror_pair_acc", "digit_probe", "first_action_acc", "tvr_R@1_iou0.5", "tvr_video_sem_R@10",
                "tvr_R@5_iou0.5", "tvr_video_R@1"}
     assert 6 <= len(X.CLAIMS) <= 10
     assert set(X.CLAIM_RUNS) == {"none", "MLM+MFM", "+VSM", "+FOM", "all four", "flat, all four"}

@@ -267,8 +267,8 @@ PROFILES: dict[str, Profile] = {
                                    time_s=60, lr=3e-3, lambda_va=1.0, lambda_vt=1.0, probe_train=1000,
                                    queries_per_pair=3, sync_shift=2),
         hero=HeroBudget(train=1000, test=300, held_out=150, segments=3, segment_frames=8, distractors=1, dim=64,
-                        heads=4, cross_depth=2, temporal_depth=2, width=8, batch=32, steps=150, time_s=60, lr=3e-3,
-                        finetune_steps=100, finetune_lr=3e-3, probe_train=1000, top_episodes=10),
+                        heads=4, cross_depth=2, temporal_depth=2, width=8, batch=32, steps=300, time_s=60, lr=3e-3,
+                        finetune_steps=300, finetune_lr=3e-3, probe_train=1000, top_episodes=10),
         real_video=RealVideoBudget(size=64, channels=3, frames=16, stride=2, test_clips=5, videos_per_class=10, batch=32),
     ),
     "full": Profile(
