@@ -7,6 +7,7 @@ overwritten). For each notebook, in the smoke profile: Run All Cells from the Ru
 ClipPlayer with the keyboard and press Play on one; pick another clip in every clip picker; press
 "random clip" in the neighbour browser; then Kernel > Shut Down Kernel, scrub every player again (they
 are linked in the browser, so they keep working), and check that the widgets which need a kernel say so.
+Notebook 06's attention explorer is operated (another position, another head) with and without the kernel.
 Notebook 05's audio-visual players and cross-modal browser are checked for videos with sound (an MP4 in a data
 URI with a video and an audio track), and the browser must show other neighbours when another query is picked,
 before and after the shutdown (its results are precomputed and linked in the page). Screenshots of both states
@@ -34,7 +35,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NoReturn
@@ -72,6 +73,8 @@ BROWSER = ".jupyter-widgets.vidkit-neighbour-browser"
 # Notebook 05's widgets (vidkit.viz.av.AVPlayer, vidkit.viz.crossmodal.CrossModalBrowser): HTML5 videos with sound.
 AVPLAYER = ".jupyter-widgets.vidkit-avplayer"
 CROSSMODAL = ".jupyter-widgets.vidkit-crossmodal-browser"
+# Notebook 06's attention explorer (vidkit.viz.hero.TransformerAttentionExplorer): pages linked in the browser.
+ATTENTION = ".jupyter-widgets.vidkit-transformer-attention"
 
 SERVER_START_S = 90
 # The smoke profile aims at ~90 s per notebook on 2 cores; notebook 01 took 5 min on a busy machine.
@@ -463,6 +466,32 @@ def pick_another_query(browser: Locator) -> None:
     check_videos_with_sound(browser, "cross-modal browser")
 
 
+def explore_attention(explorer: Locator, head: str) -> None:
+    """Notebook 06's attention explorer: another query position changes the row view, another ``head`` button
+    ("mean of heads", "head 0") changes the attention matrix picture (selectors linked in the page to nested
+    stacks of pre-built pages)."""
+    explorer.scroll_into_view_if_needed()
+
+    def wait_until(changed: Callable[[], bool], what: str) -> None:
+        deadline = time.monotonic() + 30
+        while not changed():
+            assert time.monotonic() < deadline, f"the attention explorer: {what}"
+            time.sleep(0.3)
+
+    select = explorer.locator("select").first
+    n = select.locator("option").count()
+    assert n >= 2, "an attention explorer with a single query position"
+    before = explorer.inner_text()
+    select.select_option(index=(select.evaluate("s => s.selectedIndex") + 1) % n)
+    wait_until(lambda: explorer.inner_text() != before, "another query position did not change the row view")
+    picture = explorer.locator("img:visible").first
+    expect(picture).to_be_visible()
+    src = picture.get_attribute("src")
+    explorer.get_by_role("button", name=head, exact=True).first.click()
+    wait_until(lambda: explorer.locator("img:visible").first.get_attribute("src") != src,
+               f"{head!r} did not change the matrix picture")
+
+
 def shut_down_kernel(page: Page, path: str) -> None:
     """Kernel > Shut Down Kernel, then wait until the notebook has no running kernel."""
     page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(r"^Kernel$")).click()
@@ -491,9 +520,10 @@ def test_notebook_runs_and_its_widgets_work_with_and_without_a_kernel(page: Page
         # Widget views render asynchronously: wait for the players the outputs announce.
         page.wait_for_function(f"() => document.querySelectorAll({json.dumps(PLAYER)}).length >= {state['players']}")
         players, pickers, browsers = page.locator(PLAYER), page.locator(PICKER), page.locator(BROWSER)
-        av_players, crossmodal = page.locator(AVPLAYER), page.locator(CROSSMODAL)
+        av_players, crossmodal, attention = page.locator(AVPLAYER), page.locator(CROSSMODAL), page.locator(ATTENTION)
         counts = {"players": players.count(), "clip pickers": pickers.count(), "neighbour browsers": browsers.count(),
-                  "AV players": av_players.count(), "cross-modal browsers": crossmodal.count()}
+                  "AV players": av_players.count(), "cross-modal browsers": crossmodal.count(),
+                  "attention explorers": attention.count()}
         print(f"{nb}: all cells ran in {state['seconds']:.0f}s; {counts}")
         assert sum(counts.values()) > 0, f"{nb} shows no widget to operate"
 
@@ -509,6 +539,8 @@ def test_notebook_runs_and_its_widgets_work_with_and_without_a_kernel(page: Page
             check_videos_with_sound(av_players.nth(i), f"AV player {i}")
         for i in range(counts["cross-modal browsers"]):
             pick_another_query(crossmodal.nth(i))
+        for i in range(counts["attention explorers"]):
+            explore_attention(attention.nth(i), "mean of heads")
         screenshot(page, f"{stem}.png")
 
         shut_down_kernel(page, nb)
@@ -521,6 +553,8 @@ def test_notebook_runs_and_its_widgets_work_with_and_without_a_kernel(page: Page
             check_videos_with_sound(av_players.nth(i), f"AV player {i}, no kernel")
         for i in range(counts["cross-modal browsers"]):  # the query list is linked in the browser
             pick_another_query(crossmodal.nth(i))
+        for i in range(counts["attention explorers"]):  # so are the explorer's selectors
+            explore_attention(attention.nth(i), "head 0")
         screenshot(page, f"{stem}-no-kernel.png")
     except BaseException:
         screenshot(page, f"{stem}-failed.png")

@@ -15,7 +15,14 @@ import torch.nn.functional as F
 
 from vidkit.models import HERO
 from vidkit.models.text import Vocabulary
-from vidkit.viz.hero import AttentionExplorer, fom_view, moment_timeline, span_iou, subtitle_words, top_spans
+from vidkit.viz.hero import (
+    TransformerAttentionExplorer,
+    fom_view,
+    moment_timeline,
+    span_iou,
+    subtitle_words,
+    top_spans,
+)
 
 matplotlib.use("Agg")
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -46,16 +53,16 @@ def make_model(hierarchical: bool = True, heads: int = HEADS, cross: int = 1, te
 
 
 @torch.no_grad()
-def explorer(hierarchical: bool = True, b: int = 1, batch=None, model=None, **kw) -> tuple[AttentionExplorer, dict, dict]:
+def explorer(hierarchical: bool = True, b: int = 1, batch=None, model=None, **kw) -> tuple[TransformerAttentionExplorer, dict, dict]:
     batch = make_batch() if batch is None else batch
     model = make_model(hierarchical) if model is None else model
     att = model(batch, return_attention=True).attention
     words = subtitle_words(batch["tokens"][b], batch["lengths"][b], VOCAB)
-    return AttentionExplorer(batch["frames"][b], words, att, b, **kw), att, batch
+    return TransformerAttentionExplorer(batch["frames"][b], words, att, b, **kw), att, batch
 
 
 @pytest.fixture(scope="module")
-def built() -> tuple[AttentionExplorer, dict, dict]:
+def built() -> tuple[TransformerAttentionExplorer, dict, dict]:
     return explorer()
 
 
@@ -152,7 +159,7 @@ def test_flat_model_and_an_absent_subtitle():
 
 def test_widget_class_links_show_and_static_view(built):
     ex, _, _ = built
-    assert "vidkit-attention-explorer" in ex.widget._dom_classes
+    assert "vidkit-transformer-attention" in ex.widget._dom_classes
     sel = ex.selectors
     n_stacks = {"transformer": 1, "layer": 2, "head": 3, "query": 3 * (HEADS + 1)}
     assert len(ex.links) == sum(n_stacks.values())
@@ -163,7 +170,7 @@ def test_widget_class_links_show_and_static_view(built):
     assert ex.current == ("temporal", 1, "mean", 7)
     assert ex.stack.selected_index == 1 and ex.stack.children[1].selected_index == 1
     static = ex.to_html()
-    assert 'class="vidkit-attention-explorer' in static and "data:image/png;base64," in static
+    assert 'class="vidkit-transformer-attention' in static and "data:image/png;base64," in static
     assert ex.rows_html[("temporal", 1, "mean", 7)] in static
     with pytest.raises(ValueError, match="transformer must be one of"):
         ex.show("flat")
@@ -199,7 +206,7 @@ def test_explorer_rejects_bad_input(built, edit, match):
     words = subtitle_words(batch["tokens"][1], batch["lengths"][1], VOCAB)
     frames, subs, attention, b = edit(batch["frames"][1], words, att)
     with pytest.raises(ValueError, match=match):
-        AttentionExplorer(frames, subs, attention, b)
+        TransformerAttentionExplorer(frames, subs, attention, b)
     with pytest.raises(ValueError, match="head must be an int in 0..1"):
         ex.matrix("cross", 0, 2)
     with pytest.raises(ValueError, match="has no position"):

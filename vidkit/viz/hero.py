@@ -1,7 +1,7 @@
 """Notebook 06's HERO views: what the transformers attend to, how FOM puts shuffled frames back, and where VSM
 finds a sentence in an episode.
 
-* :class:`AttentionExplorer`: the attention maps of one episode (:attr:`vidkit.models.hero.HEROOutput.attention`).
+* :class:`TransformerAttentionExplorer`: the attention maps of one episode (:attr:`vidkit.models.hero.HEROOutput.attention`).
   Pick a transformer (cross-modal / temporal, or the flat ablation), a layer, a head (or the mean of the heads)
   and a query position (a frame or a subtitle word): the page shows which frames (thumbnails with a bar under
   each) and which words (coloured by weight) it reads, and the whole ``N x N`` attention matrix of that layer
@@ -36,7 +36,7 @@ from vidkit.viz import frames as viz
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.figure import Figure
 
-__all__ = ["AttentionExplorer", "fom_view", "moment_timeline", "subtitle_words", "top_spans", "span_iou"]
+__all__ = ["TransformerAttentionExplorer", "fom_view", "moment_timeline", "subtitle_words", "top_spans", "span_iou"]
 
 #: The transformers' names in the selector, in this order.
 TRANSFORMER_NAMES = {"cross": "cross-modal", "temporal": "temporal", "flat": "flat (F-TRM)"}
@@ -165,7 +165,7 @@ def _png(img: np.ndarray) -> bytes:
 # ------------------------------------------------------------------------------------------------ explorer
 
 
-class AttentionExplorer:
+class TransformerAttentionExplorer:
     """What every position of one episode attends to, per transformer, layer and head of a HERO.
 
     Args:
@@ -202,7 +202,7 @@ class AttentionExplorer:
     ``matrix_geometry`` (where each PNG's matrix lies: ``left``, ``top``, ``cell`` pixels, ``vmax`` the weight of the
     darkest colour), ``rows_html`` (``{(transformer, layer, head, query): HTML}``), ``payload_bytes`` (PNG + HTML
     bytes of every page), ``widget`` (``VBox`` with class
-    ``vidkit-attention-explorer``). :meth:`matrix` / :meth:`row` give the numbers a page shows, :meth:`show`
+    ``vidkit-transformer-attention``). :meth:`matrix` / :meth:`row` give the numbers a page shows, :meth:`show`
     picks a page from Python.
     """
 
@@ -214,19 +214,19 @@ class AttentionExplorer:
 
     def __init__(self, frames: Any, subtitles: Any, attention: Mapping[str, Any], b: int = 0, *, thumb: int = 36,
                  title: str | None = None, cmap: str = "Reds"):
-        self.rgb = _rgb_frames(frames, "AttentionExplorer")
+        self.rgb = _rgb_frames(frames, "TransformerAttentionExplorer")
         t = len(self.rgb)
-        self.subtitles = _subtitle_list(subtitles, "AttentionExplorer")
+        self.subtitles = _subtitle_list(subtitles, "TransformerAttentionExplorer")
         self.thumb = check_int("thumb", thumb, 12, 128)
         self.title = title
         self.lut = viz.colormap_lut(cmap)
         if not isinstance(attention, Mapping) or not attention:
-            raise ValueError("AttentionExplorer: attention must be the dict model(batch, return_attention=True)."
+            raise ValueError("TransformerAttentionExplorer: attention must be the dict model(batch, return_attention=True)."
                              f"attention ({{'cross': ..., 'temporal': ...}} or {{'flat': ...}}), got "
                              f"{type(attention).__name__}")
         unknown = sorted(set(attention) - set(TRANSFORMER_NAMES))
         if unknown:
-            raise ValueError(f"AttentionExplorer: unknown transformers {unknown} in attention; expected keys among "
+            raise ValueError(f"TransformerAttentionExplorer: unknown transformers {unknown} in attention; expected keys among "
                              f"{tuple(TRANSFORMER_NAMES)}")
         self.transformers = [k for k in TRANSFORMER_NAMES if k in attention]
         self.b = b
@@ -238,7 +238,7 @@ class AttentionExplorer:
         for name, (_, keys, segs) in seqs.items():
             got = sorted(k[1] for ks in keys for k in ks if k[0] == "frame")
             if got != list(range(t)):
-                raise ValueError(f"AttentionExplorer: the {name} attention covers frames {_ranges(got)}, but frames has "
+                raise ValueError(f"TransformerAttentionExplorer: the {name} attention covers frames {_ranges(got)}, but frames has "
                                  f"T = {t}: pass the frames of episode b = {b} of the batch the attention came from")
             for ks, ss in zip(keys, segs):
                 for k, s in zip(ks, ss):
@@ -249,10 +249,10 @@ class AttentionExplorer:
         for s in sorted({w[0] for w in words}):
             read = sorted(j for ss, j in words if ss == s)
             if s >= len(self.subtitles):
-                raise ValueError(f"AttentionExplorer: the model read words of subtitle {s}, but subtitles has only "
+                raise ValueError(f"TransformerAttentionExplorer: the model read words of subtitle {s}, but subtitles has only "
                                  f"{len(self.subtitles)} subtitles")
             if read != list(range(len(self.subtitles[s]))):
-                raise ValueError(f"AttentionExplorer: subtitles[{s}] has {len(self.subtitles[s])} words "
+                raise ValueError(f"TransformerAttentionExplorer: subtitles[{s}] has {len(self.subtitles[s])} words "
                                  f"{self.subtitles[s]}, but the model read {len(read)} words of subtitle {s}: pass the "
                                  "words of the batch's tokens (subtitle_words)")
         self.frame_segment = frame_segment
@@ -292,17 +292,17 @@ class AttentionExplorer:
         its valid positions, their keys (``("frame", t)`` / ``("word", s, l)``) and segments."""
         need = ("weights", "is_word", "segment", "index", "valid")
         if not all(hasattr(maps, a) for a in need):
-            raise ValueError(f"AttentionExplorer: attention[{name!r}] must be an AttentionMaps (with {need}), got "
+            raise ValueError(f"TransformerAttentionExplorer: attention[{name!r}] must be an AttentionMaps (with {need}), got "
                              f"{type(maps).__name__}")
         if not isinstance(maps.weights, Sequence) or len(maps.weights) == 0:
-            raise ValueError(f"AttentionExplorer: attention[{name!r}].weights must be a non-empty list (one tensor "
+            raise ValueError(f"TransformerAttentionExplorer: attention[{name!r}].weights must be a non-empty list (one tensor "
                              "per layer); was the forward run with return_attention=True?")
         valid, is_word = _numpy(maps.valid).astype(bool), _numpy(maps.is_word).astype(bool)
         segment, index = _numpy(maps.segment), _numpy(maps.index)
         lead = 2 if name == "cross" else 1
         if valid.ndim != lead + 1 or not (is_word.shape == segment.shape == index.shape == valid.shape):
             dims = "(B, S, N)" if lead == 2 else "(B, N)"
-            raise ValueError(f"AttentionExplorer: attention[{name!r}]'s labels must be {dims}, got valid "
+            raise ValueError(f"TransformerAttentionExplorer: attention[{name!r}]'s labels must be {dims}, got valid "
                              f"{shape_text(valid)}, is_word {shape_text(is_word)}")
         b = check_int("b", b, 0, valid.shape[0] - 1, what=f" (the batch has {valid.shape[0]} episodes)")
         n = valid.shape[-1]
@@ -310,7 +310,7 @@ class AttentionExplorer:
         heads = layers[0].shape[lead] if layers[0].ndim == lead + 3 else 0
         for i, a in enumerate(layers):
             if a.shape != (*valid.shape[:-1], heads, n, n) or heads < 1:
-                raise ValueError(f"AttentionExplorer: attention[{name!r}].weights[{i}] must be (..., heads, N, N) = "
+                raise ValueError(f"TransformerAttentionExplorer: attention[{name!r}].weights[{i}] must be (..., heads, N, N) = "
                                  f"{(*valid.shape[:-1], 'heads', n, n)}, got {shape_text(a)}")
         w = np.stack([a[b] for a in layers], axis=-4).astype(np.float64)     # ([S,] L, H, N, N)
         w = w.reshape(-1, len(layers), heads, n, n)
@@ -582,7 +582,7 @@ class AttentionExplorer:
         if self.payload_bytes > PAYLOAD_WARN_BYTES:
             import warnings
 
-            warnings.warn(f"AttentionExplorer: the pages take {self.payload_bytes / 2**20:.1f} MiB; the notebook "
+            warnings.warn(f"TransformerAttentionExplorer: the pages take {self.payload_bytes / 2**20:.1f} MiB; the notebook "
                           "grows by about that much. Consider fewer frames or words.", stacklevel=3)
         toggle = {"style": {"button_width": "auto"}}
         self.selectors = {
@@ -605,7 +605,7 @@ class AttentionExplorer:
         intro = W.HTML(f'{self.style_html}<span style="color: #666"><i>Pick a transformer, a layer, a head and a '
                        f"query position (a frame or a word): see what it reads. {html.escape(self.NOTE)}</i></span>")
         self.widget = W.VBox([*head, intro, *sel.values(), self.stack])
-        self.widget.add_class("vidkit-attention-explorer")
+        self.widget.add_class("vidkit-transformer-attention")
         self.widget.add_class(self._cls)
 
     def show(self, transformer: str | None = None, layer: int | None = None, head: int | str | None = None,
@@ -644,7 +644,7 @@ class AttentionExplorer:
         png = self.pngs.get((name, layer, head))
         img = f'<img src="data:image/png;base64,{base64.b64encode(png).decode()}" alt="attention matrix">' if png else ""
         top = f"<div><b>{html.escape(self.title)}</b></div>" if self.title else ""
-        return (f'<div class="vidkit-attention-explorer {self._cls}">{self.style_html}{top}<div><i>Static view of one '
+        return (f'<div class="vidkit-transformer-attention {self._cls}">{self.style_html}{top}<div><i>Static view of one '
                 f"page ({html.escape(TRANSFORMER_NAMES[name])}, layer {layer}, "
                 f"{'mean of heads' if head == 'mean' else f'head {head}'}): run the notebook to explore the others."
                 f"</i></div>{row}{img}</div>")
@@ -656,7 +656,7 @@ class AttentionExplorer:
 
     def __repr__(self) -> str:
         parts = ", ".join(f"{k}: {self.layers[k]} layers x {self.heads[k]} heads" for k in self.transformers)
-        return (f"AttentionExplorer({len(self.rgb)} frames, {len(self.position_keys) - len(self.rgb)} words, {parts}; "
+        return (f"TransformerAttentionExplorer({len(self.rgb)} frames, {len(self.position_keys) - len(self.rgb)} words, {parts}; "
                 f"{self.payload_bytes / 2**20:.1f} MiB of pages)")
 
 
