@@ -234,7 +234,15 @@ def test_sizes_live_in_the_profile():
     import json
 
     from vidkit.experiments.future_prediction import RECIPES
-    from vidkit.profiles import AttentionBudget, ContrastiveBudget, PredictionBudget, TextVideoBudget
+    from vidkit.profiles import (
+        AttentionBudget,
+        ContrastiveBudget,
+        HeroBudget,
+        MultimodalBudget,
+        PredictionBudget,
+        RealVideoBudget,
+        TextVideoBudget,
+    )
 
     for p in (ROOT / "vidkit").rglob("*.py"):
         for node in ast.parse(p.read_text()).body:
@@ -251,5 +259,6 @@ def test_sizes_live_in_the_profile():
             assert banned not in code, f"{p.name}: {banned!r}; take sizes from vidkit.profile() as they are"
     for prof in ("smoke", "laptop", "full"):
         P = profile(prof)
-        assert (type(P.prediction), type(P.contrastive), type(P.attention), type(P.text_video)) == (
-            PredictionBudget, ContrastiveBudget, AttentionBudget, TextVideoBudget)
+        assert (type(P.prediction), type(P.contrastive), type(P.attention), type(P.text_video), type(P.multimodal),
+                type(P.hero), type(P.real_video)) == (PredictionBudget, ContrastiveBudget, AttentionBudget,
+                                                      TextVideoBudget, MultimodalBudget, HeroBudget, RealVideoBudget)
