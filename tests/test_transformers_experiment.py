@@ -277,7 +277,7 @@ def test_bad_inputs_fail_with_clear_messages(data):
     model = X.make_model(len(train.vocab), B)
     with pytest.raises(ValueError, match="task"):
         X.pretrain(model, train, _tiny(), tasks=("mlm", "xyz"))
-    with pytest.raises(TypeError, match="sequence of task names"):
+    with pytest.raises(ValueError, match="sequence of task names"):
         X.pretrain(model, train, _tiny(), tasks="mlm")
     with pytest.raises(TypeError, match="HeroBudget"):
         X.make_model(len(train.vocab), P.multimodal)

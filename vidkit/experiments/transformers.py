@@ -63,7 +63,15 @@ from vidkit.eval.retrieval import (
     semantic_relevance,
     temporal_iou,
 )
-from vidkit.models.hero import HERO, HERO_TASKS, episode_features, hero_loss, moment_scores, vsm_loss
+from vidkit.models.hero import (
+    HERO,
+    HERO_TASKS,
+    check_tasks,
+    episode_features,
+    hero_loss,
+    moment_scores,
+    vsm_loss,
+)
 from vidkit.models.text import Vocabulary, tokenize
 from vidkit.profiles import HeroBudget, Profile
 from vidkit.train import TrainConfig, TrainResult, steps_for_time, train
@@ -317,17 +325,6 @@ def make_model(vocab_size: int, budget: HeroBudget, hierarchical: bool = True) -
                 in_channels=2, hierarchical=hierarchical, max_segments=b.segments, width=b.width, dropout=0.0)
 
 
-def _check_tasks(tasks: Any) -> tuple[str, ...]:
-    if isinstance(tasks, str) or not isinstance(tasks, Sequence):
-        raise TypeError(f"tasks must be a sequence of task names from {HERO_TASKS} (() = no pretraining), got "
-                        f"{tasks!r}")
-    for t in tasks:
-        check_choice("task", t, HERO_TASKS)
-    if len(set(tasks)) != len(tasks):
-        raise ValueError(f"tasks must not repeat a task, got {tuple(tasks)}")
-    return tuple(tasks)
-
-
 def _fit(model: HERO, loss_fn: Any, batches: Iterator[dict[str, torch.Tensor]], steps: int, time_s: float | None,
          lr: float, amp: bool, seed: int, unused: bool, progress: bool) -> TrainResult:
     """:func:`vidkit.train.train` with the kit's schedule (AdamW, weight decay 1e-4, warm-up then cosine)."""
@@ -366,7 +363,7 @@ def pretrain(model: HERO, data: HeroData, budget: HeroBudget, tasks: Sequence[st
         raise TypeError(f"model must be a HERO (make_model), got {type(model).__name__}")
     _check_data(data)
     b = _check_budget(budget)
-    tasks = _check_tasks(tasks)
+    tasks = check_tasks(tasks, allow_empty=True)
     seed = check_seed("seed", seed)
     if not tasks:
         return TrainResult(model=model, history=[], steps=0, elapsed_s=0.0, stopped_by="steps", workdir=None,

@@ -72,7 +72,8 @@ from vidkit.utils.checks import check_choice, check_int, check_real, shape_text
 from vidkit.utils.distributed import unwrap
 
 __all__ = ["HERO", "HEROOutput", "AttentionMaps", "HERO_TASKS", "MASK_FRACTION", "mlm_loss", "mfm_loss",
-           "vsm_loss", "fom_loss", "hero_loss", "fom_order", "moment_scores", "episode_features", "predict_order"]
+           "vsm_loss", "fom_loss", "hero_loss", "fom_order", "moment_scores", "episode_features", "predict_order",
+           "check_tasks"]
 
 HERO_TASKS: tuple[str, ...] = ("mlm", "mfm", "vsm", "fom")
 """The four pretraining tasks, in the paper's order."""
@@ -683,6 +684,21 @@ def vsm_loss(model: HERO, batch: Mapping[str, torch.Tensor], step: int = 0, *,
     return loss, logs
 
 
+def check_tasks(tasks: Any, allow_empty: bool = False) -> tuple[str, ...]:
+    """``tasks`` as a tuple of distinct names from :data:`HERO_TASKS`; ``ValueError`` naming what was expected.
+    ``allow_empty``: ``()`` means "no pretraining" (for callers that then skip :func:`hero_loss`)."""
+    if isinstance(tasks, str) or not isinstance(tasks, Sequence):
+        raise ValueError(f"tasks must be a sequence of task names from {HERO_TASKS}, got {tasks!r}")
+    if len(tasks) == 0 and not allow_empty:
+        raise ValueError(f"tasks is empty: choose at least one of {HERO_TASKS} (without pretraining, do not call "
+                         f"hero_loss)")
+    for task in tasks:
+        check_choice("task", task, HERO_TASKS)
+    if len(set(tasks)) != len(tasks):
+        raise ValueError(f"tasks must not repeat a task, got {tuple(tasks)}")
+    return tuple(tasks)
+
+
 def fom_order(batch_size: int, frames: int, fraction: float = MASK_FRACTION,
               generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """FOM's shuffle: ``(order (B, T) long, moved (B, T) bool)``.
@@ -759,15 +775,7 @@ def hero_loss(model: HERO, batch: Mapping[str, torch.Tensor], step: int = 0, *,
     With ``DistributedDataParallel``: parameters of a task that is not selected get no gradient, so a run with
     a subset of the tasks needs ``find_unused_parameters=True``.
     """
-    if isinstance(tasks, str) or not isinstance(tasks, Sequence):
-        raise ValueError(f"tasks must be a sequence of task names from {HERO_TASKS}, got {tasks!r}")
-    if len(tasks) == 0:
-        raise ValueError(f"tasks is empty: choose at least one of {HERO_TASKS} (without pretraining, do not call "
-                         f"hero_loss)")
-    for task in tasks:
-        check_choice("task", task, HERO_TASKS)
-    if len(set(tasks)) != len(tasks):
-        raise ValueError(f"tasks must not repeat a task, got {tuple(tasks)}")
+    tasks = check_tasks(tasks)
     weights = dict(weights or {})
     for task, w in weights.items():
         check_choice("weights key", task, tuple(tasks))
