@@ -22,17 +22,21 @@ from vidkit.data.folders import (
 )
 from vidkit.errors import DataFileError
 from vidkit.eval.real_video import (
+    FineTunedClassifier,
     embed_folder,
     embed_video,
     embed_videos,
     evaluate_folder,
+    finetune_split,
     load_index,
     search_index,
 )
 from vidkit.models import PixelEncoder
 from vidkit.profiles import PROFILES, RealVideoBudget
+from vidkit.train import warmup_cosine
 
-BUDGET = RealVideoBudget(size=16, channels=1, frames=4, stride=2, test_clips=2, videos_per_class=None, batch=8)
+BUDGET = RealVideoBudget(size=16, channels=1, frames=4, stride=2, test_clips=2, videos_per_class=None, batch=8,
+                         finetune_steps=4, finetune_lr=0.5)
 GRAY = {f"Class{c}": 30 + 25 * c for c in range(6)}                    # class c: every pixel at 30 + 25 c
 
 
@@ -65,6 +69,17 @@ class ReadsTheLabel(nn.Module):
     def embed(self, x: torch.Tensor) -> torch.Tensor:
         level = x.mean(dim=(1, 2, 3, 4)) * 255
         return torch.nn.functional.one_hot(((level - 30) / 25).round().long().clamp(0, 5), 6).float()
+
+
+class ReadsTheLabelThroughAWeight(ReadsTheLabel):
+    """The cheat's one-hot vector times a trainable gain (from 10): fine-tuning trains the gain with the classifier."""
+
+    def __init__(self):
+        super().__init__()
+        self.gain = nn.Parameter(torch.tensor(10.0))
+
+    def embed(self, x: torch.Tensor) -> torch.Tensor:
+        return self.gain * super().embed(x)
 
 
 class Constant(nn.Module):
@@ -194,7 +209,7 @@ def test_protocol_end_to_end_on_the_actions_folders(ucf, hmdb, layout):
         assert 0.0 <= r[f"R@{k}"] <= 1.0 and 0.0 < r[f"chance@{k}"] <= 1.0
     assert [r[f"R@{k}"] for k in r["ks"]] == sorted(r[f"R@{k}"] for k in r["ks"])
     assert 0.0 <= r["top1"] <= 1.0 and r["top1_train"] == pytest.approx(1.0)
-    assert r["budget"]["channels"] == 3
+    assert r["budget"]["channels"] == 3 and "finetune_top1" not in r          # fine-tuning only when asked
 
 
 def test_embed_index_and_search(tmp_path, gray_folder):
@@ -229,3 +244,62 @@ def test_pixel_encoder_and_the_profiles_budget():
     assert all(isinstance(b, RealVideoBudget) for b in sizes)
     assert (sizes[2].frames, sizes[2].size, sizes[2].videos_per_class) == (32, 128, None)   # the GPU recipe
     assert sizes[0].size < sizes[1].size < sizes[2].size
+
+
+# ---------------------------------------------------------------------------------------------- fine-tuning
+
+
+def test_finetune_trains_a_copy_end_to_end_and_reads_the_label_perfectly(gray_folder):
+    encoder = ReadsTheLabelThroughAWeight()
+    before = {k: v.clone() for k, v in encoder.state_dict().items()}
+    r = finetune_split(encoder, gray_folder, BUDGET, progress=False)
+    assert r.top1 == 1.0 and r.chance == pytest.approx(2 / 12)            # 12 test videos, clip-averaged logits
+    assert r.steps == BUDGET.finetune_steps and r.lr == BUDGET.finetune_lr    # the budget's steps and peak lr
+    last_lr = BUDGET.finetune_lr * warmup_cosine(0, BUDGET.finetune_steps)(BUDGET.finetune_steps - 1)  # cosine decay
+    assert r.history[-1]["step"] == BUDGET.finetune_steps and r.history[-1]["lr"] == pytest.approx(last_lr)
+    assert r.trained == "encoder and classifier" and r.encoder_params == 1
+    assert isinstance(r.model, FineTunedClassifier) and r.model.head.out_features == 6
+    assert r.model.encoder.gain.item() != 10.0                                 # the encoder's copy trained...
+    assert all(torch.equal(v, before[k]) for k, v in encoder.state_dict().items())    # ...the encoder did not
+    assert 0.0 <= r.train_top1 <= 1.0 and np.isfinite(r.final_loss)
+    assert set(r.summary()) == {"finetune_top1", "finetune_train_top1", "finetune_steps", "finetune_lr",
+                                "finetune_trained", "finetune_loss"}
+
+
+def test_protocol_cli_with_finetune(ucf, tmp_path, capsys, monkeypatch):
+    """`vidkit protocol --finetune` is evaluate_folder(finetune=True); the pixels encoder trains its classifier only,
+    for the profile's steps."""
+    import json
+
+    from vidkit.cli import main
+
+    small = dataclasses.replace(BUDGET, channels=3, test_clips=1, videos_per_class=2, finetune_steps=3,
+                                finetune_lr=1e-2)
+    monkeypatch.setitem(PROFILES, "smoke", dataclasses.replace(PROFILES["smoke"], real_video=small))
+    out = tmp_path / "r.json"
+    assert main(["protocol", str(ucf.root), "--profile", "smoke", "--finetune", "--json", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "fine-tuning top-1" in text and "(classifier only, 3 steps of 8 clips at lr 0.01" in text
+    r = json.loads(out.read_text())
+    assert (r["train_videos"], r["test_videos"]) == (16, 8)
+    assert 0.0 <= r["finetune_top1"] <= 1.0 and r["finetune_trained"] == "classifier only"
+    assert r["finetune_steps"] == 3 and r["finetune_lr"] == 1e-2 and r["budget"]["finetune_steps"] == 3
+    assert 0.0 <= r["top1"] <= 1.0
+
+
+def test_finetune_errors(gray_folder):
+    with pytest.raises(TypeError, match="split must be a vidkit.data.folders.VideoSplit"):
+        finetune_split(ReadsTheLabel(), gray_folder.root, BUDGET)
+    with pytest.raises(TypeError, match=r"nn.Module with embed"):
+        finetune_split(nn.Linear(2, 2), gray_folder, BUDGET)
+    with pytest.raises(TypeError, match="budget must be a vidkit.profiles.RealVideoBudget"):
+        finetune_split(ReadsTheLabel(), gray_folder, {"finetune_steps": 3})
+    with pytest.raises(ValueError, match="budget.finetune_steps must be a positive int, got 0"):
+        finetune_split(ReadsTheLabel(), gray_folder, dataclasses.replace(BUDGET, finetune_steps=0))
+    with pytest.raises(ValueError, match=r"budget.finetune_lr must be a finite number in \(0, inf\)"):
+        finetune_split(ReadsTheLabel(), gray_folder, dataclasses.replace(BUDGET, finetune_lr=-1.0))
+    one_class = dataclasses.replace(gray_folder, train_labels=np.zeros_like(gray_folder.train_labels))
+    with pytest.raises(ValueError, match="fine-tuning needs training videos of at least 2 classes"):
+        finetune_split(ReadsTheLabel(), one_class, BUDGET)
+    with pytest.raises(TypeError, match="finetune must be a bool"):
+        evaluate_folder(ReadsTheLabel(), gray_folder.root, budget=BUDGET, finetune="yes", progress=False)

@@ -18,8 +18,9 @@
                                                 continue your own video; write input | prediction
     vidkit embed FOLDER [--encoder pixels|NAME] [--out EMB.npz]   one embedding per video file (recursive)
     vidkit search QUERY_VIDEO --index EMB.npz [-k 5]             the nearest videos of the index
-    vidkit protocol ROOT [--layout ucf101|hmdb51] [--split 1] [--encoder NAME] [--json OUT]
-                                                linear-probe top-1 and retrieval R@k on an official split
+    vidkit protocol ROOT [--layout ucf101|hmdb51] [--split 1] [--encoder NAME] [--finetune] [--json OUT]
+                                                linear-probe top-1 and retrieval R@k on an official split;
+                                                --finetune: also fine-tuning top-1 (the profile's steps and lr)
 
 Expected errors (a bad argument, a missing, refused or corrupt file, a non-finite loss, a full disk, a
 folder that cannot be written) print one line naming the file and what to do, with exit code 2;
@@ -274,12 +275,15 @@ def _cmd_protocol(args: argparse.Namespace) -> int:
     from vidkit.eval.real_video import evaluate_folder
 
     encoder, budget = load_encoder(args.encoder, args.profile)
-    r = evaluate_folder(encoder, args.root, args.layout, args.split, budget=budget)
+    r = evaluate_folder(encoder, args.root, args.layout, args.split, budget=budget, finetune=args.finetune)
     subset = f" ({r['subset']}: not the published protocol)" if r["subset"] else ""
     print(f"{r['layout']} split {r['split']}: {r['classes']} classes, {r['train_videos']} train and "
           f"{r['test_videos']} test videos{subset}; encoder {args.encoder}, {budget.test_clips} clips of "
           f"{budget.frames} frames every {budget.stride} per video, {budget.size} px")
     print(f"  linear probe top-1 {r['top1']:.3f}  (train {r['top1_train']:.3f}, chance {r['top1_chance']:.3f})")
+    if args.finetune:
+        print(f"  fine-tuning top-1 {r['finetune_top1']:.3f}  ({r['finetune_trained']}, {r['finetune_steps']} steps "
+              f"of {budget.batch} clips at lr {r['finetune_lr']:g}; train clips {r['finetune_train_top1']:.3f})")
     print("  retrieval " + "  ".join(f"R@{k} {r[f'R@{k}']:.3f}" for k in r["ks"]))
     print("  chance    " + "  ".join(f"R@{k} {r[f'chance@{k}']:.3f}" for k in r["ks"]))
     if args.json:
@@ -378,13 +382,17 @@ def build_parser() -> argparse.ArgumentParser:
     sse.add_argument("-k", type=int, default=5, help="how many (default: 5)")
     sse.set_defaults(fn=_cmd_search)
 
-    spt = sub.add_parser("protocol", help="linear-probe top-1 and retrieval R@k on a UCF-101 / HMDB-51 folder")
+    spt = sub.add_parser("protocol", help="linear-probe (and fine-tuning) top-1 and retrieval R@k on a UCF-101 / "
+                         "HMDB-51 folder")
     spt.add_argument("root", help="the data set's folder (videos and official split files)")
     spt.add_argument("--layout", choices=["ucf101", "hmdb51"], default="ucf101")
     spt.add_argument("--split", type=int, choices=[1, 2, 3], default=1)
     spt.add_argument("--encoder", default="pixels", help="as for vidkit embed (default: pixels)")
     spt.add_argument("--profile", default=None, help="smoke | laptop | full: sizes and videos per class "
                      "(default: the active; full reads every video)")
+    spt.add_argument("--finetune", action="store_true", help="also fine-tune the encoder and a linear classifier "
+                     "on random training clips and report its top-1 (the profile's finetune_steps and finetune_lr; "
+                     "the pixels encoder has no weights: only its classifier trains)")
     spt.add_argument("--json", default=None, help="also write the results to this JSON file")
     spt.set_defaults(fn=_cmd_protocol)
     return p

@@ -143,11 +143,17 @@ class RealVideoBudget:
     sample is one random clip. ``videos_per_class``: ``None`` reads every video of the split lists (the
     published protocol), a number keeps at most that many per class in each of the train and test lists, evenly
     spread over the sorted list (a quick look: its numbers are not comparable with papers). ``batch``: clips per
-    encoder call.
+    encoder call, and random training clips per fine-tuning step.
+
+    Fine-tuning (:func:`vidkit.eval.real_video.finetune_split`, ``vidkit protocol --finetune``): the encoder and
+    a new linear classifier train end to end for ``finetune_steps`` steps of ``batch`` random training clips
+    at peak learning rate ``finetune_lr`` (AdamW, cosine decay, :func:`vidkit.train.train`).
 
     ``full`` is the recipe a GPU user runs on the real data sets: 32-frame clips at 128 x 128, the input size of
     CoCLR's S3D, every 2nd frame, 10 clips per test video, every video. ``laptop`` reads 16 frames at 64 px and
-    10 videos per class; ``smoke`` 8 frames at 32 px and 4 videos per class."""
+    10 videos per class; ``smoke`` 8 frames at 32 px and 4 videos per class. Fine-tuning: ``full`` 20,000 steps
+    of 64 clips (about 130 epochs of UCF-101's 9.5k training videos) at 1e-4, ``laptop`` 100 steps at 1e-3,
+    ``smoke`` 6 steps at 3e-3."""
 
     size: int
     channels: int
@@ -156,6 +162,8 @@ class RealVideoBudget:
     test_clips: int
     videos_per_class: int | None
     batch: int
+    finetune_steps: int
+    finetune_lr: float
 
 
 @dataclass(frozen=True)
@@ -250,7 +258,8 @@ PROFILES: dict[str, Profile] = {
         hero=HeroBudget(train=64, test=32, held_out=16, segments=3, segment_frames=8, distractors=1, dim=32, heads=4,
                         cross_depth=1, temporal_depth=1, width=8, batch=16, steps=4, time_s=8, lr=1e-3,
                         finetune_steps=4, finetune_lr=1e-3, probe_train=64, top_episodes=4),
-        real_video=RealVideoBudget(size=32, channels=3, frames=8, stride=2, test_clips=2, videos_per_class=4, batch=16),
+        real_video=RealVideoBudget(size=32, channels=3, frames=8, stride=2, test_clips=2, videos_per_class=4, batch=16,
+                                   finetune_steps=6, finetune_lr=3e-3),
     ),
     "laptop": Profile(
         name="laptop", test_size=10_000, actions_train=8_000, actions_test=1_000, actions_frames=16, actions_size=32,
@@ -269,7 +278,8 @@ PROFILES: dict[str, Profile] = {
         hero=HeroBudget(train=1000, test=300, held_out=150, segments=3, segment_frames=8, distractors=1, dim=64,
                         heads=4, cross_depth=2, temporal_depth=2, width=8, batch=32, steps=300, time_s=60, lr=3e-3,
                         finetune_steps=300, finetune_lr=3e-3, probe_train=1000, top_episodes=10),
-        real_video=RealVideoBudget(size=64, channels=3, frames=16, stride=2, test_clips=5, videos_per_class=10, batch=32),
+        real_video=RealVideoBudget(size=64, channels=3, frames=16, stride=2, test_clips=5, videos_per_class=10, batch=32,
+                                   finetune_steps=100, finetune_lr=1e-3),
     ),
     "full": Profile(
         name="full", test_size=10_000, actions_train=50_000, actions_test=10_000, actions_frames=16, actions_size=64,
@@ -289,7 +299,7 @@ PROFILES: dict[str, Profile] = {
                         heads=4, cross_depth=4, temporal_depth=4, width=32, batch=128, steps=20000, time_s=3600,
                         lr=5e-4, finetune_steps=3000, finetune_lr=3e-4, probe_train=10000, top_episodes=50, amp=True),
         real_video=RealVideoBudget(size=128, channels=3, frames=32, stride=2, test_clips=10, videos_per_class=None,
-                                   batch=64),
+                                   batch=64, finetune_steps=20_000, finetune_lr=1e-4),
     ),
 }
 

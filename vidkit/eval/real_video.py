@@ -10,7 +10,7 @@ untrained ``pixels`` baseline.
 
 **An index** (:func:`save_index` / :func:`load_index`) is an ``.npz`` file: the sorted relative ``paths`` of the
 videos under ``root``, their ``embeddings`` ``(N, D)`` float32, the ``encoder`` name and the reading sizes
-(``sampling``, JSON), so a query is read and embedded exactly like the videos it is compared with.
+(``sampling``, JSON: the budget's fields but ``videos_per_class``), so a query is read and embedded exactly like the videos it is compared with.
 :func:`search_index` ranks the index by cosine similarity after centring on the index mean, with the kit's one
 nearest-neighbour search, :func:`vidkit.eval.retrieval.search`.
 
@@ -20,8 +20,16 @@ nearest-neighbour search, :func:`vidkit.eval.retrieval.search`.
 2. **linear probe top-1**: a logistic regression on the standardised train embeddings, scored on the test
    embeddings (:func:`vidkit.eval.representation.linear_probe`). CoCLR trains a linear layer on frozen features
    of random, augmented clips; here the probe is fitted on the clip-averaged features, which needs no training
-   loop (fine-tuning the whole encoder is not implemented here);
-3. **retrieval R@k** as CoCLR reports it (k = 1, 5, 10, 20, 50): each test video queries all training videos
+   loop;
+3. **fine-tuning top-1** (``finetune=True``, :func:`finetune_split`): a copy of the encoder and a new linear
+   classifier on its embedding, :class:`FineTunedClassifier`, train end to end on the training videos with the
+   kit's one training loop (:func:`vidkit.train.train`): each step is ``batch`` training videos, one random clip
+   of each (:class:`vidkit.data.folders.VideoFolderDataset`), and the cross-entropy of their class;
+   ``finetune_steps`` steps at peak learning rate ``finetune_lr`` (AdamW, cosine decay). A test video's class is
+   the argmax of its logits averaged over its ``test_clips`` evenly spaced clips. An encoder without trainable
+   weights (the ``pixels`` baseline) keeps its features and only the classifier trains: a linear classifier on
+   random clips, CoCLR's linear-probe recipe; the result says which (``finetune_trained``);
+4. **retrieval R@k** as CoCLR reports it (k = 1, 5, 10, 20, 50): each test video queries all training videos
    (cosine similarity after subtracting the training mean); a query is a hit at ``k`` if a training video of its
    class is among its ``k`` nearest, ties counted against it (:func:`vidkit.eval.representation.retrieval_recall`,
    which ranks with :func:`vidkit.eval.retrieval.first_hit_ranks`). ``chance@k`` is what a random ranking scores.
@@ -43,19 +51,18 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from vidkit.data.folders import even_clip_indices, list_videos, read_split
+from vidkit.data.folders import VideoFolderDataset, VideoSplit, even_clip_indices, list_videos, read_split
 from vidkit.data.video import read_frames, to_clip
 from vidkit.eval.representation import extract_embeddings, linear_probe, retrieval_recall
 from vidkit.eval.retrieval import _chance_recall, search
 from vidkit.profiles import RealVideoBudget, profile
-from vidkit.utils.checks import check_int, shape_text
+from vidkit.utils.checks import check_int, check_real, check_seed, shape_text
 
 __all__ = ["RETRIEVAL_KS", "embed_video", "embed_videos", "embed_folder", "VideoIndex", "save_index", "load_index",
-           "search_index", "evaluate_folder"]
+           "search_index", "FineTunedClassifier", "FineTuneResult", "finetune_split", "evaluate_folder"]
 
 #: The ``k`` of CoCLR's retrieval table.
 RETRIEVAL_KS = (1, 5, 10, 20, 50)
-_SAMPLING = ("size", "channels", "frames", "stride", "test_clips")
 
 
 def _check_encoder(encoder: Any) -> nn.Module:
@@ -136,7 +143,7 @@ def save_index(path: str | os.PathLike, root: str | os.PathLike, paths: Sequence
     if emb.ndim != 2 or len(emb) != len(rel) or len(rel) == 0:
         raise ValueError(f"embeddings must be (N, D) with one row per path (N = {len(rel)} >= 1), got {shape_text(emb)}")
     order = sorted(range(len(rel)), key=rel.__getitem__)
-    sampling = json.dumps({k: getattr(budget, k) for k in _SAMPLING} | {"batch": budget.batch})
+    sampling = json.dumps({k: v for k, v in asdict(budget).items() if k != "videos_per_class"})
     arrays = {"root": np.array(str(root)), "paths": np.array([rel[i] for i in order]),
               "embeddings": emb[order], "encoder": np.array(str(encoder)), "sampling": np.array(sampling)}
     return atomic_write(Path(path), lambda f: np.savez(f, **arrays))
@@ -155,7 +162,9 @@ def load_index(path: str | os.PathLike) -> VideoIndex:
             data = {k: z[k] for k in ("root", "paths", "embeddings", "encoder", "sampling")}
         sampling = json.loads(str(data["sampling"]))
         known = {f.name for f in fields(RealVideoBudget)}
-        budget = RealVideoBudget(**{k: v for k, v in sampling.items() if k in known}, videos_per_class=None)
+        # an index written before fine-tuning had a budget: those fields (unused by search) from the profile
+        tuning = {k: getattr(profile().real_video, k) for k in ("finetune_steps", "finetune_lr")}
+        budget = RealVideoBudget(**(tuning | {k: v for k, v in sampling.items() if k in known}), videos_per_class=None)
     except (OSError, ValueError, KeyError, TypeError) as e:
         raise DataFileError(f"{p}: not a vidkit video index ({type(e).__name__}: {e}); write one with "
                             "`vidkit embed FOLDER --out EMB.npz`") from e
@@ -197,10 +206,148 @@ def embed_folder(encoder: nn.Module, folder: str | os.PathLike, out: str | os.Pa
 # ---------------------------------------------------------------------------------------------- protocols
 
 
+class FineTunedClassifier(nn.Module):
+    """An encoder and a linear classifier on its embedding: ``forward(clips (B, T, C, H, W)) -> (B, classes)``
+    logits, ``head(encoder.embed(clips))``. :func:`finetune_split` trains it end to end."""
+
+    def __init__(self, encoder: nn.Module, dim: int, classes: int):
+        super().__init__()
+        self.encoder = _check_encoder(encoder)
+        self.head = nn.Linear(check_int("dim", dim), check_int("classes", classes, 2))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.encoder.embed(x))
+
+
+@dataclass(frozen=True, eq=False)
+class FineTuneResult:
+    """What :func:`finetune_split` returns: ``top1`` on the test videos (clip-averaged logits), ``train_top1``
+    (the training clips of the last logged steps), ``chance`` (the most common test class's share), the
+    ``steps`` done and the peak ``lr``, ``trained`` (``"encoder and classifier"`` or ``"classifier only"``, for an
+    encoder without trainable weights), ``encoder_params`` (the encoder's weights that trained: those the loss
+    reaches through ``embed``), ``final_loss``, the training
+    ``history`` and the fine-tuned ``model`` (a :class:`FineTunedClassifier` around a copy of the encoder)."""
+
+    top1: float
+    train_top1: float
+    chance: float
+    steps: int
+    lr: float
+    trained: str
+    encoder_params: int
+    final_loss: float
+    history: list[dict[str, float]]
+    model: FineTunedClassifier
+
+    def summary(self) -> dict[str, Any]:
+        """The numbers (no model, no history), with the keys :func:`evaluate_folder` reports them under."""
+        return {"finetune_top1": self.top1, "finetune_train_top1": self.train_top1, "finetune_steps": self.steps,
+                "finetune_lr": self.lr, "finetune_trained": self.trained, "finetune_loss": self.final_loss}
+
+
+class _TrainClips:
+    """Fine-tuning batches: batch ``s`` is ``{"frames": (B, T, C, H, W), "label": (B,)}``, ``B = min(batch,
+    videos)`` distinct training videos drawn with ``default_rng([seed, s])``, one random clip of each (the
+    dataset's epoch set to ``s``, so every step sees fresh clips). A pure function of ``(seed, s)``; the
+    position is its ``state_dict`` (an exact resume in :func:`vidkit.train.train`)."""
+
+    def __init__(self, dataset: VideoFolderDataset, batch: int, seed: int):
+        self.dataset, self.batch, self.seed, self.step = dataset, min(batch, len(dataset)), seed, 0
+
+    def __iter__(self) -> _TrainClips:
+        return self
+
+    def __next__(self) -> dict[str, torch.Tensor]:
+        rng = np.random.default_rng([self.seed, self.step])
+        rows = rng.choice(len(self.dataset), size=self.batch, replace=False)
+        self.dataset.set_epoch(self.step)
+        items = [self.dataset[int(i)] for i in rows]
+        self.step += 1
+        return {"frames": torch.stack([it["frames"] for it in items]),
+                "label": torch.tensor([it["label"] for it in items], dtype=torch.long)}
+
+    def state_dict(self) -> dict[str, int]:
+        return {"step": self.step}
+
+    def load_state_dict(self, state: dict[str, int]) -> None:
+        self.step = int(state["step"])
+
+
+def _classify_loss(model: nn.Module, batch: dict[str, torch.Tensor], _step: int) -> tuple[torch.Tensor, dict]:
+    logits = model(batch["frames"])
+    accuracy = (logits.argmax(1) == batch["label"]).float().mean()
+    return nn.functional.cross_entropy(logits, batch["label"]), {"accuracy": float(accuracy)}
+
+
+def finetune_split(encoder: nn.Module, split: VideoSplit, budget: RealVideoBudget | None = None, *, seed: int = 0,
+                   progress: bool = True, workdir: str | os.PathLike | None = None) -> FineTuneResult:
+    """Fine-tuning top-1 on one split (see the module docstring, protocol 3): train a copy of ``encoder`` and a new
+    linear classifier end to end on ``split``'s training videos, then classify its test videos.
+
+    Args:
+        encoder: an ``nn.Module`` with ``embed((B, T, C, H, W)) -> (B, D)``; it is not modified (a copy trains).
+            Without trainable weights (``pixels``) only the classifier trains.
+        split: a :class:`vidkit.data.folders.VideoSplit` (:func:`vidkit.data.folders.read_split`, optionally
+            ``.subset(...)``) with at least 2 classes among its training videos.
+        budget: reading sizes, ``batch`` clips per step, ``finetune_steps`` and ``finetune_lr`` (default: the
+            profile's ``real_video``).
+        seed: the classifier's initial weights, which videos and clips each step sees.
+        progress: the training loop's progress bar and its closing line.
+        workdir: optional run folder of :func:`vidkit.train.train` (checkpoints; calling again resumes).
+
+    Returns:
+        A :class:`FineTuneResult`; ``top1`` in [0, 1].
+    """
+    import copy
+
+    from vidkit.train import TrainConfig, train
+
+    _check_encoder(encoder)
+    if not isinstance(split, VideoSplit):
+        raise TypeError(f"split must be a vidkit.data.folders.VideoSplit (read_split), got {type(split).__name__}")
+    b = _budget(budget)
+    steps = check_int("budget.finetune_steps", b.finetune_steps)
+    lr = check_real("budget.finetune_lr", b.finetune_lr, 0.0)
+    seed = check_seed("seed", seed)
+    classes = len(split.classes)
+    if classes < 2 or len(np.unique(split.train_labels)) < 2:
+        raise ValueError(f"fine-tuning needs training videos of at least 2 classes; {split.describe()} has "
+                         f"{len(np.unique(split.train_labels))}")
+    data = VideoFolderDataset(split, "train", size=b.size, channels=b.channels, frames=b.frames, stride=b.stride,
+                              seed=seed)
+    tuned = copy.deepcopy(encoder).eval()
+    with torch.no_grad():                                                 # the embedding's width D
+        dim = int(tuned.embed(data[0]["frames"][None]).shape[-1])
+    torch.manual_seed(seed)
+    model = FineTunedClassifier(tuned, dim, classes)
+    config = TrainConfig(steps=steps, lr=lr, weight_decay=1e-4, log_every=max(1, min(10, steps)), seed=seed)
+    result = train(model, _classify_loss, _TrainClips(data, b.batch, seed), config, workdir=workdir,
+                   progress=progress)
+    model = result.model.eval()
+    # the encoder's weights the fine-tuning trained: those the loss reaches (a predictor's decoders do not); after
+    # a resumed run that had no step left to do, every trainable one
+    ran = model.head.weight.grad is not None
+    encoder_params = sum(p.numel() for p in model.encoder.parameters() if p.requires_grad and (p.grad is not None or not ran))
+    model.zero_grad(set_to_none=True)
+    device = next(model.parameters()).device
+    correct = 0
+    with torch.no_grad():
+        for path, label in zip(split.test, split.test_labels, strict=True):
+            logits = model(_video_clips(path, b).to(device)).mean(dim=0)      # (classes,): clip-averaged
+            correct += int(int(logits.argmax()) == int(label))
+    last = result.history[-1] if result.history else {}
+    return FineTuneResult(top1=correct / len(split.test), train_top1=float(last.get("accuracy", float("nan"))),
+                          chance=float(np.bincount(split.test_labels).max() / len(split.test)), steps=result.steps,
+                          lr=lr, trained="encoder and classifier" if encoder_params else "classifier only",
+                          encoder_params=int(encoder_params), final_loss=result.final_loss, history=result.history,
+                          model=model)
+
+
 def evaluate_folder(encoder: nn.Module, root: str | os.PathLike, layout: str = "ucf101", split: int = 1, *,
                     budget: RealVideoBudget | None = None, ks: Sequence[int] = RETRIEVAL_KS,
-                    progress: bool = True) -> dict[str, Any]:
-    """Linear-probe top-1 and retrieval R@k of a frozen ``encoder`` on one split of a UCF-101 / HMDB-51 folder.
+                    finetune: bool = False, progress: bool = True) -> dict[str, Any]:
+    """Linear-probe top-1 and retrieval R@k of a frozen ``encoder`` on one split of a UCF-101 / HMDB-51 folder,
+    and with ``finetune=True`` its fine-tuning top-1 (:func:`finetune_split` on the same videos).
 
     ``budget`` (default: the profile's ``real_video``) sets the reading sizes and, with ``videos_per_class``,
     an evenly spread subset of each class (then the numbers are a quick look, not the published protocol).
@@ -209,10 +356,13 @@ def evaluate_folder(encoder: nn.Module, root: str | os.PathLike, layout: str = "
     Returns a dict: ``layout``, ``split``, ``classes``, ``train_videos``, ``test_videos``, ``subset`` (the
     note, or ``""``); ``top1``, ``top1_train``, ``top1_chance`` (the probe's test and train accuracy and the
     most common test class's share); ``R@k`` and ``chance@k`` for each kept ``k``; ``ks``; ``budget`` (its fields).
-    Fractions in [0, 1].
+    With ``finetune=True`` also ``finetune_top1``, ``finetune_train_top1``, ``finetune_steps``, ``finetune_lr``,
+    ``finetune_trained`` and ``finetune_loss`` (:meth:`FineTuneResult.summary`). Fractions in [0, 1].
     """
     _check_encoder(encoder)
     b = _budget(budget)
+    if not isinstance(finetune, bool):
+        raise TypeError(f"finetune must be a bool, got {finetune!r}")
     vs = read_split(root, layout, split).subset(b.videos_per_class)
     train = embed_videos(encoder, vs.train, b, progress=progress, desc=f"{layout} train videos")
     test = embed_videos(encoder, vs.test, b, progress=progress, desc=f"{layout} test videos")
@@ -224,7 +374,8 @@ def evaluate_folder(encoder: nn.Module, root: str | os.PathLike, layout: str = "
     recall = retrieval_recall(test, vs.test_labels, train, vs.train_labels, ks=kept)
     n_rel = (vs.test_labels[:, None] == vs.train_labels[None, :]).sum(axis=1)
     chance = {f"chance@{k}": float(np.mean(_chance_recall(len(train), n_rel, k))) for k in kept}
+    tuned = finetune_split(encoder, vs, b, progress=progress).summary() if finetune else {}
     return {"layout": vs.layout, "split": vs.split, "classes": len(vs.classes), "train_videos": len(vs.train),
             "test_videos": len(vs.test), "subset": vs.note, "top1": probe["accuracy"],
             "top1_train": probe["train_accuracy"], "top1_chance": probe["chance"], **recall, **chance,
-            "ks": kept, "budget": asdict(b)}
+            "ks": kept, **tuned, "budget": asdict(b)}
