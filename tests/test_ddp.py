@@ -134,3 +134,26 @@ def test_torchrun_reproduce_records_once(tmp_path):
     assert sorted(record["runs"]) == ["FAC NCE/seed0", "FAC/seed0"]
     assert all(r["processes"] == 2 for r in record["runs"].values())
     assert proc.stdout.count("wrote ") == 1 and (out / "claims.md").is_file()
+
+
+def test_torchrun_two_cpu_ranks_train_hero(tmp_path):
+    """HERO averages gradients by hand (grad_sync="allreduce"): the ranks start from rank 0's weights and stay equal."""
+    worker = Path(__file__).parent / "scripts" / "hero_worker.py"
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", str(worker),
+           "--out", str(tmp_path)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    w0, w1 = (torch.load(tmp_path / f"hero_rank{r}.pt", weights_only=True) for r in (0, 1))
+    for k in w0:
+        if not k.endswith(("running_mean", "running_var", "num_batches_tracked")):
+            assert torch.equal(w0[k], w1[k]), f"{k} differs between ranks"
+    i0, i1 = (json.loads((tmp_path / f"hero_rank{r}.json").read_text()) for r in (0, 1))
+    assert (i0["world_size"], i0["steps"], i1["steps"]) == (2, [3, 2], [3, 2])
+    assert i0["loss"] == i1["loss"]
+
+
+def test_grad_sync_is_checked():
+    from vidkit.train import TrainConfig
+
+    with pytest.raises(ValueError, match="grad_sync must be 'ddp' or 'allreduce'"):
+        TrainConfig(grad_sync="manual")

@@ -91,6 +91,7 @@ class TrainConfig:
     amp: bool = False  # bf16 autocast in the forward pass
     compile: bool = False  # torch.compile the model
     find_unused_parameters: bool = False  # DDP only: some parameters get no gradient on some steps (e.g. unused heads)
+    grad_sync: str = "ddp"  # several processes: "ddp" wraps the model; "allreduce" averages gradients after backward
     ckpt_every: int | None = 100  # save checkpoints/last.pt every N steps (and at the end); None: end only
     keep_checkpoints: bool = False  # also keep checkpoints/step_NNNNNNN.pt at each save
     log_every: int = 10  # history / log.txt / progress-bar update every N steps
@@ -116,6 +117,7 @@ class TrainConfig:
              f"grad_clip must be None or a positive number, got {self.grad_clip!r}")
         need(isinstance(self.amp, bool), f"amp must be a bool, got {self.amp!r}")
         need(isinstance(self.compile, bool), f"compile must be a bool, got {self.compile!r}")
+        need(self.grad_sync in ("ddp", "allreduce"), f"grad_sync must be 'ddp' or 'allreduce', got {self.grad_sync!r}")
         need(isinstance(self.find_unused_parameters, bool),
              f"find_unused_parameters must be a bool, got {self.find_unused_parameters!r}")
         need(self.ckpt_every is None or (_is_int(self.ckpt_every) and self.ckpt_every > 0),
@@ -407,6 +409,25 @@ def _check_train_args(model: Any, loss_fn: Any, batches: Any, config: Any, workd
     return callbacks
 
 
+def _broadcast_parameters(model: nn.Module) -> None:
+    """Start every process from rank 0's weights (what DDP does when it wraps a model)."""
+    for t in model.state_dict().values():
+        D.broadcast(t)
+
+
+def _average_gradients(model: nn.Module) -> None:
+    """``grad_sync="allreduce"``: average every parameter's gradient over the processes (a parameter the loss did
+    not reach counts as a zero gradient), the result DDP gives. For losses that run the model several times per
+    step (e.g. HERO's four tasks), which DDP, one forward per backward, does not allow."""
+    if D.world_size() == 1:
+        return
+    for p in model.parameters():
+        if p.requires_grad:
+            if p.grad is None:
+                p.grad = torch.zeros_like(p)
+            D.all_reduce_mean(p.grad)
+
+
 def train(model: nn.Module, loss_fn: Callable[[nn.Module, Any, int], Any], batches: Iterable[Any],
           config: TrainConfig | None = None, workdir: str | os.PathLike | None = None, resume: bool = True,
           callbacks: Iterable[Callable[[StepInfo], Any]] = (), progress: bool = True) -> TrainResult:
@@ -452,7 +473,9 @@ def train(model: nn.Module, loss_fn: Callable[[nn.Module, Any, int], Any], batch
         seed_everything(config.seed + D.rank())
 
     net = model
-    if D.world_size() > 1:
+    if D.world_size() > 1 and config.grad_sync == "allreduce":
+        _broadcast_parameters(model)
+    elif D.world_size() > 1:
         net = nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None,
                                                   find_unused_parameters=config.find_unused_parameters)
     if config.compile:
@@ -493,6 +516,8 @@ def train(model: nn.Module, loss_fn: Callable[[nn.Module, Any, int], Any], batch
                 loss, extras = _split_loss(loss_fn(net, batch, step))
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
+            if config.grad_sync == "allreduce":
+                _average_gradients(model)
             elapsed = time.perf_counter() - t_start
             call_s = time.perf_counter() - session_start
             loss_val, out_of_time = _reduce(loss, budget is not None and call_s >= budget)

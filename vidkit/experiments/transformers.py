@@ -326,13 +326,16 @@ def make_model(vocab_size: int, budget: HeroBudget, hierarchical: bool = True) -
 
 
 def _fit(model: HERO, loss_fn: Any, batches: Iterator[dict[str, torch.Tensor]], steps: int, time_s: float | None,
-         lr: float, amp: bool, seed: int, unused: bool, progress: bool) -> TrainResult:
-    """:func:`vidkit.train.train` with the kit's schedule (AdamW, weight decay 1e-4, warm-up then cosine)."""
+         lr: float, amp: bool, seed: int, progress: bool) -> TrainResult:
+    """:func:`vidkit.train.train` with the kit's schedule (AdamW, weight decay 1e-4, warm-up then cosine). Under
+    ``torchrun`` the processes average their gradients after each backward (``grad_sync="allreduce"``): HERO's
+    tasks run the model several times per step and score with its heads outside ``forward``, which
+    ``DistributedDataParallel`` (one forward per backward) does not allow."""
     if time_s is not None:
         steps = steps_for_time(model, loss_fn, next(batches), time_s, steps)
     cfg = TrainConfig(steps=steps, time_budget_s=time_s, lr=lr, weight_decay=1e-4,
                       warmup_steps=max(1, min(50, steps // 10)), min_lr_ratio=0.05,
-                      log_every=max(1, min(25, steps // 10)), seed=seed, amp=amp, find_unused_parameters=unused)
+                      log_every=max(1, min(25, steps // 10)), seed=seed, amp=amp, grad_sync="allreduce")
     torch.manual_seed(seed)
     return train(model, loss_fn, batches, cfg, progress=progress)
 
@@ -356,8 +359,8 @@ def pretrain(model: HERO, data: HeroData, budget: HeroBudget, tasks: Sequence[st
     ``budget.batch`` at peak ``budget.lr`` (bf16 autocast when ``budget.amp``); when ``budget.time_s`` is set,
     the steps that fit in that many seconds (the notebook's safety cap; claims pass ``time_s=None``). ``seed``
     seeds the batch order and the masks. ``tasks=()``: no pretraining, the model is returned untouched
-    (``steps == 0``). A subset of the tasks leaves heads without gradient, hence ``find_unused_parameters`` under
-    ``DistributedDataParallel`` (``torchrun``: each process takes its own ``budget.batch`` episodes per step).
+    (``steps == 0``). Under ``torchrun`` each process takes its own ``budget.batch`` episodes per step and the
+    processes average their gradients (see ``_fit``).
     """
     if not isinstance(model, HERO):
         raise TypeError(f"model must be a HERO (make_model), got {type(model).__name__}")
@@ -370,8 +373,7 @@ def pretrain(model: HERO, data: HeroData, budget: HeroBudget, tasks: Sequence[st
                            planned_steps=0)
     batch = min(b.batch, len(data) // D.world_size())
     loss_fn = _Loss(hero_loss, seed, tasks=tasks, vsm_global=VSM_GLOBAL)
-    return _fit(model, loss_fn, hero_batches(data, batch, seed), b.steps, b.time_s, b.lr, b.amp, seed,
-                len(tasks) < len(HERO_TASKS), progress)
+    return _fit(model, loss_fn, hero_batches(data, batch, seed), b.steps, b.time_s, b.lr, b.amp, seed, progress)
 
 
 def finetune_tvr(model: HERO, data: HeroData, budget: HeroBudget, seed: int = 0, progress: bool = False) -> TrainResult:
@@ -386,8 +388,8 @@ def finetune_tvr(model: HERO, data: HeroData, budget: HeroBudget, seed: int = 0,
     b = _check_budget(budget)
     seed = check_seed("seed", seed)
     batch = min(b.batch, len(data) // D.world_size())
-    return _fit(model, _Loss(vsm_loss, seed, global_loss=VSM_GLOBAL), query_batches(data, batch, seed + 1), b.finetune_steps, None,
-                b.finetune_lr, b.amp, seed, True, progress)
+    return _fit(model, _Loss(vsm_loss, seed, global_loss=VSM_GLOBAL), query_batches(data, batch, seed + 1),
+                b.finetune_steps, None, b.finetune_lr, b.amp, seed, progress)
 
 
 # ----------------------------------------------------------------------------------------------- scoring

@@ -21,7 +21,7 @@ import torch
 import torch.distributed as dist
 
 __all__ = ["init_distributed", "is_distributed", "rank", "local_rank", "world_size", "is_main", "barrier",
-           "all_gather_object", "cleanup", "unwrap"]
+           "all_gather_object", "broadcast", "all_reduce_mean", "cleanup", "unwrap"]
 
 
 def _env_int(name: str, default: int | None = None) -> int:
@@ -102,6 +102,21 @@ def all_gather_object(obj: Any) -> list[Any]:
     out: list[Any] = [None] * world_size()
     dist.all_gather_object(out, obj)
     return out
+
+
+def broadcast(tensor: torch.Tensor, src: int = 0) -> torch.Tensor:
+    """Overwrite ``tensor`` in place with rank ``src``'s (no-op when not distributed); returns it."""
+    if is_distributed():
+        dist.broadcast(tensor, src)
+    return tensor
+
+
+def all_reduce_mean(tensor: torch.Tensor) -> torch.Tensor:
+    """Replace ``tensor`` in place by its mean over the processes (no-op when not distributed); returns it."""
+    if is_distributed():
+        dist.all_reduce(tensor)
+        tensor.div_(world_size())
+    return tensor
 
 
 def unwrap(model: torch.nn.Module) -> torch.nn.Module:
