@@ -615,10 +615,9 @@ def evaluate_hero(model: HERO, train: HeroData, test: HeroData, budget: HeroBudg
 #: architecture. Every run pretrains the profile's ``hero.steps`` steps (``"none"``: 0) with no time cap, then
 #: :func:`evaluate_hero` (probes, ``hero.finetune_steps`` of TVR fine-tuning, moment retrieval).
 #:
-#: Laptop cost (measured on the 2-core machine while other jobs ran, one torch thread): building the data ~12 s
-#: once per process; a pretraining step of all four tasks (batch 32, 24 frames of 32 px, dim 64) 0.17-0.25 s,
-#: MLM+MFM ~0.1 s; a VSM fine-tuning step 0.07-0.19 s; scoring ~5 s. "all four": ~52 s a run, "none": ~12 s;
-#: one seed of the 6 runs ~4 min, 3 seeds ~12-13 min (budget: 15 min).
+#: Laptop cost: the recorded runs (300 pretraining + 300 fine-tuning steps, one torch thread, while a notebook run
+#: and other engineers' tests shared the 2 cores) took 22-49 s ("none") to 83-244 s ("flat, all four") each, 26.5
+#: minutes for the 18 (``wall_s`` in docs/results/transformers.json); building the data ~12 s once per process.
 CLAIM_RUNS: dict[str, dict[str, Any]] = {
     "none": {"tasks": (), "hierarchical": True},
     "MLM+MFM": {"tasks": ("mlm", "mfm"), "hierarchical": True},
