@@ -293,3 +293,17 @@ def test_the_flat_model_and_every_task_run_on_a_batch(data):
     assert isinstance(flat, HERO) and not flat.hierarchical
     loss, logs = hero_loss(flat, next(X.hero_batches(train, 4)), 0, tasks=HERO_TASKS)
     assert torch.isfinite(loss) and {"mlm", "fom", "vsm_local"} <= set(logs)
+
+
+def test_evaluate_hero_uses_a_given_fine_tuned_copy(data, monkeypatch):
+    """``tuned=``: moment retrieval scores that model and nothing is fine-tuned again."""
+    train, test = data
+    model = X.make_model(len(train.vocab), B)
+    tuned = X.make_model(len(train.vocab), B)
+    seen = []
+    monkeypatch.setattr(X, "finetune_tvr", lambda *a, **k: pytest.fail("fine-tuned again"))
+    monkeypatch.setattr(X, "moment_retrieval", lambda m, *a, **k: seen.append(m) or {"tvr_video_R@1": 0.0})
+    X.evaluate_hero(model, train, test, _tiny(), tuned=tuned)
+    assert seen == [tuned]
+    with pytest.raises(TypeError, match="tuned must be a HERO"):
+        X.evaluate_hero(model, train, test, _tiny(), tuned="model")

@@ -587,7 +587,8 @@ def moment_retrieval(model: HERO, test: HeroData, top_episodes: int = 10, seed: 
 
 
 def evaluate_hero(model: HERO, train: HeroData, test: HeroData, budget: HeroBudget, seed: int = 0, *,
-                  held_out: dict[str, HeroData] | None = None, progress: bool = False) -> dict[str, float]:
+                  held_out: dict[str, HeroData] | None = None, tuned: HERO | None = None,
+                  progress: bool = False) -> dict[str, float]:
     """Every measurement of notebook 06 as one flat dict of floats, in HERO's protocol (pretrain, then probe or
     fine-tune):
 
@@ -595,7 +596,8 @@ def evaluate_hero(model: HERO, train: HeroData, test: HeroData, budget: HeroBudg
        ``budget.probe_train`` training episodes; ``held_out`` sets add the held-out composition scores);
     2. a **copy** of the model fine-tuned by :func:`finetune_tvr` (``budget.finetune_steps`` of VSM on the
        training episodes, subtitles hidden), then :func:`moment_retrieval` on the test episodes (``tvr_...``,
-       ``budget.top_episodes``). ``model`` itself is left as it was.
+       ``budget.top_episodes``). ``model`` itself is left as it was. ``tuned``: that copy, already fine-tuned
+       (e.g. kept by a notebook to draw its moments), instead of fine-tuning one here.
 
     ``seed`` seeds the fine-tuning, the queries and the order questions."""
     _check_data(train, "train")
@@ -603,8 +605,11 @@ def evaluate_hero(model: HERO, train: HeroData, test: HeroData, budget: HeroBudg
     b = _check_budget(budget)
     seed = check_seed("seed", seed)
     out = probe_scores(model, train, test, b.probe_train, seed, held_out)
-    tuned = copy.deepcopy(model)
-    finetune_tvr(tuned, train, b, seed, progress)
+    if tuned is None:
+        tuned = copy.deepcopy(model)
+        finetune_tvr(tuned, train, b, seed, progress)
+    elif not isinstance(tuned, HERO):
+        raise TypeError(f"tuned must be a HERO fine-tuned by finetune_tvr, got {type(tuned).__name__}")
     out.update(moment_retrieval(tuned, test, b.top_episodes, seed))
     return out
 
