@@ -75,6 +75,8 @@ AVPLAYER = ".jupyter-widgets.vidkit-avplayer"
 CROSSMODAL = ".jupyter-widgets.vidkit-crossmodal-browser"
 # Notebook 06's attention explorer (vidkit.viz.hero.TransformerAttentionExplorer): pages linked in the browser.
 ATTENTION = ".jupyter-widgets.vidkit-transformer-attention"
+# Notebook 01's weight viewer (vidkit.viz.weights.WeightViewer): pre-rendered pages linked in the browser.
+WEIGHTS = ".jupyter-widgets.vidkit-weight-viewer"
 
 SERVER_START_S = 90
 # The smoke profile aims at ~90 s per notebook on 2 cores; notebook 01 took 5 min on a busy machine.
@@ -492,6 +494,20 @@ def explore_attention(explorer: Locator, head: str) -> None:
                f"{head!r} did not change the matrix picture")
 
 
+def switch_weights(viewer: Locator, part: str) -> None:
+    """Notebook 01's weight viewer: the ``part`` button ("future decoder output", "encoder input") must change the
+    picture shown (the buttons are linked in the page to a stack of pre-rendered pages)."""
+    viewer.scroll_into_view_if_needed()
+    picture = viewer.locator("img:visible").first
+    expect(picture).to_be_visible()
+    src = picture.get_attribute("src")
+    viewer.get_by_role("button", name=part, exact=True).first.click()
+    deadline = time.monotonic() + 30
+    while viewer.locator("img:visible").first.get_attribute("src") == src:
+        assert time.monotonic() < deadline, f"the weight viewer: {part!r} did not change the picture"
+        time.sleep(0.3)
+
+
 def shut_down_kernel(page: Page, path: str) -> None:
     """Kernel > Shut Down Kernel, then wait until the notebook has no running kernel."""
     page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(r"^Kernel$")).click()
@@ -521,9 +537,10 @@ def test_notebook_runs_and_its_widgets_work_with_and_without_a_kernel(page: Page
         page.wait_for_function(f"() => document.querySelectorAll({json.dumps(PLAYER)}).length >= {state['players']}")
         players, pickers, browsers = page.locator(PLAYER), page.locator(PICKER), page.locator(BROWSER)
         av_players, crossmodal, attention = page.locator(AVPLAYER), page.locator(CROSSMODAL), page.locator(ATTENTION)
+        weights = page.locator(WEIGHTS)
         counts = {"players": players.count(), "clip pickers": pickers.count(), "neighbour browsers": browsers.count(),
                   "AV players": av_players.count(), "cross-modal browsers": crossmodal.count(),
-                  "attention explorers": attention.count()}
+                  "attention explorers": attention.count(), "weight viewers": weights.count()}
         print(f"{nb}: all cells ran in {state['seconds']:.0f}s; {counts}")
         assert sum(counts.values()) > 0, f"{nb} shows no widget to operate"
 
@@ -541,6 +558,8 @@ def test_notebook_runs_and_its_widgets_work_with_and_without_a_kernel(page: Page
             pick_another_query(crossmodal.nth(i))
         for i in range(counts["attention explorers"]):
             explore_attention(attention.nth(i), "mean of heads")
+        for i in range(counts["weight viewers"]):
+            switch_weights(weights.nth(i), "future decoder output")
         screenshot(page, f"{stem}.png")
 
         shut_down_kernel(page, nb)
@@ -555,6 +574,8 @@ def test_notebook_runs_and_its_widgets_work_with_and_without_a_kernel(page: Page
             pick_another_query(crossmodal.nth(i))
         for i in range(counts["attention explorers"]):  # so are the explorer's selectors
             explore_attention(attention.nth(i), "head 0")
+        for i in range(counts["weight viewers"]):  # and the weight viewer's
+            switch_weights(weights.nth(i), "encoder input")
         screenshot(page, f"{stem}-no-kernel.png")
     except BaseException:
         screenshot(page, f"{stem}-failed.png")
