@@ -179,14 +179,15 @@ def test_widget_class_links_show_and_static_view(built):
 
 def test_page_size_stays_small_for_a_notebook_episode():
     """T = 24 frames, 3 subtitles of up to 10 words, 2 layers x 4 heads in both transformers."""
-    from ipywidgets.embed import embed_data
+    from ipywidgets.embed import dependency_state, embed_data
 
     spans, lengths = ((0, 8), (8, 16), (16, 24)), ((7, 10, 9),)
     batch = make_batch(t=24, spans=spans, lengths=lengths, words=10)
     ex, _, _ = explorer(b=0, batch=batch, model=make_model(heads=4, cross=2, temporal=2, words=10))
     assert len(ex.pngs) == 2 * 2 * 5 and len(ex.rows_html) == 2 * 5 * (24 + 26) + 2 * 5 * 24
     assert ex.payload_bytes < 3 * 2**20
-    state = json.dumps(embed_data(views=[ex.widget])["manager_state"])
+    # this widget's tree only (the default state is every widget alive in the process)
+    state = json.dumps(embed_data(views=[ex.widget], state=dependency_state(ex.widget))["manager_state"])
     assert len(state) < 4 * 2**20, f"{len(state) / 2**20:.1f} MiB of widget state"
 
 
