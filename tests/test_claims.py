@@ -280,3 +280,18 @@ def test_report_claim_prints_the_recorded_verdict(capsys):
     assert lines[4] == "DOES NOT HOLD  plain" and len(lines) == 5
     with pytest.raises(TypeError, match="Verdict"):
         claim("x", True, recorded="holds")
+
+
+def test_runs_frame_is_mean_and_std_per_run():
+    from vidkit.eval.claims import runs_frame
+
+    record = {"schema": 1, "topic": "t", "profile": "smoke", "runs": {}}
+    for run, values in {"a": [1.0, 3.0], "b": [5.0]}.items():
+        for seed, v in enumerate(values):
+            record["runs"][f"{run}/seed{seed}"] = {"run": run, "seed": seed, "config": {}, "steps": 1, "wall_s": 1.0,
+                                                   "metrics": {"m": v}, "commit": "x", "date": "2026-11-30",
+                                                   "torch": "2", "cores": 2}
+    frame = runs_frame(record, ["b", "a", "c"], ["m"])
+    assert list(frame.index) == ["b", "a", "c"]
+    assert frame.loc["a", "m"] == "2 ± 1.41" and frame.loc["b", "m"] == "5" and frame.loc["c", "m"] == "–"
+    assert list(frame["seeds"]) == [1, 2, 0]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import subprocess
@@ -11,6 +12,8 @@ from pathlib import Path
 import pytest
 import torch
 
+from vidkit.experiments.multimodal import make_data, make_model, mmv_batches
+from vidkit.profiles import profile
 from vidkit.utils import distributed as D
 from vidkit.utils.checkpoint import load_checkpoint
 
@@ -72,11 +75,6 @@ MMV_WORKER = Path(__file__).parent / "scripts" / "mmv_worker.py"
 
 
 def test_mmv_batches_shard_by_rank():
-    import dataclasses
-
-    from vidkit.experiments.multimodal import make_data, mmv_batches
-    from vidkit.profiles import profile
-
     data = make_data(32, "train", 0, dataclasses.replace(profile("smoke").multimodal, train=32))
     single = mmv_batches(data, 8, seed=3)
     ranks = [mmv_batches(data, 4, text="one", seed=3, rank=r, world_size=2) for r in (0, 1)]
@@ -106,11 +104,6 @@ def test_torchrun_two_cpu_ranks_train_mmv(tmp_path):
     assert i0["vat"]["steps"] == i0["va"]["steps"] == 3
     assert i0["vat"]["loss"] == i1["vat"]["loss"]                        # the logged loss is the mean over ranks
     # v+a alone: the text encoder got no gradient (find_unused_parameters); the video and audio heads trained
-    import dataclasses
-
-    from vidkit.experiments.multimodal import make_data, make_model
-    from vidkit.profiles import profile
-
     budget = dataclasses.replace(profile("smoke").multimodal, train=32, batch=8, steps=3, time_s=None)
     torch.manual_seed(0)
     init = make_model(len(make_data(32, "train", 0, budget).vocab), budget, "fac").state_dict()

@@ -283,6 +283,21 @@ EXPECTED_GRADS = {
 TASK_FNS = {"mlm": mlm_loss, "mfm": mfm_loss, "vsm": vsm_loss, "fom": fom_loss}
 
 
+def test_episode_scores_remove_the_direction_every_embedding_shares():
+    """At initialisation the frame embeddings of different episodes point nearly the same way; VSM's global score
+    compares them after centring, where that shared part is gone."""
+    model, batch = make_model(), make_batch(8)
+    model.train()
+    with torch.no_grad():
+        v = model(batch).frames                                                           # (B, T, dim)
+        b, t, d = v.shape
+        raw = F.normalize(v.mean(1), dim=-1)
+        centred = F.normalize(model.center_frames(v.reshape(b * t, d)).view(b, t, d).mean(1), dim=-1)
+    off = ~torch.eye(b, dtype=torch.bool)
+    assert (raw @ raw.T)[off].mean() > 0.5                          # the shared direction dominates the raw ones
+    assert (centred @ centred.T)[off].mean().abs() < 0.25           # and is gone after centring
+
+
 @pytest.mark.parametrize("hierarchical", [True, False])
 @pytest.mark.parametrize("task", HERO_TASKS)
 def test_each_task_is_finite_and_trains_the_expected_parameters(task, hierarchical):

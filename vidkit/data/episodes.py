@@ -339,8 +339,8 @@ def generate_episodes(
     With one seed, every ``compositions`` gives the same cast (actor and distractor images) in the same
     episodes; only the action sequences, and so the pictures, differ - paired test sets.
 
-    Speed: 2,000 episodes of 3 x 8 frames at 32 px with 1 distractor took 0.85 s on one core (measured on
-    a shared 2-core machine, PyTorch CPU), plus about 1 s the first time a split's digits load.
+    Speed: every segment of every episode is rendered by one vectorised :func:`generate_actions` call (no loop
+    over episodes); the first call of a split also loads its digits.
     """
     check_int("n", n, what=" (episodes)")
     check_choice("split", split, ("train", "test"))

@@ -31,7 +31,7 @@ from vidkit.utils.fileio import write_json_atomic
 
 __all__ = ["Direction", "Arm", "Claim", "Verdict", "verdict", "SCHEMA", "run_key", "validate_record",
            "load_record", "load_records", "record_run", "arm_values", "evaluate_claims", "claims_markdown",
-           "claims_frame", "plot_claims", "results_dir", "record_path", "MIN_SEEDS"]
+           "claims_frame", "runs_frame", "plot_claims", "results_dir", "record_path", "MIN_SEEDS"]
 
 Direction = Literal["greater", "less", "close"]
 DIRECTIONS: tuple[str, ...] = ("greater", "less", "close")
@@ -495,6 +495,21 @@ def _this_run_values(c: Claim, this_run: Mapping[str, Mapping[str, float]] | Non
     a = this_run.get(c.a.run, {}).get(c.a.metric, math.nan)
     b = this_run.get(c.b.run, {}).get(c.b.metric, math.nan)
     return float(a), float(b)
+
+
+def runs_frame(record: Mapping, runs: Sequence[str], metrics: Sequence[str]):
+    """A ``pandas.DataFrame`` of a topic's record, one row per run of ``runs`` (in that order), one column per
+    metric of ``metrics``: each run's ``mean ± std`` over its recorded seeds (``"–"`` where it has none), and
+    ``seeds``. For ablation tables in notebooks."""
+    import pandas as pd
+
+    record = validate_record(record)
+    rows = {}
+    for run in runs:
+        entries = [e for e in record["runs"].values() if e["run"] == run]
+        rows[run] = {m: _mean_std([e["metrics"][m] for e in entries if m in e["metrics"]]) for m in metrics}
+        rows[run]["seeds"] = len(entries)
+    return pd.DataFrame.from_dict(rows, orient="index")
 
 
 def claims_frame(claims: Sequence[Claim], records: Mapping[str, Mapping | None],

@@ -531,10 +531,8 @@ def evaluate_mmv(model: MMV, train: MultimodalData, test: MultimodalData, budget
 #: :func:`train_mmv` arguments). Every run trains the profile's ``multimodal.steps`` steps with no time cap and
 #: is scored by :func:`evaluate_mmv` (:func:`claim_run`).
 #:
-#: Laptop cost (measured on the 2-core machine while other jobs ran, one torch thread): building the data
-#: ~13 s once per process; a v+a+t step (batch 32, 8 frames of 32 px, bags of 6) ~0.06 s, a v+t or v+a step
-#: ~0.035 s, an NCE step ~0.045 s, a 2D-frames step ~0.025 s; scoring ~3 s per run. At 800 steps one seed of
-#: the 9 runs is ~0.43 s x 800 + 27 s ~ 6 min, so 3 seeds take ~19 min (budget: 30 min).
+#: Laptop cost: each recorded run's wall time (training and scoring, one torch thread) is its ``wall_s`` in
+#: docs/results/multimodal.json.
 CLAIM_RUNS: dict[str, dict[str, Any]] = {
     "FAC": {"design": "fac", "pairs": ("va", "vt"), "loss": "MIL-NCE", "narration": "noisy", "network": "video"},
     "shared": {"design": "shared", "pairs": ("va", "vt"), "loss": "MIL-NCE", "narration": "noisy",

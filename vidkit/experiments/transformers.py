@@ -89,8 +89,9 @@ MAX_WORDS: int = max(len(tokenize(c)) for d in range(10) for a in ACTIONS for c 
 #: Weight of the episode score in a moment's score (:func:`moment_retrieval`): ``alpha * S(q, v) + log p_st +
 #: log p_ed``, i.e. ``exp(alpha S) p_st p_ed``, the combination of TVR's XML baseline (``q2c_alpha = 20``).
 TVR_ALPHA: float = 20.0
-#: VSM's global loss in pretraining and TVR fine-tuning: symmetric InfoNCE over the batch (HERO uses a hinge;
-#: at laptop size the hinge barely moves from 2 * margin in 800 steps while InfoNCE falls, measured 2026-11-30).
+#: VSM's global loss in pretraining and TVR fine-tuning: symmetric InfoNCE over the batch (HERO uses a hinge).
+#: At laptop size the hinge stays near its collapsed value ``2 * margin`` while InfoNCE falls: compare the
+#: ``vsm_global`` column of ``finetune_tvr(...).history`` with ``vsm_loss(..., global_loss="hinge")``.
 VSM_GLOBAL: str = "nce"
 _EVAL_BATCH = 64
 

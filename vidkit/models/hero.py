@@ -472,10 +472,10 @@ class HERO(nn.Module):
         ``c_v`` and ``c_q`` standardise every dimension (a batch norm without affine parameters: batch statistics
         in training, running ones in eval mode, or when a training batch holds a single row). A departure from
         HERO, which compares the raw embeddings: at initialisation every frame embedding of every episode points
-        the same way (cosine ~0.94 between episodes, measured at laptop size), and so does every query, so all
-        scores are equal; the gradients of the hinge or NCE over the batch then cancel, and the global loss sat at
-        its collapsed value (``2 delta``, or ``log B``) for 1,200 fine-tuning steps. Centring removes the shared
-        direction; with it the global loss falls from the first steps."""
+        nearly the same way, and so does every query, so all scores are nearly equal; the gradients of the hinge or
+        NCE over the batch then almost cancel and the global loss stays near its collapsed value (``2 delta``, or
+        ``log B``). Centring removes the shared direction (``tests/test_hero.py`` checks that it lowers the
+        scores' shared part)."""
         b, t, d = frames.shape
         v = _standardise(self.center_frames, frames.reshape(b * t, d), self.training).view(b, t, d)
         q = _standardise(self.center_query, query, self.training)

@@ -29,7 +29,9 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import torch
 
+from vidkit.eval.retrieval import all_spans, temporal_iou
 from vidkit.utils.checks import check_int, shape_text
 from vidkit.viz import frames as viz
 
@@ -117,10 +119,9 @@ def _span_array(spans: Any, what: str, num_frames: int, with_score: bool = False
 
 
 def span_iou(a: tuple[int, int], b: tuple[int, int]) -> float:
-    """Temporal IoU of two frame spans ``(start, end)``, end exclusive: shared frames / frames in either."""
-    inter = max(0, min(a[1], b[1]) - max(a[0], b[0]))
-    union = (a[1] - a[0]) + (b[1] - b[0]) - inter
-    return inter / union if union > 0 else 0.0
+    """Temporal IoU of two frame spans ``(start, end)``, end exclusive: shared frames / frames in either
+    (:func:`vidkit.eval.retrieval.temporal_iou` of one pair)."""
+    return float(temporal_iou(np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)))
 
 
 def top_spans(start_logits: Any, end_logits: Any, k: int = 3, max_frames: int | None = None,
@@ -139,15 +140,12 @@ def top_spans(start_logits: Any, end_logits: Any, k: int = 3, max_frames: int | 
     k = check_int("k", k, 1, t * (t + 1) // 2)
     longest = t if max_frames is None else check_int("max_frames", max_frames, 1, t)
 
-    def log_softmax(x: np.ndarray) -> np.ndarray:
-        m = x.max()
-        return x - m - np.log(np.exp(x - m).sum())
-
-    score = log_softmax(s)[:, None] + log_softmax(e)[None, :]                     # (st, ed)
-    st, ed = np.meshgrid(np.arange(t), np.arange(t), indexing="ij")
-    score = np.where((ed >= st) & (ed - st < longest), score, -np.inf)
-    best = np.argsort(-score, axis=None, kind="stable")[:k]
-    return [(int(st.flat[i]), int(ed.flat[i]) + 1, float(score.flat[i])) for i in best if np.isfinite(score.flat[i])]
+    log_s, log_e = (torch.from_numpy(x).log_softmax(0).numpy() for x in (s, e))
+    spans = all_spans(t)                                                    # [start, end), by start then end
+    spans = spans[spans[:, 1] - spans[:, 0] <= longest]
+    score = log_s[spans[:, 0]] + log_e[spans[:, 1] - 1]
+    best = np.argsort(-score, kind="stable")[:k]
+    return [(int(spans[i, 0]), int(spans[i, 1]), float(score[i])) for i in best]
 
 
 def _hex(rgb: Sequence[int]) -> str:
