@@ -59,7 +59,7 @@ def test_a_pretraining_run_gives_its_claims_metrics_and_depends_on_the_seed(run)
 
 def test_a_finetuning_run_reports_the_test_accuracy_of_the_lr_chosen_on_validation():
     entry = _entry("fine-tune: random LSTM", 0)
-    assert set(entry["metrics"]) == {"finetune_1%"}
+    assert set(entry["metrics"]) == {"finetune_1%", "finetune_10%", "finetune_100%"}
     chosen = entry["config"]["finetune"]["1%"]
     by_lr = chosen["by_lr"]
     assert set(by_lr) == {f"{lr:g}" for lr in C.FINETUNE_LRS}
@@ -101,3 +101,28 @@ def test_finetune_select_lr_keeps_validation_and_labelled_clips_apart(monkeypatc
         assert train and val and not train & val
     assert out[0.1]["lr"] == out[1.0]["lr"] == 1e-3 and out[1.0]["accuracy"] == 0.5 + 1e-3
     assert out[1.0]["train_clips"] == 60 and out[0.1]["val_clips"] == 20
+
+
+def test_every_srivastava_objective_has_a_pretraining_and_a_finetuning_run_in_the_claims():
+    """A4: the six objectives (three modes, conditioned or not) each pretrain and fine-tune at 1/10/100 %."""
+    assert set(C.SRIVASTAVA_RUNS.values()) == {(m, c) for m in C.SRIVASTAVA_MODES for c in (False, True)}
+    arms = {arm.run for c in C.CLAIMS for arm in (c.a, c.b)}
+    for name in C.SRIVASTAVA_RUNS:
+        assert f"fine-tune: {name}" in arms, name
+    assert {"Srivastava composite, conditioned", "Srivastava future, conditioned", C.PERCEPTS} <= arms
+    assert C.FINETUNE_FRACTIONS == (0.01, 0.1, 1.0)
+
+
+def test_the_percept_run_reads_a_frozen_image_network_and_predicts_future_percepts():
+    """A3: percepts (the percept network's flattened feature map per frame) in, future percepts out."""
+    entry = _entry(C.PERCEPTS, 0)
+    stages = entry["config"]["stages"]
+    assert [s["network"] for s in stages] == ["cnn", "lstm"]
+    assert stages[0]["steps"] == profile("smoke").contrastive.percept_steps
+    assert entry["steps"] == 2 * profile("smoke").contrastive.steps  # the LSTM's steps, as the pixel arm's
+    m = entry["metrics"]
+    assert 0 <= m["percept_digit_accuracy"] <= 1 and m["future_mse"] > 0 and m["copy_last_mse"] > 0
+    # the percepts are standardised on the training clips: predicting their mean (zeros) scores about 1 per feature
+    assert 0.2 < m["zeros_mse"] < 5
+    size = profile("smoke").actions_size
+    assert entry["config"]["percept_dim"] == 4 * C.PERCEPT_WIDTH * (size // 8) ** 2

@@ -276,3 +276,56 @@ def test_predict_from_state_can_return_the_decoder_activations() -> None:
     # the readout of step t is a function of h_t: recompute the first frame from the returned activations
     first = torch.sigmoid(model.predictor.readout(hidden[:, 0])).reshape(3, *FRAME)
     assert torch.allclose(first, probs[:, 0], atol=1e-6)
+
+
+# ------------------------------------------------------------------------------------------- percepts
+
+def test_a_linear_model_predicts_and_feeds_back_raw_values() -> None:
+    """On percepts the outputs are the values: no sigmoid in predict, nor in what a conditioned decoder reads."""
+    torch.manual_seed(0)
+    model = SrivastavaLSTM("future", conditioned=True, hidden=16, frame_shape=(6, 1, 1), output="linear")
+    x = torch.randn(3, 4, 6, 1, 1) * 3
+    pred = model.predict(x, steps=5)
+    assert pred.shape == (3, 5, 6, 1, 1)
+    assert bool((pred < 0).any()), "a linear model's outputs are not squashed to (0, 1)"
+    # one decoder step by hand: step t reads step t - 1's output itself
+    state = model.encode(x)
+    outs, inp = [], x[:, -1].reshape(3, 6)
+    for _ in range(5):
+        state = model.predictor.lstm.step(inp, state)
+        inp = model.predictor.readout(state[-1][0])
+        outs.append(inp)
+    torch.testing.assert_close(pred.reshape(3, 5, 6), torch.stack(outs, 1))
+    # the loss is the squared error of the raw outputs, and bce / mse (pixel losses) are refused
+    future = torch.randn(3, 5, 6, 1, 1)
+    loss, _ = model.loss(x, future)
+    out = model(x, steps=5, target=future)
+    torch.testing.assert_close(loss, ((out["future"] - future) ** 2).sum() / 15)
+    with pytest.raises(ValueError, match="linear"):
+        model.loss(x, future, kind="bce")
+    with pytest.raises(ValueError, match="ink"):
+        SrivastavaLSTM("future", frame_shape=(6, 1, 1), output="linear", ink=0.05)
+    with pytest.raises(ValueError, match="output"):
+        SrivastavaLSTM("future", frame_shape=(6, 1, 1), output="gaussian")
+
+
+def test_frame_percepts_standardises_each_feature_with_the_given_statistics() -> None:
+    from vidkit.models import ImageEncoder, frame_percepts
+
+    torch.manual_seed(0)
+    cnn = ImageEncoder(1, width=4, dim=5).train()
+    clips = torch.rand(6, 3, 1, 16, 16) * torch.linspace(0.5, 8, 18).reshape(6, 3, 1, 1, 1)  # frames that differ
+    percepts, mean, std = frame_percepts(cnn, clips, batch_size=4)
+    assert percepts.shape == (6, 3, 5, 1, 1) and cnn.training, "shape, and the network's mode restored"
+    flat = percepts.reshape(18, 5)
+    torch.testing.assert_close(flat.mean(0), torch.zeros(5), atol=1e-3, rtol=0)
+    torch.testing.assert_close(flat.std(0), torch.ones(5), atol=1e-3, rtol=0)
+    cnn.eval()
+    with torch.no_grad():
+        raw = cnn.embed(clips[2:4].flatten(0, 1))
+    again, _, _ = frame_percepts(cnn, clips[2:4], mean, std)   # another set, the first set's statistics
+    torch.testing.assert_close(again.reshape(6, 5), (raw - mean) / std)
+    with pytest.raises(ValueError, match=r"\(N, T, C, H, W\)"):
+        frame_percepts(cnn, clips[0])
+    with pytest.raises(ValueError, match="both mean and std"):
+        frame_percepts(cnn, clips, mean=mean)

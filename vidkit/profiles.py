@@ -42,7 +42,9 @@ class PredictionBudget:
 class ContrastiveBudget:
     """Notebook 02: pretraining steps (and a time cap) per method, batch size, fine-tuning steps, how many
     training clips get Farneback flow (``None``: all) and how many training clips the frozen-feature evaluation
-    uses as probe training set and retrieval gallery (``None``: all)."""
+    uses as probe training set and retrieval gallery (``None``: all); ``percept_steps``: training steps of the
+    image network whose per-frame features are the LSTM's percepts (it trains on single frames, so its steps
+    are cheap)."""
 
     steps: int
     time_s: float
@@ -50,6 +52,7 @@ class ContrastiveBudget:
     finetune_steps: int
     farneback_clips: int | None
     eval_train_clips: int | None
+    percept_steps: int
 
 
 @dataclass(frozen=True)
@@ -246,7 +249,7 @@ PROFILES: dict[str, Profile] = {
         eval_batch=128, num_workers=0,
         prediction=PredictionBudget(steps=30, time_s=20.0, batch=16, eval_sequences=64),
         contrastive=ContrastiveBudget(steps=8, time_s=10, batch=32, finetune_steps=8, farneback_clips=128,
-                                      eval_train_clips=512),
+                                      eval_train_clips=512, percept_steps=16),
         attention=AttentionBudget(train=256, test=128, distractors=2, motion="static", batch=32, steps=6,
                                   time_s=10, attention_time_s=10),
         text_video=TextVideoBudget(distractors=0, stride=8, heldout=8, batch=32, bag=4, instance_fraction=0.2,
@@ -266,7 +269,7 @@ PROFILES: dict[str, Profile] = {
         eval_batch=256, num_workers=0,
         prediction=PredictionBudget(steps=600, time_s=120.0, batch=32, eval_sequences=1_000),
         contrastive=ContrastiveBudget(steps=150, time_s=35, batch=64, finetune_steps=100, farneback_clips=2000,
-                                      eval_train_clips=2000),
+                                      eval_train_clips=2000, percept_steps=1200),
         attention=AttentionBudget(train=6000, test=1000, distractors=2, motion="static", batch=32, steps=300,
                                   time_s=35, attention_time_s=90),
         text_video=TextVideoBudget(distractors=0, stride=8, heldout=8, batch=64, bag=4, instance_fraction=0.2,
@@ -286,7 +289,7 @@ PROFILES: dict[str, Profile] = {
         eval_batch=512, num_workers=4,
         prediction=PredictionBudget(steps=100_000, time_s=6 * 3600.0, batch=64, eval_sequences=None),
         contrastive=ContrastiveBudget(steps=20000, time_s=3600, batch=256, finetune_steps=3000, farneback_clips=None,
-                                      eval_train_clips=None),
+                                      eval_train_clips=None, percept_steps=20000),
         attention=AttentionBudget(train=50000, test=5000, distractors=2, motion="moving", batch=64, steps=20000,
                                   time_s=1800, attention_time_s=3600),
         text_video=TextVideoBudget(distractors=0, stride=2, heldout=8, batch=128, bag=4, instance_fraction=0.2,

@@ -13,7 +13,8 @@ keyword-only); read them top to bottom:
   loss is ``-log sum_p softmax_p`` (``"log_sum"``), and the clip's own positive is dropped in 90 % of
   the steps (``drop_self_prob``), both as in the authors' code.
 * :func:`srivastava_pretrain_loss`: the LSTM's reconstruction and/or future loss, for its mode
-  (:func:`srivastava_model`: composite, autoencoder or future).
+  (:func:`srivastava_model`: composite, autoencoder or future, decoders conditioned or not), on pixels or on
+  percepts (:func:`percept_model`: per-frame features of a frozen network, :func:`train_percept_cnn`).
 
 Notebook 02's claims are data at the end (``CLAIM_RUNS``, ``CLAIMS``, :func:`claim_run`): ``vidkit reproduce
 contrastive`` trains their arms at equal steps over seeds with these functions, including fine-tuning with the
@@ -52,8 +53,8 @@ from vidkit.models.moco import (
 )
 from vidkit.profiles import Profile
 
-__all__ = ["ubernce_loss", "coclr_loss_fn", "srivastava_pretrain_loss", "srivastava_model", "finetune",
-           "finetune_select_lr", "label_subset", "CLAIM_RUNS", "CLAIMS", "ClaimData", "claim_data", "claim_run"]
+__all__ = ["ubernce_loss", "coclr_loss_fn", "srivastava_pretrain_loss", "srivastava_model", "percept_model",
+           "train_percept_cnn", "finetune", "finetune_select_lr", "label_subset", "SRIVASTAVA_RUNS", "PERCEPTS", "CLAIM_RUNS", "CLAIMS", "ClaimData", "claim_data", "claim_run"]
 
 
 def ubernce_loss(model: MoCo, batch: Mapping[str, torch.Tensor], _step: int = 0, *, length: int = 12,
@@ -133,35 +134,69 @@ def coclr_loss_fn(pair: CoCLRPair, batch: Mapping[str, torch.Tensor], _step: int
     return loss, {"mined_same_action": mined}
 
 
-def srivastava_pretrain_loss(model: nn.Module, batch: Mapping[str, torch.Tensor],
-                             _step: int = 0) -> tuple[torch.Tensor, dict]:
+def srivastava_pretrain_loss(model: nn.Module, batch: Mapping[str, torch.Tensor], _step: int = 0, *,
+                             kind: str | None = None) -> tuple[torch.Tensor, dict]:
     """Srivastava's objective on actions clips, for the model's mode: the first half of the frames in;
     ``"composite"``: reconstruct them (reversed) and predict the second half; ``"autoencoder"``: only
     reconstruct them; ``"future"``: only predict the second half (per-frame Bernoulli cross-entropy summed
     over the decoders the model has, see :func:`vidkit.models.srivastava_loss`). Every mode's encoder reads
-    the same frames, so the three objectives differ only in what the decoders must produce."""
+    the same frames, so the three objectives differ only in what the decoders must produce. On percepts
+    (``batch["rgb"]`` holds :func:`vidkit.models.frame_percepts` ``(B, T, D, 1, 1)``, a linear model) the error
+    is squared (``kind="l2"``); ``kind=None`` picks it from the model's ``output``."""
     from vidkit.models.srivastava import srivastava_loss
+    from vidkit.utils.distributed import unwrap
 
+    inner = unwrap(model)
+    kind = kind or ("l2" if inner.output == "linear" else "bce")
     x = batch["rgb"]
     half = x.shape[1] // 2
-    if getattr(model, "module", model).predictor is None:  # an autoencoder (DDP or not): no future frames
-        return srivastava_loss(model(x[:, :half]), x[:, :half])
+    if inner.predictor is None:  # an autoencoder (DDP or not): no future frames
+        return srivastava_loss(model(x[:, :half]), x[:, :half], kind=kind)
     out = model(x[:, :half], steps=x.shape[1] - half, target=x[:, half:])
-    return srivastava_loss(out, x[:, :half], x[:, half:])
+    return srivastava_loss(out, x[:, :half], x[:, half:], kind=kind)
 
 
-def srivastava_model(size: int, mode: str = "composite", hidden: int = 256) -> nn.Module:
+def srivastava_model(size: int, mode: str = "composite", hidden: int = 256, conditioned: bool = False) -> nn.Module:
     """Notebook 02's LSTM (:func:`vidkit.models.moco.notebook_srivastava`, the composite model) in any of
-    Srivastava's three modes, ``"composite"``, ``"autoencoder"`` or ``"future"``, on ``size x size`` clips.
-    The encoder is built first, so under one ``torch.manual_seed`` the three modes start from the same
-    encoder weights; only their decoders differ."""
+    Srivastava's three modes, ``"composite"``, ``"autoencoder"`` or ``"future"``, on ``size x size`` clips, its
+    decoders unconditioned or ``conditioned`` on the previous frame. The encoder is built first, so under one
+    ``torch.manual_seed`` the six variants start from the same encoder weights; only their decoders differ."""
     from vidkit.models.srivastava import SrivastavaLSTM
 
-    if mode == "composite":
-        return notebook_srivastava(size, hidden=hidden)
-    if mode not in ("autoencoder", "future"):
+    if mode not in SRIVASTAVA_MODES:
         raise ValueError(f"mode must be 'composite', 'autoencoder' or 'future', got {mode!r}")
-    return SrivastavaLSTM(mode, hidden=hidden, frame_shape=(1, size, size))
+    if mode == "composite" and not conditioned:
+        return notebook_srivastava(size, hidden=hidden)
+    return SrivastavaLSTM(mode, conditioned=conditioned, hidden=hidden, frame_shape=(1, size, size))
+
+
+def percept_model(dim: int, mode: str = "composite", hidden: int = 256, conditioned: bool = False) -> nn.Module:
+    """:func:`srivastava_model` on percepts: the same LSTM reading ``dim`` features per frame
+    (:func:`vidkit.models.frame_percepts`, ``frame_shape=(dim, 1, 1)``) with linear outputs (squared error)."""
+    from vidkit.models.srivastava import SrivastavaLSTM
+
+    return SrivastavaLSTM(mode, conditioned=conditioned, hidden=hidden, frame_shape=(dim, 1, 1), output="linear")
+
+
+def train_percept_cnn(clips: torch.Tensor, digits: Any, test_clips: torch.Tensor, test_digits: Any, *,
+                      steps: int, width: int = 16, seed: int = 0, progress: bool = False) -> tuple[nn.Module, float]:
+    """The percept network: a fresh :class:`vidkit.models.ImageEncoder` of ``width`` trained to recognise the
+    digit in **single frames**, one frame per clip drawn at random (``seed``), for ``steps`` steps of
+    :func:`finetune` (lr 3e-3, batch 32). It plays the paper's ImageNet network: trained on still images, on
+    labels that are not the action, then frozen. Returns ``(network in eval mode, digit accuracy on one random
+    frame of each test clip)``."""
+    from vidkit.models import ImageEncoder
+
+    gen = torch.Generator().manual_seed(seed)
+
+    def one_frame(x: torch.Tensor) -> torch.Tensor:
+        return x[torch.arange(len(x)), torch.randint(0, x.shape[1], (len(x),), generator=gen)]  # (N, C, H, W)
+
+    torch.manual_seed(seed)  # the network's initial weights
+    cnn = ImageEncoder(clips.shape[2], width=width)
+    res = finetune(cnn, one_frame(clips), digits, one_frame(test_clips), test_digits, steps=steps, lr=3e-3,
+                   seed=seed, progress=progress)
+    return cnn.eval(), float(res["accuracy"])
 
 
 def label_subset(labels: Any, fraction: float, seed: int = 0) -> np.ndarray:
@@ -279,13 +314,24 @@ def finetune_select_lr(encoder: nn.Module, x: torch.Tensor, y: Any, test_x: torc
 #: CoCLR's settings in the claims (the notebook's): K mined positives per clip, and the authors' self-drop.
 COCLR_TOPK = 5
 COCLR_DROP_SELF = 0.9
-#: Fine-tuning in the claims: fractions of the labelled clips (the Conv3d encoders; the LSTMs only at 1 %, the
-#: notebook's claim, to keep the laptop reproduction within 40 minutes), the lr grid, the validation split.
+#: Fine-tuning in the claims: fractions of the labelled clips (every encoder, Conv3d and LSTM), the lr grid, the
+#: validation split.
 FINETUNE_FRACTIONS = (0.01, 0.1, 1.0)
-LSTM_FINETUNE_FRACTIONS = (0.01,)
 FINETUNE_LRS = (3e-3, 1e-3, 3e-4)
 FINETUNE_VAL_FRACTION = 0.1
 SRIVASTAVA_MODES = ("composite", "autoencoder", "future")
+#: Srivastava's six pretraining objectives as claim runs: name -> (mode, conditioned decoders).
+SRIVASTAVA_RUNS: dict[str, tuple[str, bool]] = {
+    f"Srivastava {mode}{', conditioned' if cond else ''}": (mode, cond)
+    for cond in (False, True) for mode in SRIVASTAVA_MODES}
+#: Percepts: the run's name; the percept network is an ImageEncoder of this width (its last feature map, flattened,
+#: is a frame's percept: 4 * width channels at 1/8 of the frame's side, 1,024 features for 32 px frames).
+PERCEPTS = "Srivastava composite on percepts"
+PERCEPT_WIDTH = 16
+
+_OBJECTIVE = {"composite": "composite LSTM (reconstruct the first half, predict the second)",
+              "autoencoder": "LSTM autoencoder (reconstruct the first half)",
+              "future": "LSTM future predictor (predict the second half)"}
 
 #: The runs notebook 02's claims compare; ``n`` is the profile's ``contrastive.steps``. Every pretrained network
 #: that a claim compares with another trains ``2n`` steps (the CoCLR arm: ``n`` InfoNCE + ``n`` CoCLR steps of the
@@ -299,14 +345,21 @@ CLAIM_RUNS: dict[str, str] = {
     "CoCLR RGB, 2 cycles": "CoCLR RGB, then a second cycle: n CoCLR steps of flow (positives mined by cycle 1's RGB), "
                            "then n more of RGB (mined by that flow); metrics after cycle 2, and after cycle 1 "
                            "(suffix _cycle1)",
-    "Srivastava composite": "2n steps of the composite LSTM (reconstruct the first half, predict the second)",
-    "Srivastava autoencoder": "2n steps of the LSTM autoencoder (reconstruct the first half)",
-    "Srivastava future": "2n steps of the LSTM future predictor (predict the second half)",
+    **{name: f"2n steps of the {_OBJECTIVE[mode]}"
+             + (", decoders conditioned on the previous frame (teacher-forced in training)" if cond else "")
+       for name, (mode, cond) in SRIVASTAVA_RUNS.items()},
+    PERCEPTS: f"the composite LSTM on percepts: an ImageEncoder (width {PERCEPT_WIDTH}) trained percept_steps "
+              "steps to recognise the digit in single frames, then frozen, gives each frame's last feature map, "
+              "flattened and standardised; the LSTM trains 2n steps to reconstruct and predict them (squared error)",
     "fine-tune: CoCLR RGB": "CoCLR RGB's encoder fine-tuned on the action, lr chosen on validation clips",
     "fine-tune: random Conv3d": "the same Conv3d encoder from its initial weights (CoCLR RGB's start), fine-tuned alike",
-    "fine-tune: Srivastava composite": "Srivastava composite's LSTM fine-tuned on the action with 1 % of the labels, "
-                                       "lr chosen on validation clips",
+    **{f"fine-tune: {name}": f"{name}'s LSTM fine-tuned on the action, lr chosen on validation clips"
+       for name in SRIVASTAVA_RUNS},
     "fine-tune: random LSTM": "the same LSTM from its initial weights (Srivastava composite's start), fine-tuned alike",
+    f"fine-tune: {PERCEPTS}": "its LSTM fine-tuned on the action on the frozen percepts, lr chosen on validation "
+                              "clips",
+    "fine-tune: random LSTM on percepts": "the same percept LSTM from its initial weights, fine-tuned alike on the "
+                                          "same percepts",
 }
 
 _COCLR = "Han et al. 2020 (CoCLR)"
@@ -314,11 +367,17 @@ _SRIVASTAVA = "Srivastava et al. 2015"
 _FT_EQUAL = "fine-tuning steps, labelled and validation clips, lr grid"
 
 
-def _finetune_claim(pretrained: str, random: str, frac: str, source: str, question: str) -> Claim:
-    return Claim(f"contrastive.{pretrained.split()[0].lower()}_finetune_beats_random_{frac.rstrip('%')}pct",
-                 question, source, Arm(f"fine-tune: {pretrained}", f"finetune_{frac}", f"{pretrained}, {frac}"),
+def _finetune_claim(claim_id: str, pretrained: str, random: str, frac: str, source: str, question: str) -> Claim:
+    return Claim(f"contrastive.{claim_id}", question, source,
+                 Arm(f"fine-tune: {pretrained}", f"finetune_{frac}", f"{pretrained}, {frac}"),
                  Arm(f"fine-tune: {random}", f"finetune_{frac}", f"{random}, {frac}"), "greater",
                  held_equal=_FT_EQUAL)
+
+
+_SRI_TABLE = f"{_SRIVASTAVA}, action recognition on UCF-101 / HMDB-51 (each objective as pretraining)"
+_SRI_COND = (f"{_SRIVASTAVA}, Sec. 2 (an unconditioned decoder cannot lean on the previous frame, so the "
+             "representation must carry more of the history)")
+_SRI_PERCEPTS = f"{_SRIVASTAVA}, Sec. 3 (the LSTMs read percepts of a network trained on still images)"
 
 
 #: Notebook 02's claims, checked over seeds by ``vidkit reproduce contrastive``. Metrics: ``action_probe`` /
@@ -353,16 +412,24 @@ CLAIMS: tuple[Claim, ...] = (
           Arm("CoCLR RGB, 2 cycles", "action_probe", "cycle 2"),
           Arm("CoCLR RGB, 2 cycles", "action_probe_cycle1", "cycle 1"), "greater",
           held_equal="all but the second cycle (by design): seed, data, steps per stage"),
-    _finetune_claim("CoCLR RGB", "random Conv3d", "1%", f"{_COCLR}, Sec. 4 (fine-tuning); {_SRIVASTAVA}, Sec. 3 "
-                    "(pretraining helps most with few labels)", "Fine-tuned with 1 % of the action labels, does "
+    _finetune_claim("coclr_finetune_beats_random_1pct", "CoCLR RGB", "random Conv3d", "1%",
+                    f"{_COCLR}, Sec. 4 (fine-tuning); {_SRIVASTAVA}, Sec. 3 (pretraining helps most with few labels)", "Fine-tuned with 1 % of the action labels, does "
                     "CoCLR-RGB pretraining beat a random init of the same encoder?"),
-    _finetune_claim("CoCLR RGB", "random Conv3d", "10%", f"{_COCLR}, Sec. 4 (fine-tuning)",
+    _finetune_claim("coclr_finetune_beats_random_10pct", "CoCLR RGB", "random Conv3d", "10%",
+                    f"{_COCLR}, Sec. 4 (fine-tuning)",
                     "Fine-tuned with 10 % of the action labels, does CoCLR-RGB pretraining beat a random init?"),
-    _finetune_claim("CoCLR RGB", "random Conv3d", "100%", f"{_COCLR}, Sec. 4 (fine-tuning)",
+    _finetune_claim("coclr_finetune_beats_random_100pct", "CoCLR RGB", "random Conv3d", "100%",
+                    f"{_COCLR}, Sec. 4 (fine-tuning)",
                     "Fine-tuned with all the action labels, does CoCLR-RGB pretraining beat a random init?"),
-    _finetune_claim("Srivastava composite", "random LSTM", "1%", f"{_SRIVASTAVA}, Sec. 3 (action recognition "
-                    "with few labels)", "Fine-tuned with 1 % of the action labels, does composite pretraining beat "
-                    "a random init of the same LSTM?"),
+    *(_finetune_claim(f"srivastava_finetune_beats_random_{frac.rstrip('%')}pct", "Srivastava composite",
+                      "random LSTM", frac, f"{_SRIVASTAVA}, Sec. 3 (action recognition; pretraining helps most "
+                      "with few labels)", f"Fine-tuned with {frac} of the action labels, does composite "
+                      "pretraining beat a random init of the same LSTM?") for frac in ("1%", "10%", "100%")),
+    *(_finetune_claim(f"{name.split()[1].rstrip(',')}{'_conditioned' if cond else ''}_finetune_beats_random_1pct",
+                      name, "random LSTM", "1%", _SRI_TABLE, f"Fine-tuned with 1 % of the action labels, does "
+                      f"the {mode} objective{' (conditioned decoders)' if cond else ''} beat a random init of the "
+                      "same LSTM?")
+      for name, (mode, cond) in SRIVASTAVA_RUNS.items() if name != "Srivastava composite"),
     Claim("contrastive.composite_beats_autoencoder", "As pretraining for classification, does the composite "
           "objective beat the autoencoder alone (frozen LSTM, action probe)?", f"{_SRIVASTAVA}, Table on UCF-101 "
           "(composite best)", Arm("Srivastava composite", "action_probe"),
@@ -371,6 +438,42 @@ CLAIMS: tuple[Claim, ...] = (
           "beat the future predictor alone (frozen LSTM, action probe)?", f"{_SRIVASTAVA}, Table on UCF-101 "
           "(composite best)", Arm("Srivastava composite", "action_probe"),
           Arm("Srivastava future", "action_probe"), "greater"),
+    Claim("contrastive.composite_finetune_beats_autoencoder_1pct", "Fine-tuned with 1 % of the action labels, "
+          "does composite pretraining beat autoencoder pretraining?", f"{_SRI_TABLE}; composite best",
+          Arm("fine-tune: Srivastava composite", "finetune_1%"), Arm("fine-tune: Srivastava autoencoder",
+                                                                    "finetune_1%"), "greater", held_equal=_FT_EQUAL),
+    Claim("contrastive.composite_finetune_beats_future_1pct", "Fine-tuned with 1 % of the action labels, does "
+          "composite pretraining beat future-predictor pretraining?", f"{_SRI_TABLE}; composite best",
+          Arm("fine-tune: Srivastava composite", "finetune_1%"), Arm("fine-tune: Srivastava future",
+                                                                    "finetune_1%"), "greater", held_equal=_FT_EQUAL),
+    Claim("contrastive.unconditioned_future_beats_conditioned", "Does the unconditioned future predictor learn a "
+          "better representation than the conditioned one (frozen LSTM, action probe)?", _SRI_COND,
+          Arm("Srivastava future", "action_probe", "unconditioned"),
+          Arm("Srivastava future, conditioned", "action_probe", "conditioned"), "greater"),
+    Claim("contrastive.unconditioned_composite_beats_conditioned", "Does the unconditioned composite model learn a "
+          "better representation than the conditioned one (frozen LSTM, action probe)?", _SRI_COND,
+          Arm("Srivastava composite", "action_probe", "unconditioned"),
+          Arm("Srivastava composite, conditioned", "action_probe", "conditioned"), "greater"),
+    Claim("contrastive.unconditioned_composite_finetune_beats_conditioned_1pct", "Fine-tuned with 1 % of the "
+          "action labels, does the unconditioned composite model beat the conditioned one?", _SRI_COND,
+          Arm("fine-tune: Srivastava composite", "finetune_1%", "unconditioned"),
+          Arm("fine-tune: Srivastava composite, conditioned", "finetune_1%", "conditioned"), "greater",
+          held_equal=_FT_EQUAL),
+    Claim("contrastive.percept_predictor_beats_copy_last", "Does the composite LSTM on percepts predict the future "
+          "percepts better than copying the last input frame's (squared error per feature, test clips)?",
+          _SRI_PERCEPTS, Arm(PERCEPTS, "future_mse", "LSTM"), Arm(PERCEPTS, "copy_last_mse", "copy last"), "less",
+          held_equal="the same clips and percepts (one run)"),
+    Claim("contrastive.percepts_beat_pixels_probe", "Does the composite LSTM read out the action better from "
+          "percepts than from pixels (frozen LSTM, action probe)?", _SRI_PERCEPTS,
+          Arm(PERCEPTS, "action_probe", "percepts"), Arm("Srivastava composite", "action_probe", "pixels"),
+          "greater", held_equal="LSTM size, objective, steps, seed (the percept network is extra, trained on "
+                                "digits in single frames)"),
+    _finetune_claim("percepts_beat_pixels_finetune_1pct", PERCEPTS, "Srivastava composite", "1%", _SRI_PERCEPTS,
+                    "Fine-tuned with 1 % of the action labels, does the composite LSTM on percepts beat the same "
+                    "LSTM on pixels?"),
+    _finetune_claim("percept_pretraining_beats_random_1pct", PERCEPTS, "random LSTM on percepts", "1%",
+                    _SRI_PERCEPTS, "Fine-tuned with 1 % of the action labels on percepts, does composite "
+                    "pretraining beat a random init of the same LSTM?"),
 )
 
 
@@ -417,12 +520,14 @@ def _trained(profile: Profile, seed: int, what: str, make: Any) -> tuple[nn.Modu
 
 
 def _fit(model: nn.Module, loss_fn: Any, data: ClaimData, profile: Profile, steps: int, seed: int, name: str,
-         network: str, progress: bool) -> dict[str, Any]:
-    """:func:`vidkit.models.moco.pretrain` on the training clips for exactly ``steps`` steps (no time cap); ``seed``
-    orders the batches and seeds the loop's RNGs. Returns the stage's entry for the run's config (``network``: the
-    one it trains, "rgb", "flow" or "lstm"; no timings, so that a seed always gives the same config)."""
-    result = pretrain(model, loss_fn, data.rgb[0], data.labels[0], steps=steps, batch=profile.contrastive.batch,
-                      time_s=None, flow=data.flow[0], seed=seed, train_seed=seed, progress=progress)
+         network: str, progress: bool, clips: torch.Tensor | None = None) -> dict[str, Any]:
+    """:func:`vidkit.models.moco.pretrain` on the training clips (``clips``: other inputs for the same clips, e.g.
+    percepts) for exactly ``steps`` steps (no time cap); ``seed`` orders the batches and seeds the loop's RNGs.
+    Returns the stage's entry for the run's config (``network``: the one it trains, "rgb", "flow" or "lstm"; no
+    timings, so that a seed always gives the same config)."""
+    result = pretrain(model, loss_fn, data.rgb[0] if clips is None else clips, data.labels[0], steps=steps,
+                      batch=profile.contrastive.batch, time_s=None, flow=data.flow[0], seed=seed, train_seed=seed,
+                      progress=progress)
     if result.steps != steps:
         raise RuntimeError(f"{name}: trained {result.steps} of {steps} steps ({result.stop_reason})")
     stage = {"stage": name, "network": network, "steps": result.steps, "final_loss": float(result.final_loss)}
@@ -477,22 +582,77 @@ def _coclr(profile: Profile, seed: int, cycles: int, progress: bool) -> tuple[Mo
     return _trained(profile, seed, f"CoCLR rgb, {cycles} cycles", make)
 
 
-def _srivastava(profile: Profile, seed: int, mode: str, steps: int, progress: bool) -> tuple[nn.Module, list[dict]]:
+def _srivastava(profile: Profile, seed: int, run: str, steps: int, progress: bool) -> tuple[nn.Module, list[dict]]:
+    """The LSTM of pretraining run ``run`` (:data:`SRIVASTAVA_RUNS`) after ``steps`` steps."""
+    mode, conditioned = SRIVASTAVA_RUNS[run]
+
     def make() -> tuple[nn.Module, list[dict]]:
         torch.manual_seed(seed)
-        model = srivastava_model(profile.actions_size, mode)
-        return model, [_fit(model, srivastava_pretrain_loss, claim_data(profile), profile, steps, seed,
-                            f"Srivastava {mode}", "lstm", progress)]
-    return _trained(profile, seed, f"Srivastava {mode}, {steps} steps", make)
+        model = srivastava_model(profile.actions_size, mode, conditioned=conditioned)
+        return model, [_fit(model, srivastava_pretrain_loss, claim_data(profile), profile, steps, seed, run,
+                            "lstm", progress)]
+    return _trained(profile, seed, f"{run}, {steps} steps", make)
 
 
-def _readout(model: nn.Module, view: str, profile: Profile) -> dict[str, float]:
+@dataclass(frozen=True)
+class PerceptData:
+    """The claims' percepts for one (profile, seed): ``train`` / ``test`` ``(N, T, D, 1, 1)`` from the frozen
+    percept network (the last feature map of :func:`train_percept_cnn`'s network, flattened), and that network's
+    training stage (with its digit accuracy on single test frames)."""
+
+    train: torch.Tensor
+    test: torch.Tensor
+    stage: dict[str, Any]
+
+
+@functools.lru_cache(maxsize=1)
+def _percept_data(profile: Profile, seed: int) -> PerceptData:
+    from vidkit.models.srivastava import frame_percepts
+
+    data, steps = claim_data(profile), profile.contrastive.percept_steps
+    cnn, accuracy = train_percept_cnn(data.rgb[0], data.labels[0]["digit"], data.rgb[1], data.labels[1]["digit"],
+                                      steps=steps, width=PERCEPT_WIDTH, seed=seed)
+    train, mean, std = frame_percepts(cnn, data.rgb[0], layer="features")
+    test, _, _ = frame_percepts(cnn, data.rgb[1], mean, std, layer="features")
+    return PerceptData(train, test, {"stage": "percept network (ImageEncoder, digit in single frames)",
+                                     "network": "cnn", "steps": steps, "digit_accuracy": accuracy})
+
+
+def _percept_lstm(profile: Profile, seed: int, progress: bool) -> tuple[nn.Module, list[dict]]:
+    """:data:`PERCEPTS`: the composite LSTM trained ``2n`` steps on the seed's percepts."""
+    steps = 2 * profile.contrastive.steps
+
+    def make() -> tuple[nn.Module, list[dict]]:
+        percepts = _percept_data(profile, seed)
+        torch.manual_seed(seed)
+        model = percept_model(percepts.train.shape[2])
+        stage = _fit(model, srivastava_pretrain_loss, claim_data(profile), profile, steps, seed, PERCEPTS, "lstm",
+                     progress, clips=percepts.train)
+        return model, [percepts.stage, stage]
+    return _trained(profile, seed, f"{PERCEPTS}, {steps} steps", make)
+
+
+@torch.no_grad()
+def _percept_prediction(model: nn.Module, percepts: torch.Tensor) -> dict[str, float]:
+    """Squared error per feature of the predicted second half of ``percepts`` (test clips), and of two baselines:
+    copying the last input frame's percept, and the training mean (zeros: percepts are standardised)."""
+    half = percepts.shape[1] // 2
+    x, future = percepts[:, :half], percepts[:, half:]
+    model.eval()
+    pred = torch.cat([model.predict(x[lo:lo + 256], steps=future.shape[1]) for lo in range(0, len(x), 256)])
+    return {"future_mse": float(((pred - future) ** 2).mean()),
+            "copy_last_mse": float(((x[:, -1:] - future) ** 2).mean()),
+            "zeros_mse": float((future ** 2).mean())}
+
+
+def _readout(model: nn.Module, inputs: tuple[torch.Tensor, torch.Tensor], profile: Profile) -> dict[str, float]:
     """Frozen-feature metrics as notebook 02 reads them out: probe, kNN, R@1, R@5 and chance for each label, fit on
-    the first ``eval_train_clips`` training clips (the gallery) and scored on the test clips."""
+    the first ``eval_train_clips`` training clips (the gallery) and scored on the test clips; ``inputs`` are
+    the ``(train, test)`` clips as the model reads them (RGB, flow or percepts)."""
     from vidkit.eval.representation import evaluate_representation, extract_embeddings
 
     data = claim_data(profile)
-    x_tr, x_te = data.rgb if view == "rgb" else data.flow
+    x_tr, x_te = inputs
     n = profile.contrastive.eval_train_clips or len(x_tr)
     f_tr = extract_embeddings(model, x_tr[:n], progress=False)
     f_te = extract_embeddings(model, x_te, progress=False)
@@ -512,6 +672,8 @@ def claim_run(name: str, profile: str | Profile, seed: int, root: str | os.PathL
     * pretraining runs: ``steps`` = steps of the network read out (CoCLR: its InfoNCE and CoCLR stages), metrics
       ``<label>_<probe|knn|R@1|R@5|chance>`` for ``label`` in action, digit (CoCLR RGB, 2 cycles: also the same
       after cycle 1, suffix ``_cycle1``); ``config["stages"]`` lists every stage with its steps and time;
+      :data:`PERCEPTS` also ``future_mse`` / ``copy_last_mse`` / ``zeros_mse`` (squared error per feature of the
+      predicted second half of the test clips' percepts, and of two baselines) and ``percept_digit_accuracy``;
     * fine-tuning runs: ``steps`` = fine-tuning steps per fit, metrics ``finetune_<p>%`` (test accuracy of the lr
       chosen on validation clips, :func:`finetune_select_lr`); ``config["finetune"]`` holds the chosen lrs and
       every lr's validation and test accuracy.
@@ -531,19 +693,27 @@ def claim_run(name: str, profile: str | Profile, seed: int, root: str | os.PathL
                               "eval_train_clips": budget.eval_train_clips, "flow": "exact"}
     if name.startswith("fine-tune: "):
         source = name.removeprefix("fine-tune: ")
+        inputs = data.rgb
         if source == "CoCLR RGB":
             encoder, stages = _coclr(prof, seed, 1, progress)
             encoder = encoder.encoder
-        elif source == "Srivastava composite":
-            encoder, stages = _srivastava(prof, seed, "composite", 2 * n, progress)
+        elif source in SRIVASTAVA_RUNS:
+            encoder, stages = _srivastava(prof, seed, source, 2 * n, progress)
         elif source == "random Conv3d":
             encoder, stages = _moco("rgb", seed).encoder, []
-        else:  # random LSTM
+        elif source == "random LSTM":
             torch.manual_seed(seed)
             encoder, stages = srivastava_model(prof.actions_size, "composite"), []
-        fractions = FINETUNE_FRACTIONS if source in ("CoCLR RGB", "random Conv3d") else LSTM_FINETUNE_FRACTIONS
-        res = finetune_select_lr(encoder, data.rgb[0], data.labels[0]["action"], data.rgb[1],
-                                 data.labels[1]["action"], fractions=fractions, lrs=FINETUNE_LRS,
+        else:  # on percepts: the pretrained LSTM, or the same one from its initial weights
+            percepts = _percept_data(prof, seed)
+            inputs = (percepts.train, percepts.test)
+            if source == PERCEPTS:
+                encoder, stages = _percept_lstm(prof, seed, progress)
+            else:
+                torch.manual_seed(seed)
+                encoder, stages = percept_model(percepts.train.shape[2]), [percepts.stage]
+        res = finetune_select_lr(encoder, inputs[0], data.labels[0]["action"], inputs[1],
+                                 data.labels[1]["action"], fractions=FINETUNE_FRACTIONS, lrs=FINETUNE_LRS,
                                  val_fraction=FINETUNE_VAL_FRACTION, steps=budget.finetune_steps, seed=seed,
                                  progress=progress)
         metrics = {f"finetune_{frac:.0%}": r["accuracy"] for frac, r in res.items()}
@@ -554,32 +724,39 @@ def claim_run(name: str, profile: str | Profile, seed: int, root: str | os.PathL
                       val_fraction=FINETUNE_VAL_FRACTION)
         steps = budget.finetune_steps
     else:
+        inputs = data.rgb
         if name in ("InfoNCE RGB", "InfoNCE flow"):
             view = name.split()[1].lower()
             model, stages = _infonce(prof, seed, view, 2 * n, progress)
+            inputs = data.rgb if view == "rgb" else data.flow
         elif name == "UberNCE RGB":
             def make() -> tuple[MoCo, list[dict]]:
                 model = _moco("rgb", seed)
                 loss_fn = functools.partial(ubernce_loss, form="mean_log")  # the authors' UberNCE
                 return model, [_fit(model, loss_fn, data, prof, 2 * n, seed, "UberNCE rgb (mean_log)", "rgb",
                                     progress)]
-            (model, stages), view = _trained(prof, seed, f"UberNCE rgb, {2 * n} steps", make), "rgb"
+            model, stages = _trained(prof, seed, f"UberNCE rgb, {2 * n} steps", make)
         elif name.startswith("CoCLR RGB"):
             cycles = 2 if name.endswith("2 cycles") else 1
             model, stages = _coclr(prof, seed, cycles, progress)
-            view = "rgb"
             config.update(topk=COCLR_TOPK, drop_self_prob=COCLR_DROP_SELF, queue=model.queue.size, cycles=cycles)
-        else:  # Srivastava <mode>
-            mode = name.split()[1]
-            model, stages = _srivastava(prof, seed, mode, 2 * n, progress)
-            view = "rgb"
-            config["mode"] = mode
-        metrics = _readout(model, view, prof)
+        elif name == PERCEPTS:
+            model, stages = _percept_lstm(prof, seed, progress)
+            percepts = _percept_data(prof, seed)
+            inputs = (percepts.train, percepts.test)
+            config.update(mode="composite", conditioned=False, percept_dim=int(percepts.train.shape[2]))
+        else:  # Srivastava <mode>[, conditioned]
+            model, stages = _srivastava(prof, seed, name, 2 * n, progress)
+            config["mode"], config["conditioned"] = SRIVASTAVA_RUNS[name]
+        metrics = _readout(model, inputs, prof)
+        if name == PERCEPTS:
+            metrics.update(_percept_prediction(model, inputs[1]))
+            metrics["percept_digit_accuracy"] = stages[0]["digit_accuracy"]
         if name == "CoCLR RGB, 2 cycles":
             cycle1, _ = _coclr(prof, seed, 1, progress)
-            metrics.update({f"{k}_cycle1": v for k, v in _readout(cycle1, "rgb", prof).items()})
+            metrics.update({f"{k}_cycle1": v for k, v in _readout(cycle1, data.rgb, prof).items()})
         # the steps of the network read out, over its own stages (CoCLR's flow stages are listed, not counted)
-        read = "lstm" if name.startswith("Srivastava") else view
+        read = "lstm" if name.startswith("Srivastava") else ("flow" if name == "InfoNCE flow" else "rgb")
         steps = sum(s["steps"] for s in stages if s["network"] == read)
         config["stages"] = stages
     return {"run": name, "seed": int(seed), "config": config, "steps": int(steps),

@@ -43,13 +43,13 @@ from vidkit.models.mmv import (
     still_clip,
 )
 from vidkit.models.simvp import SimVP
-from vidkit.models.srivastava import SrivastavaLSTM, srivastava_loss
+from vidkit.models.srivastava import SrivastavaLSTM, frame_percepts, srivastava_loss
 from vidkit.models.tiny import TinyFramePredictor
 from vidkit.models.transformer import Block, MultiHeadAttention, Transformer, causal_mask
 
 __all__ = ["BASELINES", "Conv3dEncoder", "PixelEncoder", "ProjectionHead", "ConvGRUCell", "ConvLSTMCell", "ConvRNNPredictor", "CopyLastBaseline", "MeanFrameBaseline",
            "SimVP", "SrivastavaLSTM", "TinyFramePredictor", "ZerosBaseline", "scheduled_sampling",
-           "srivastava_loss",
+           "srivastava_loss", "frame_percepts",
            "DEFAULT_HEADS", "AttentionOutput", "FrameCNN", "LRCNClassifier", "MultiLSTM", "PoolingClassifier",
            "SoftAttentionLSTM", "TemporalAttentionLSTM", "attention_loss", "dot_product_attention",
            "MMV", "MMV_DESIGNS", "AudioEncoder", "ImageEncoder", "deflate", "fit_deflated_batchnorm", "mmv_loss",

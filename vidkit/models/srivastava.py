@@ -18,6 +18,12 @@ teacher forcing is on and what the first step reads.
 
 Outputs are **logits**; ``torch.sigmoid`` gives pixel probabilities. The training loss is the paper's
 per-frame Bernoulli cross-entropy (summed over pixels, averaged over frames and batch), MSE optional.
+
+**Percepts.** For real video the paper feeds the LSTMs per-frame features of a convolutional network trained
+on still images ("percepts") instead of pixels, and predicts future percepts with linear outputs and squared
+error. :func:`frame_percepts` turns clips into such feature "frames", ``(B, T, D, 1, 1)``, and
+``SrivastavaLSTM(output="linear", frame_shape=(D, 1, 1))`` reads and predicts them (``kind="l2"`` in
+:func:`srivastava_loss`).
 """
 
 from __future__ import annotations
@@ -31,9 +37,10 @@ from torch import nn
 
 from vidkit.utils.checks import check_int
 
-__all__ = ["SrivastavaLSTM", "srivastava_loss"]
+__all__ = ["SrivastavaLSTM", "srivastava_loss", "frame_percepts"]
 
 Mode = Literal["autoencoder", "future", "composite"]
+Output = Literal["bernoulli", "linear"]
 State = list[tuple[torch.Tensor, torch.Tensor]]  # one (h, c) per layer, each (B, hidden)
 
 
@@ -69,13 +76,15 @@ class Decoder(nn.Module):
     ``forward(state, steps, first, teacher)`` -> logits ``(B, steps, P)`` with ``P = C * H * W``, in the
     order the decoder generates them. ``state`` is the encoder's final state. A conditioned decoder reads
     ``first`` ``(B, P)`` at step 0 and, at step ``t > 0``, ``teacher[:, t - 1]`` (teacher forcing, when
-    ``teacher`` ``(B, steps, P)`` is given) or the sigmoid of its own step ``t - 1`` output. An
-    unconditioned decoder reads nothing (``input_size=0``) and ignores ``first`` and ``teacher``.
+    ``teacher`` ``(B, steps, P)`` is given) or its own step ``t - 1`` output: the sigmoid of the logits, or
+    the output itself when ``linear`` (percepts). An unconditioned decoder reads nothing (``input_size=0``)
+    and ignores ``first`` and ``teacher``.
     """
 
-    def __init__(self, pixels: int, hidden: int, layers: int, conditioned: bool, ink: float | None = None):
+    def __init__(self, pixels: int, hidden: int, layers: int, conditioned: bool, ink: float | None = None,
+                 linear: bool = False):
         super().__init__()
-        self.conditioned = conditioned
+        self.conditioned, self.linear = conditioned, linear
         self.lstm = LSTMStack(pixels if conditioned else 0, hidden, layers)
         self.readout = nn.Linear(hidden, pixels)
         if ink is not None:
@@ -94,7 +103,7 @@ class Decoder(nn.Module):
             logits = self.readout(state[-1][0])  # (B, P)
             outputs.append(logits)
             if self.conditioned:
-                inp = teacher[:, t] if teacher is not None else torch.sigmoid(logits)
+                inp = teacher[:, t] if teacher is not None else (logits if self.linear else torch.sigmoid(logits))
         return torch.stack(outputs, dim=1)  # (B, steps, P)
 
 
@@ -114,6 +123,10 @@ class SrivastavaLSTM(nn.Module):
             ``mmnist_lstm`` laptop recipe ``ink=0.05`` lowers the training loss at a given step
             (``benchmarks/dark_start.py``; numbers in ``docs/benchmarks.md``). It is not the default yet
             because every recorded FC-LSTM result (notebooks 01 and 02, ``lstm_composite_ref``) used ``None``.
+        output: ``"bernoulli"`` (pixels in [0, 1]: the outputs are logits, the default) or ``"linear"``
+            (real-valued percepts, :func:`frame_percepts`: the outputs are the values themselves, a conditioned
+            decoder reads them back unchanged, :meth:`predict` returns them as they are and :meth:`loss` is
+            the squared error, ``kind="l2"``).
 
     Shapes: input frames ``x`` ``(B, T_in, C, H, W)`` with pixels in [0, 1]; ``forward`` returns
     ``{"reconstruction": (B, T_in, C, H, W), "future": (B, steps, C, H, W)}`` logits (the keys the mode
@@ -133,7 +146,8 @@ class SrivastavaLSTM(nn.Module):
     """
 
     def __init__(self, mode: Mode = "composite", conditioned: bool = False, layers: int = 1,
-                 hidden: int = 2048, frame_shape: tuple[int, int, int] = (1, 64, 64), ink: float | None = None):
+                 hidden: int = 2048, frame_shape: tuple[int, int, int] = (1, 64, 64), ink: float | None = None,
+                 output: Output = "bernoulli"):
         super().__init__()
         if mode not in ("autoencoder", "future", "composite"):
             raise ValueError(f"mode must be 'autoencoder', 'future' or 'composite', got {mode!r}")
@@ -148,14 +162,20 @@ class SrivastavaLSTM(nn.Module):
             raise ValueError(f"frame_shape must be three positive ints (C, H, W), got {frame_shape!r}")
         if ink is not None and (isinstance(ink, bool) or not isinstance(ink, (int, float)) or not 0.0 < ink < 1.0):
             raise ValueError(f"ink must be None or a mean pixel value in (0, 1), got {ink!r}")
+        if output not in ("bernoulli", "linear"):
+            raise ValueError(f"output must be 'bernoulli' (pixels) or 'linear' (percepts), got {output!r}")
+        if output == "linear" and ink is not None:
+            raise ValueError("ink sets a dark start for pixel logits; a linear (percept) model takes ink=None")
         self.mode, self.conditioned, self.layers, self.hidden = mode, conditioned, layers, hidden
+        self.output: Output = output
         self.frame_shape: tuple[int, int, int] = frame_shape
         self.pixels = frame_shape[0] * frame_shape[1] * frame_shape[2]
 
         self.encoder = LSTMStack(self.pixels, hidden, layers)
-        self.reconstructor = (Decoder(self.pixels, hidden, layers, conditioned, ink)
+        linear = output == "linear"
+        self.reconstructor = (Decoder(self.pixels, hidden, layers, conditioned, ink, linear)
                               if mode in ("autoencoder", "composite") else None)
-        self.predictor = (Decoder(self.pixels, hidden, layers, conditioned, ink)
+        self.predictor = (Decoder(self.pixels, hidden, layers, conditioned, ink, linear)
                           if mode in ("future", "composite") else None)
 
     # ---------------------------------------------------------------- checks
@@ -213,17 +233,21 @@ class SrivastavaLSTM(nn.Module):
         return out
 
     def loss(self, x: torch.Tensor, future: torch.Tensor | None = None,
-             kind: Literal["bce", "mse"] = "bce") -> tuple[torch.Tensor, dict[str, float]]:
+             kind: Literal["bce", "mse", "l2"] | None = None) -> tuple[torch.Tensor, dict[str, float]]:
         """Training loss: per-frame error summed over pixels, averaged over frames and batch.
 
         ``x`` ``(B, T_in, C, H, W)`` are the input frames (the reconstruction target), ``future``
         ``(B, steps, C, H, W)`` the true next frames (needed unless ``mode="autoencoder"``; a conditioned
         future decoder is teacher-forced on them). ``kind="bce"`` is the paper's Bernoulli cross-entropy on
-        the logits, ``"mse"`` the squared error of the sigmoid probabilities. In composite mode the total is
-        the sum of both decoders' losses. Returns ``(total, {"loss", "reconstruction"?, "future"?})``.
+        the logits, ``"mse"`` the squared error of the sigmoid probabilities, ``"l2"`` the squared error of the
+        outputs themselves (percepts); ``None`` picks ``"bce"`` for pixels and ``"l2"`` for a linear model. In
+        composite mode the total is the sum of both decoders' losses. Returns ``(total, {"loss",
+        "reconstruction"?, "future"?})``.
         """
-        if kind not in ("bce", "mse"):
-            raise ValueError(f"kind must be 'bce' or 'mse', got {kind!r}")
+        kind = kind or ("l2" if self.output == "linear" else "bce")
+        if kind not in (("l2",) if self.output == "linear" else ("bce", "mse", "l2")):
+            raise ValueError(f"kind {kind!r} does not fit output={self.output!r}: a linear (percept) model "
+                             "takes 'l2', a pixel model 'bce', 'mse' or 'l2'")
         if future is None and self.predictor is not None:
             raise ValueError(f"mode={self.mode!r} needs future frames (B, steps, C, H, W) to compute the loss")
         if future is not None and self.predictor is None:
@@ -236,7 +260,8 @@ class SrivastavaLSTM(nn.Module):
 
     @torch.no_grad()
     def predict(self, x: torch.Tensor, steps: int = 10) -> torch.Tensor:
-        """Pixel probabilities of the next ``steps`` frames, ``(B, T_in, C, H, W)`` -> ``(B, steps, C, H, W)``.
+        """Pixel probabilities of the next ``steps`` frames, ``(B, T_in, C, H, W)`` -> ``(B, steps, C, H, W)``
+        (the predicted percepts themselves for ``output="linear"``).
 
         A conditioned decoder feeds back its own outputs, so any ``steps`` works (e.g. 110 frames past a
         10-frame training horizon). Only the future decoder runs.
@@ -250,7 +275,11 @@ class SrivastavaLSTM(nn.Module):
         state = self.encode(x)
         b, t = x.shape[:2]
         logits = self.predictor(state, steps, x.reshape(b, t, self.pixels)[:, -1])
-        return torch.sigmoid(logits).reshape(b, steps, *self.frame_shape)
+        return self._values(logits).reshape(b, steps, *self.frame_shape)
+
+    def _values(self, outputs: torch.Tensor) -> torch.Tensor:
+        """The decoder's outputs as values: pixel probabilities (sigmoid of logits), or percepts as they are."""
+        return outputs if self.output == "linear" else torch.sigmoid(outputs)
 
     @property
     def dim(self) -> int:
@@ -304,7 +333,7 @@ class SrivastavaLSTM(nn.Module):
             first = last_frame.reshape(b, self.pixels)
         hidden: list | None = [] if return_hidden else None
         logits = self.predictor([(h, c) for h, c in state], steps, first, hidden=hidden)
-        probs = torch.sigmoid(logits).reshape(b, steps, *self.frame_shape)
+        probs = self._values(logits).reshape(b, steps, *self.frame_shape)
         return (probs, torch.stack(hidden, dim=1)) if hidden is not None else probs
 
     def embed(self, x: torch.Tensor) -> torch.Tensor:
@@ -317,7 +346,7 @@ class SrivastavaLSTM(nn.Module):
 
 
 def srivastava_loss(outputs: dict[str, torch.Tensor], x: torch.Tensor, future: torch.Tensor | None = None,
-                    kind: Literal["bce", "mse"] = "bce") -> tuple[torch.Tensor, dict[str, float]]:
+                    kind: Literal["bce", "mse", "l2"] = "bce") -> tuple[torch.Tensor, dict[str, float]]:
     """The loss of :meth:`SrivastavaLSTM.forward`'s ``outputs`` (logits), summed over the decoders.
 
     For each decoder ``d`` with logits ``z`` and targets ``y`` (``x`` for ``"reconstruction"``, ``future``
@@ -325,13 +354,14 @@ def srivastava_loss(outputs: dict[str, torch.Tensor], x: torch.Tensor, future: t
 
         bce:  L_d = -1/(B T) sum_{b,t,p} [ y log sigmoid(z) + (1 - y) log(1 - sigmoid(z)) ]
         mse:  L_d =  1/(B T) sum_{b,t,p} (sigmoid(z) - y)^2
+        l2:   L_d =  1/(B T) sum_{b,t,p} (z - y)^2              (percepts: linear outputs, as the paper's)
         L = sum_d L_d            (per-frame error summed over pixels, averaged over frames and batch)
 
     Returns ``(L, {"loss": L, "reconstruction": ..., "future": ...})`` (the keys ``outputs`` has).
     A plain function so a training loop can call it on the output of a DDP-wrapped model.
     """
-    if kind not in ("bce", "mse"):
-        raise ValueError(f"kind must be 'bce' or 'mse', got {kind!r}")
+    if kind not in ("bce", "mse", "l2"):
+        raise ValueError(f"kind must be 'bce', 'mse' or 'l2', got {kind!r}")
     targets = {"reconstruction": x, "future": future}
     total = x.new_zeros(())
     logs: dict[str, float] = {}
@@ -343,10 +373,63 @@ def srivastava_loss(outputs: dict[str, torch.Tensor], x: torch.Tensor, future: t
                              f"shape, got {got}")
         if kind == "bce":
             err = F.binary_cross_entropy_with_logits(logits.float(), y, reduction="sum")
-        else:
+        elif kind == "mse":
             err = F.mse_loss(torch.sigmoid(logits.float()), y, reduction="sum")
+        else:
+            err = F.mse_loss(logits.float(), y, reduction="sum")
         err = err / (y.shape[0] * y.shape[1])
         total = total + err
         logs[key] = err.item()
     logs["loss"] = total.item()
     return total, logs
+
+
+@torch.no_grad()
+def frame_percepts(cnn: nn.Module, clips: torch.Tensor, mean: torch.Tensor | None = None,
+                   std: torch.Tensor | None = None, layer: Literal["embed", "features"] = "embed",
+                   batch_size: int = 512) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Percepts: every frame of ``clips`` through a frozen per-frame network, standardised per feature::
+
+        p_t = (f(x_t) - mean) / std          x_t (C, H, W) -> p_t (D,)
+
+    ``f`` is ``cnn.embed(frames (B, C, H, W)) -> (B, D)`` (``layer="embed"``), or ``cnn.features(frames)`` (the
+    last feature map, ``(B, C', H', W')``) flattened (``layer="features"``, ``D = C' H' W'``): pooled features
+    say *what* is in the frame, the flattened map also *where*, as the fully connected layers of the paper's
+    image network see it. ``cnn`` (e.g. :class:`vidkit.models.ImageEncoder`) runs in ``eval()`` mode (its mode is
+    restored afterwards). ``clips`` ``(N, T, C, H, W)`` float. ``mean`` and ``std``
+    ``(D,)`` default to these clips' own statistics over all frames: pass the training clips' to the test clips.
+    Returns ``(percepts (N, T, D, 1, 1), mean, std)``: percepts are shaped as frames of ``D`` channels and one
+    pixel, the layout :class:`SrivastavaLSTM` reads (``frame_shape=(D, 1, 1)``, ``output="linear"``). The
+    paper's percepts are the features of a network trained on still images, not standardised; standardising
+    gives every feature the same weight in the squared error. A feature that hardly varies (a dead unit: its
+    std under 1 % of the mean std) is divided by that floor instead, so that it does not blow up on other clips.
+    """
+    if not isinstance(clips, torch.Tensor) or clips.dim() != 5 or not clips.is_floating_point() or min(clips.shape) < 1:
+        got = f"{tuple(clips.shape)} {clips.dtype}" if isinstance(clips, torch.Tensor) else type(clips).__name__
+        raise ValueError(f"frame_percepts: expected float clips (N, T, C, H, W), got {got}")
+    if layer not in ("embed", "features"):
+        raise ValueError(f"frame_percepts: layer must be 'embed' or 'features', got {layer!r}")
+    if not hasattr(cnn, layer):
+        raise TypeError(f"frame_percepts: cnn needs {layer}(frames (B, C, H, W)), the layer asked for")
+    check_int("batch_size", batch_size)
+    f = getattr(cnn, layer)
+    n, t = clips.shape[:2]
+    frames = clips.flatten(0, 1)
+    was_training = cnn.training
+    cnn.eval()
+    try:
+        feats = torch.cat([f(frames[lo:lo + batch_size]).flatten(1) for lo in range(0, len(frames), batch_size)])
+    finally:
+        cnn.train(was_training)
+    if feats.dim() != 2 or feats.shape[0] != len(frames):
+        raise ValueError(f"frame_percepts: cnn.{layer} must return one row per frame, got {tuple(feats.shape)}")
+    if (mean is None) != (std is None):
+        raise ValueError("frame_percepts: give both mean and std (the training clips' statistics) or neither")
+    if mean is None:
+        std = feats.std(0)
+        mean, std = feats.mean(0), std.clamp_min(max(0.01 * float(std.mean()), 1e-6))  # dead units: no blow-up
+    elif tuple(mean.shape) != (feats.shape[1],) or tuple(std.shape) != (feats.shape[1],):
+        raise ValueError(f"frame_percepts: mean and std must be ({feats.shape[1]},), "
+                         f"got {tuple(mean.shape)} and {tuple(std.shape)}")
+    percepts = ((feats - mean) / std).reshape(n, t, -1, 1, 1)
+    return percepts, mean, std
