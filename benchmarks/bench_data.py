@@ -5,8 +5,14 @@ same train digits with the same physics (``reference_generator.py`` is the plain
 loop per sample, per digit and per frame). A correctness check first confirms that vidkit's
 generator draws exactly what the per-sample physics would for the same trajectories.
 
-Run:  .venv/bin/python benchmarks/bench_data.py [--repeats 7] [--batch-sizes 32 128 1024]
-Target (issue 2): vectorised >= 5x the reference on this CPU. Results go to docs/benchmarks.md.
+A second table times the **training stream** (:class:`vidkit.data.MovingMNISTStream`, what ``vidkit train``
+feeds the loop) against the raw generator it wraps, at the stream batch sizes: the stream as the recipes use it
+(``dtype=torch.uint8``: pixels as drawn, converted to float inside the training step), and the float32 stream
+(pixels in [0, 1], converted in the stream), with the per-sample reference beside them.
+
+Run:  .venv/bin/python benchmarks/bench_data.py [--repeats 7] [--batch-sizes 32 128 1024] [--stream-batch-sizes 16 256]
+Targets: vectorised >= 5x the reference on this CPU (issue 2); the recipes' stream >= 0.8x the raw generator's
+sequences/s at batch 16 and 256 (issue 20). Results go to docs/benchmarks.md.
 """
 
 from __future__ import annotations
@@ -23,7 +29,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from reference_generator import reference_batch  # noqa: E402
 
-from vidkit.data import generate_moving_mnist, load_digits  # noqa: E402
+from vidkit.data import MovingMNISTStream, generate_moving_mnist, load_digits  # noqa: E402
 
 
 def check_same_physics() -> None:
@@ -38,23 +44,31 @@ def check_same_physics() -> None:
         assert np.array_equal(out, m.frames[i]), "vectorised paste differs from the per-sample drawing"
 
 
-def compare(ref, vec, n: int, repeats: int) -> tuple[float, float]:
-    """Best-of-``repeats`` sequences/s of both generators, runs interleaved so load noise hits both alike
+def compare(*fns, n: int, repeats: int) -> list[float]:
+    """Best-of-``repeats`` sequences/s of each ``fn(n)``, runs interleaved so load noise hits all alike
     (best-of, as ``timeit`` recommends: slower runs measure interference, not the code)."""
-    ref(n), vec(n)  # warm-up (digit loading, allocator)
-    t_ref, t_vec = [], []
+    for fn in fns:
+        fn(n)  # warm-up (digit loading, allocator)
+    times: list[list[float]] = [[] for _ in fns]
     for _ in range(repeats):
-        for fn, times in ((ref, t_ref), (vec, t_vec)):
+        for fn, t in zip(fns, times):
             t0 = time.perf_counter()
             fn(n)
-            times.append(time.perf_counter() - t0)
-    return n / min(t_ref), n / min(t_vec)
+            t.append(time.perf_counter() - t0)
+    return [n / min(t) for t in times]
+
+
+def stream_drawer(batch: int, dtype: torch.dtype):
+    """``fn(n)`` drawing the next batch of a fresh training stream (``n`` must be its batch size)."""
+    stream = MovingMNISTStream(batch, seed=0, dtype=dtype)
+    return lambda n: next(stream)
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeats", type=int, default=7)
     ap.add_argument("--batch-sizes", type=int, nargs="+", default=[32, 128, 1024])
+    ap.add_argument("--stream-batch-sizes", type=int, nargs="+", default=[16, 256])
     args = ap.parse_args()
     torch.set_num_threads(1)
     check_same_physics()
@@ -65,8 +79,17 @@ def main() -> None:
     print("|---:|---:|---:|---:|")
     for bs in args.batch_sizes:
         ref, vec = compare(lambda n: reference_batch(n, 0, images),
-                           lambda n: generate_moving_mnist(n, 0, captions=False), bs, args.repeats)
+                           lambda n: generate_moving_mnist(n, 0, captions=False), n=bs, repeats=args.repeats)
         print(f"| {bs} | {ref:,.0f} | {vec:,.0f} | {vec / ref:.1f}x |")
+    print("\n| batch size | per-sample reference (seq/s) | raw generator (seq/s) | stream, uint8 (recipes) "
+          "| stream, float32 |")
+    print("|---:|---:|---:|---:|---:|")
+    for bs in args.stream_batch_sizes:
+        ref, raw, u8, f32 = compare(lambda n: reference_batch(n, 0, images),
+                                    lambda n: generate_moving_mnist(n, 0, captions=False),
+                                    stream_drawer(bs, torch.uint8), stream_drawer(bs, torch.float32),
+                                    n=bs, repeats=args.repeats)
+        print(f"| {bs} | {ref:,.0f} | {raw:,.0f} | {u8:,.0f} ({u8 / raw:.2f}x raw) | {f32:,.0f} ({f32 / raw:.2f}x raw) |")
 
 
 if __name__ == "__main__":

@@ -295,3 +295,26 @@ def test_runs_frame_is_mean_and_std_per_run():
     assert list(frame.index) == ["b", "a", "c"]
     assert frame.loc["a", "m"] == "2 ± 1.41" and frame.loc["b", "m"] == "5" and frame.loc["c", "m"] == "–"
     assert list(frame["seeds"]) == [1, 2, 0]
+
+
+def test_plot_run_curves_draws_the_mean_and_std_of_each_recorded_run():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from vidkit.eval.claims import plot_run_curves
+
+    record = {"schema": 1, "topic": "t", "profile": "smoke", "runs": {}}
+    for run, rows in {"a": [(0.5, 0.7), (0.7, 0.9)], "b": [(0.2, 0.4)]}.items():
+        for seed, (lo, hi) in enumerate(rows):
+            record["runs"][f"{run}/seed{seed}"] = {"run": run, "seed": seed, "config": {}, "steps": 1, "wall_s": 1.0,
+                                                   "metrics": {"m1": lo, "m2": hi}, "commit": "x",
+                                                   "date": "2026-11-30", "torch": "2", "cores": 2}
+    fig = plot_run_curves(record, ["a", "b", "c"], ["m1", "m2"], [1, 10], log_x=True)
+    ax = fig.axes[0]
+    curves = {c.get_label(): c for c in ax.containers}   # one errorbar container per recorded run
+    assert set(curves) == {"a (2 seeds)", "b (1 seed)"}
+    assert list(curves["a (2 seeds)"].lines[0].get_ydata()) == pytest.approx([0.6, 0.8])
+    assert list(curves["a (2 seeds)"].lines[0].get_xdata()) == [1, 10]
+    assert "not recorded: c" in ax.get_legend().get_title().get_text()
+    with pytest.raises(ValueError, match="one x per metric"):
+        plot_run_curves(record, ["a"], ["m1"], [1, 10])

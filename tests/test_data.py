@@ -497,3 +497,27 @@ def test_generator_accepts_what_it_documents():
 def test_stream_and_digit_arguments_are_checked_at_the_boundary(make, match):
     with pytest.raises(ValueError, match=match):
         make()
+
+
+def test_a_uint8_stream_delivers_the_same_pixels_and_the_losses_read_both():
+    """Issue 20: the recipes' stream yields pixels as drawn (uint8); converted in the loss, they are the
+    float stream's frames exactly, and every recipe loss gives the same value on either."""
+    from vidkit.data import MovingMNISTStream, pixels_to_float
+    from vidkit.experiments.future_prediction import build_model, make_loss, recipe_config
+
+    as_float, as_uint8 = MovingMNISTStream(3, seed=5), MovingMNISTStream(3, seed=5, dtype=torch.uint8)
+    x, u = next(as_float), next(as_uint8)
+    assert u.dtype == torch.uint8 and u.shape == x.shape == (3, 20, 1, 64, 64)
+    assert torch.equal(pixels_to_float(u), x) and torch.equal(x, u.float() / 255)   # one-pass tensors(): same numbers
+    assert pixels_to_float(x) is x
+    with pytest.raises(ValueError, match="uint8 pixels or float"):
+        pixels_to_float(u.long())
+    with pytest.raises(ValueError, match="dtype"):
+        MovingMNISTStream(3, dtype=torch.float16)
+    for recipe in ("mmnist_tiny", "mmnist_lstm", "mmnist_convlstm"):
+        cfg = recipe_config(recipe, "smoke")
+        torch.manual_seed(0)
+        model, loss_fn = build_model(cfg), make_loss(cfg)
+        value = [loss_fn(model, frames, 0) for frames in (x, u)]
+        value = [v[0] if isinstance(v, tuple) else v for v in value]
+        torch.testing.assert_close(value[0], value[1], rtol=0, atol=0)

@@ -43,7 +43,7 @@ from vidkit.data.episodes import (
     first_action_pairs,
     generate_episodes,
 )
-from vidkit.data.moving_mnist import MovingMNIST, exact_flow, generate_moving_mnist
+from vidkit.data.moving_mnist import MovingMNIST, exact_flow, generate_moving_mnist, pixels_to_float
 from vidkit.data.narration import ALIGNED, FILLER, KIND_NAMES, NEIGHBOUR, Narration, narrate, narrate_pools
 from vidkit.data.streams import MovingMNISTDataset, MovingMNISTIterable, MovingMNISTStream
 from vidkit.data.testset import (
@@ -68,7 +68,7 @@ __all__ = [
     "COMPOSITIONS", "HELD_OUT_COMBOS", "HELD_OUT_ORDERS", "Episodes", "check_subtitle_spans",
     "first_action_pairs", "generate_episodes",
     "DigitFileError", "data_dir", "load_digits", "read_idx",
-    "MovingMNIST", "exact_flow", "generate_moving_mnist",
+    "MovingMNIST", "exact_flow", "generate_moving_mnist", "pixels_to_float",
     "MovingMNISTDataset", "MovingMNISTIterable", "MovingMNISTStream",
     "KNOWN_SHA256", "TEST_SEED", "build_test_set", "cached_test_path", "load_official", "load_test_set",
     "VAL_SEED", "load_val_set", "verify_test_set",

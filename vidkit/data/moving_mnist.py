@@ -35,7 +35,7 @@ import torch
 from vidkit.data.digits import DIGIT, check_digit_bank, load_digits
 from vidkit.utils.checks import check_choice, check_int, check_real, check_seed
 
-__all__ = ["MovingMNIST", "generate_moving_mnist", "check_motion_args", "exact_flow", "paste_digits", "CANVAS",
+__all__ = ["MovingMNIST", "generate_moving_mnist", "pixels_to_float", "check_motion_args", "exact_flow", "paste_digits", "CANVAS",
            "DIGIT"]
 
 CANVAS = 64
@@ -138,11 +138,24 @@ def paste_digits(frames: np.ndarray, positions: np.ndarray, patches: np.ndarray)
 
 
 def _uint8_to_float(frames: np.ndarray) -> torch.Tensor:
-    """uint8 ``(..., H, W)`` (possibly a read-only memory map) -> float32 ``(..., 1, H, W)`` in [0, 1]."""
-    frames = np.asarray(frames)
-    if not frames.flags.writeable:
-        frames = np.array(frames)  # torch.from_numpy wants writable memory
-    return torch.from_numpy(frames).unsqueeze(-3).float().div_(255.0)
+    """uint8 ``(..., H, W)`` (possibly a read-only memory map) -> float32 ``(..., 1, H, W)`` in [0, 1].
+
+    One pass: NumPy divides and casts in cache-sized blocks (``x / 255`` in float32, the same numbers as
+    ``torch``'s ``x.float() / 255``), where converting first and dividing after would walk the float copy twice."""
+    return torch.from_numpy(np.divide(np.asarray(frames), np.float32(255.0), dtype=np.float32)).unsqueeze(-3)
+
+
+def pixels_to_float(frames: torch.Tensor) -> torch.Tensor:
+    """Frames as float in [0, 1]: uint8 pixels ``x`` become ``x / 255`` in float32 (on their own device), float
+    frames are returned as they are. Training streams can deliver uint8 (``MovingMNISTStream(dtype=torch.uint8)``):
+    a quarter of the bytes to make and to move, converted here, inside the training step, on the device."""
+    if not isinstance(frames, torch.Tensor):
+        raise TypeError(f"pixels_to_float: expected a torch.Tensor of frames, got {type(frames).__name__}")
+    if frames.dtype == torch.uint8:
+        return frames.float().div_(255.0)
+    if not frames.is_floating_point():
+        raise ValueError(f"pixels_to_float: frames must be uint8 pixels or float in [0, 1], got {frames.dtype}")
+    return frames
 
 
 def _trajectories(rng: np.random.Generator, n: int, k: int, t: int, step_length: float,

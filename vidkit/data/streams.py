@@ -60,15 +60,21 @@ class MovingMNISTStream:
     ``rank`` defaults to the ``torch.distributed`` rank, so DDP ranks draw disjoint data.
 
     Use it directly as an iterator in a training loop (``next(stream)``); for ``DataLoader``
-    workers use :class:`MovingMNISTIterable`. ``with_meta=True`` yields ``(frames, MovingMNIST)`` pairs, the
+    workers use :class:`MovingMNISTIterable`. ``dtype=torch.uint8`` yields the pixels as they are drawn,
+    ``(B, T, 1, 64, 64)`` uint8 (what the recipes train on: a quarter of the bytes, and no conversion pass in the
+    stream; the loss converts with :func:`vidkit.data.pixels_to_float`, on the device). ``with_meta=True`` yields ``(frames, MovingMNIST)`` pairs, the
     second holding the batch's metadata; ``audio=True`` adds each sequence's sound track to it (``.audio``
     ``(B, 2, T * 800)``, seeded with the batch, see :func:`vidkit.data.audio.moving_mnist_audio`).
     """
 
     def __init__(self, batch_size: int, seed: int = 0, rank: int | None = None, world_size: int | None = None,
                  num_digits: int = 2, seq_len: int = 20, speed_range: tuple[float, float] | None = None,
-                 split: str = "train", with_meta: bool = False, audio: bool = False) -> None:
+                 split: str = "train", with_meta: bool = False, audio: bool = False,
+                 dtype: torch.dtype = torch.float32) -> None:
         batch_size = check_int("batch_size", batch_size, 1)
+        if dtype not in (torch.float32, torch.uint8):
+            raise ValueError(f"dtype must be torch.float32 (pixels in [0, 1]) or torch.uint8 (0..255), got {dtype!r}")
+        self.dtype = dtype
         seed = check_seed("seed", seed)
         split = check_choice("split", split, ("train", "test"))
         num_digits, seq_len, _, _, speed_range = check_motion_args(num_digits, seq_len, speed_range=speed_range)
@@ -96,7 +102,7 @@ class MovingMNISTStream:
     def __next__(self) -> torch.Tensor | tuple[torch.Tensor, MovingMNIST]:
         batch = self.generate(self.step)
         self.step += 1
-        x = batch.tensors()
+        x = batch.tensors() if self.dtype == torch.float32 else torch.from_numpy(batch.frames).unsqueeze(2)
         return (x, batch) if self.with_meta else x
 
     def state_dict(self) -> dict:

@@ -31,7 +31,7 @@ from vidkit.utils.fileio import write_json_atomic
 
 __all__ = ["Direction", "Arm", "Claim", "Verdict", "verdict", "SCHEMA", "run_key", "validate_record",
            "load_record", "load_records", "record_run", "arm_values", "evaluate_claims", "claims_markdown",
-           "claims_frame", "runs_frame", "plot_claims", "results_dir", "record_path", "MIN_SEEDS"]
+           "claims_frame", "runs_frame", "plot_run_curves", "plot_claims", "results_dir", "record_path", "MIN_SEEDS"]
 
 Direction = Literal["greater", "less", "close"]
 DIRECTIONS: tuple[str, ...] = ("greater", "less", "close")
@@ -510,6 +510,39 @@ def runs_frame(record: Mapping, runs: Sequence[str], metrics: Sequence[str]):
         rows[run] = {m: _mean_std([e["metrics"][m] for e in entries if m in e["metrics"]]) for m in metrics}
         rows[run]["seeds"] = len(entries)
     return pd.DataFrame.from_dict(rows, orient="index")
+
+
+def plot_run_curves(record: Mapping, runs: Sequence[str], metrics: Sequence[str], xs: Sequence[float], *,
+                    ax: Any = None, xlabel: str = "", ylabel: str = "", title: str = "", log_x: bool = False):
+    """One line per run of ``runs`` through ``(xs[i], mean over the run's recorded seeds of metrics[i])``, with
+    the std (ddof=1) as error bars: e.g. fine-tuning accuracy against the fraction of labels. Runs without a
+    recorded seed are left out (named in the legend's title). Returns the figure."""
+    import matplotlib.pyplot as plt
+
+    record = validate_record(record)
+    if len(xs) != len(metrics) or not metrics:
+        raise ValueError(f"need one x per metric, got {len(xs)} xs for {len(metrics)} metrics")
+    if ax is None:
+        _, ax = plt.subplots(figsize=(7, 4.5), layout="constrained")
+    missing = []
+    for run in runs:
+        entries = [e for e in record["runs"].values() if e["run"] == run]
+        points = [(x, [e["metrics"][m] for e in entries if m in e["metrics"]]) for x, m in zip(xs, metrics)]
+        points = [(x, v) for x, v in points if v]
+        if not points:
+            missing.append(run)
+            continue
+        mean = [float(np.mean(v)) for _, v in points]
+        std = [float(np.std(v, ddof=1)) if len(v) > 1 else 0.0 for _, v in points]
+        seeds = max(len(v) for _, v in points)
+        ax.errorbar([x for x, _ in points], mean, yerr=std, marker="o", capsize=3,
+                    label=f"{run} ({seeds} seed{'s' if seeds > 1 else ''})")
+    if log_x:
+        ax.set_xscale("log")
+    ax.set(xlabel=xlabel, ylabel=ylabel, title=title)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, title=f"not recorded: {', '.join(missing)}" if missing else None, title_fontsize=8)
+    return ax.figure
 
 
 def claims_frame(claims: Sequence[Claim], records: Mapping[str, Mapping | None],

@@ -259,16 +259,21 @@ def _pixel_loss(logits: torch.Tensor, target: torch.Tensor, kind: str) -> torch.
 def make_loss(cfg: dict[str, Any]) -> Callable[[nn.Module, torch.Tensor, int], Any]:
     """``loss_fn(model, frames, step)`` for :func:`vidkit.train.train`, from ``cfg["model"]["name"]`` and
     ``cfg["loss"]`` (``kind``: ``"bce"`` or ``"mse"``; ``teacher_forcing: [start, end]`` for ConvRNNs, a
-    linear scheduled-sampling ramp over ``cfg["steps"]``). ``frames`` is ``(B, T, C, H, W)``."""
+    linear scheduled-sampling ramp over ``cfg["steps"]``). ``frames`` is ``(B, T, C, H, W)``, float in [0, 1] or
+    uint8 pixels (the recipes' stream; converted here, on the device: :func:`vidkit.data.pixels_to_float`)."""
+    from vidkit.data.moving_mnist import pixels_to_float
+
     name, loss = cfg["model"]["name"], cfg.get("loss", {"kind": "bce"})
     kind, t_in, total = loss.get("kind", "bce"), cfg["data"]["in_frames"], cfg["steps"]
     if kind not in ("bce", "mse"):
         raise ValueError(f"loss.kind must be 'bce' or 'mse', got {kind!r}")
 
     def window_loss(model: nn.Module, frames: torch.Tensor, step: int) -> torch.Tensor:  # tiny, simvp
+        frames = pixels_to_float(frames)
         return _pixel_loss(model(frames[:, :t_in]), frames[:, t_in:], kind)
 
     def lstm_loss(model: nn.Module, frames: torch.Tensor, step: int) -> tuple[torch.Tensor, dict[str, float]]:
+        frames = pixels_to_float(frames)
         x, future = frames[:, :t_in], frames[:, t_in:]
         ae = cfg["model"].get("mode") == "autoencoder"
         out = model(x, steps=future.shape[1], target=None if ae else future)
@@ -277,6 +282,7 @@ def make_loss(cfg: dict[str, Any]) -> Callable[[nn.Module, torch.Tensor, int], A
     def convrnn_loss(model: nn.Module, frames: torch.Tensor, step: int) -> tuple[torch.Tensor, dict[str, float]]:
         start, end = loss.get("teacher_forcing", [0.0, 0.0])
         p = scheduled_sampling(step, total, start, end)
+        frames = pixels_to_float(frames)
         x, future = frames[:, :t_in], frames[:, t_in:]
         logits = model(x, steps=future.shape[1], target=future, teacher_forcing=p)
         return _pixel_loss(logits, future, kind), {"teacher_forcing": p}
@@ -473,7 +479,8 @@ def run_recipe(name: str, *, profile: str | Profile | None = None, workdir: str 
     try:
         d = cfg["data"]
         stream = MovingMNISTStream(cfg["batch_size"], seed=cfg["train"]["seed"], rank=D.rank(),
-                                   world_size=D.world_size(), num_digits=d["num_digits"], seq_len=d["seq_len"])
+                                   world_size=D.world_size(), num_digits=d["num_digits"], seq_len=d["seq_len"],
+                                   dtype=torch.uint8)  # pixels as drawn; the loss converts them on the device
         run = Run.create(name, runs_dir() if root is None else root, cfg) if workdir is None else Run(workdir)
         workdir = run.path
         if D.is_main():  # keep the budgets of the latest call in config.json
