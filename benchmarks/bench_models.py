@@ -50,7 +50,7 @@ MODELS: dict[str, Callable[[], torch.nn.Module]] = {
                                                                   patch=4, downsample=1),
 }
 # The models at the sizes their recipes train in the laptop profile (see vidkit/experiments/future_prediction.py).
-RECIPE_MODELS = ["mmnist_lstm", "mmnist_convlstm", "mmnist_convgru", "mmnist_simvp"]
+RECIPE_MODELS = ["mmnist_lstm", "mmnist_convlstm", "mmnist_convgru", "mmnist_simvp", "mmnist_predformer"]
 for _recipe in RECIPE_MODELS:
     MODELS[f"recipe {_recipe} (laptop): {recipe_config(_recipe, 'laptop')['model']}"] = (
         lambda r=_recipe: build_model(recipe_config(r, "laptop")))

@@ -20,12 +20,13 @@ from vidkit.experiments.future_prediction import (
     run_recipe,
     write_samples,
 )
-from vidkit.models import ConvRNNPredictor, SimVP, SrivastavaLSTM, TinyFramePredictor
+from vidkit.models import ConvRNNPredictor, PredFormer, SimVP, SrivastavaLSTM, TinyFramePredictor
 from vidkit.train import TrainConfig, train
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
-FAMILY = {"tiny": TinyFramePredictor, "simvp": SimVP, "srivastava": SrivastavaLSTM, "convrnn": ConvRNNPredictor}
+FAMILY = {"tiny": TinyFramePredictor, "simvp": SimVP, "srivastava": SrivastavaLSTM, "convrnn": ConvRNNPredictor,
+          "predformer": PredFormer}
 
 
 @pytest.mark.parametrize("profile", ["smoke", "laptop", "full"])

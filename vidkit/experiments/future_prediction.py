@@ -29,6 +29,7 @@ from vidkit.eval.claims import Arm, Claim
 from vidkit.eval.prediction import evaluate_predictor, prediction_metrics
 from vidkit.models import (
     ConvRNNPredictor,
+    PredFormer,
     SimVP,
     SrivastavaLSTM,
     TinyFramePredictor,
@@ -61,6 +62,7 @@ def _frames(data: dict[str, Any]) -> dict[str, int]:
 MODELS: dict[str, Callable[[dict[str, Any], dict[str, Any]], nn.Module]] = {
     "tiny": lambda kw, data: TinyFramePredictor(**_frames(data), **kw),
     "simvp": lambda kw, data: SimVP(**_frames(data), **kw),
+    "predformer": lambda kw, data: PredFormer(**_frames(data), size=data["size"], **kw),
     "srivastava": lambda kw, data: SrivastavaLSTM(frame_shape=(1, data["size"], data["size"]), **kw),
     "convrnn": lambda kw, data: ConvRNNPredictor(**{**kw, "hidden": tuple(kw.get("hidden", (64, 64)))}),
 }
@@ -123,6 +125,20 @@ RECIPES: dict[str, dict[str, Any]] = {
         "sizes": {
             "smoke": {"model": {"hidden_s": 4, "hidden_t": 8, "n_translator": 1}},
             "full": {"model": {"hidden_s": 64, "hidden_t": 256, "n_translator": 8, "patch": 2}},
+        },
+    },
+    "mmnist_predformer": {
+        "description": "PredFormer-style pure transformer (Tang et al. 2024): 8x8-pixel patch tokens, blocks of "
+                       "temporal then spatial attention with gated (SwiGLU) MLPs, all 10 future frames at once "
+                       "by a linear read-out of each input frame's tokens; no recurrence, no convolutions.",
+        "model": {"name": "predformer", "patch": 8, "dim": 64, "depth": 4, "heads": 4, "mlp_ratio": 4,
+                  "gated": True},
+        "loss": {"kind": "bce"},
+        "data": _DATA,
+        "train": {**_TRAIN, "lr": 1e-3, "warmup_frac": 200 / 4200, "min_lr_ratio": 0.01},
+        "sizes": {
+            "smoke": {"model": {"dim": 16, "depth": 1, "heads": 2, "mlp_ratio": 2}},
+            "full": {"model": {"dim": 256, "depth": 6, "heads": 8}},
         },
     },
 }
@@ -268,7 +284,7 @@ def make_loss(cfg: dict[str, Any]) -> Callable[[nn.Module, torch.Tensor, int], A
     if kind not in ("bce", "mse"):
         raise ValueError(f"loss.kind must be 'bce' or 'mse', got {kind!r}")
 
-    def window_loss(model: nn.Module, frames: torch.Tensor, step: int) -> torch.Tensor:  # tiny, simvp
+    def window_loss(model: nn.Module, frames: torch.Tensor, step: int) -> torch.Tensor:  # tiny, simvp, predformer
         frames = pixels_to_float(frames)
         return _pixel_loss(model(frames[:, :t_in]), frames[:, t_in:], kind)
 

@@ -42,13 +42,14 @@ from vidkit.models.mmv import (
     recalibrate_batchnorm,
     still_clip,
 )
+from vidkit.models.predformer import PredFormer
 from vidkit.models.simvp import SimVP
 from vidkit.models.srivastava import SrivastavaLSTM, frame_percepts, srivastava_loss
 from vidkit.models.tiny import TinyFramePredictor
 from vidkit.models.transformer import Block, MultiHeadAttention, Transformer, causal_mask
 
 __all__ = ["BASELINES", "Conv3dEncoder", "PixelEncoder", "ProjectionHead", "ConvGRUCell", "ConvLSTMCell", "ConvRNNPredictor", "CopyLastBaseline", "MeanFrameBaseline",
-           "SimVP", "SrivastavaLSTM", "TinyFramePredictor", "ZerosBaseline", "scheduled_sampling",
+           "PredFormer", "SimVP", "SrivastavaLSTM", "TinyFramePredictor", "ZerosBaseline", "scheduled_sampling",
            "srivastava_loss", "frame_percepts",
            "DEFAULT_HEADS", "AttentionOutput", "FrameCNN", "LRCNClassifier", "MultiLSTM", "PoolingClassifier",
            "SoftAttentionLSTM", "TemporalAttentionLSTM", "attention_loss", "dot_product_attention",
