@@ -41,7 +41,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from vidkit.models.rollout import windowed_rollout
+from vidkit.models.rollout import WindowPredictor
 from vidkit.models.transformer import Block
 from vidkit.utils.checks import check_choice, check_int, check_real, shape_text
 
@@ -106,7 +106,7 @@ class FactorisedBlock(nn.Module):
         return self.attend_space(self.attend_time(h))
 
 
-class PredFormer(nn.Module):
+class PredFormer(WindowPredictor):
     """Predict ``out_frames`` future frames from ``in_frames`` past ones, all at once, with a transformer on
     patch tokens (see the module docstring for the shapes).
 
@@ -197,19 +197,6 @@ class PredFormer(nn.Module):
         # un-patchify: (B*T_out, C*p*p, H/p, W/p) -> (B, T_out, C, H, W)
         y = y.reshape(b * self.out_frames, gh, gw, c * p * p).permute(0, 3, 1, 2)
         return F.pixel_shuffle(y, p).reshape(b, self.out_frames, c, height, width)
-
-    @torch.no_grad()
-    def predict(self, x: torch.Tensor, steps: int | None = None) -> torch.Tensor:
-        """Pixel probabilities ``(B, steps, C, H, W)`` in [0, 1]; ``steps`` defaults to ``out_frames``.
-
-        ``steps <= out_frames``: one forward pass, truncated. ``steps > out_frames``: autoregressive
-        rollout, each pass fed the last ``in_frames`` frames of (observed frames + predictions so far).
-        """
-        if steps is None:
-            steps = self.out_frames
-        check_int("PredFormer: steps", steps, what=" or None")
-        self._check(x)
-        return windowed_rollout(lambda window: torch.sigmoid(self(window)), x, steps, self.in_frames)
 
 
 def _frame_size(size: object) -> tuple[int, int]:

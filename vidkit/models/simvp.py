@@ -31,7 +31,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from vidkit.models.rollout import windowed_rollout
+from vidkit.models.rollout import WindowPredictor
 from vidkit.utils.checks import check_int
 
 __all__ = ["SimVP"]
@@ -165,7 +165,7 @@ class Translator(nn.Module):
         return self.proj_out(self.blocks(self.proj_in(z)))
 
 
-class SimVP(nn.Module):
+class SimVP(WindowPredictor):
     """Predict ``out_frames`` future frames from ``in_frames`` past ones, all at once.
 
     Input ``(B, in_frames, channels, H, W)`` with values in [0, 1] and ``H``, ``W`` divisible by 4.
@@ -225,16 +225,3 @@ class SimVP(nn.Module):
         if p > 1:
             y = F.pixel_shuffle(y, p)  # (B*T_out, C, H, W)
         return y.reshape(b, self.out_frames, c, h, w)
-
-    @torch.no_grad()
-    def predict(self, x: torch.Tensor, steps: int | None = None) -> torch.Tensor:
-        """Pixel probabilities ``(B, steps, C, H, W)`` in [0, 1]; ``steps`` defaults to ``out_frames``.
-
-        ``steps <= out_frames``: one forward pass, truncated. ``steps > out_frames``: autoregressive
-        rollout, each pass fed the last ``in_frames`` frames of (observed frames + predictions so far).
-        """
-        if steps is None:
-            steps = self.out_frames
-        check_int("SimVP: steps", steps, what=" or None")
-        self._check(x)
-        return windowed_rollout(lambda window: torch.sigmoid(self(window)), x, steps, self.in_frames)
