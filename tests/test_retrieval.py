@@ -3,6 +3,8 @@ batched top-k search, relevance matrices and compositional (held-out pair) split
 
 import itertools
 import math
+import os
+import sys
 
 import numpy as np
 import pytest
@@ -10,6 +12,8 @@ import torch
 
 from vidkit.eval.retrieval import (
     TIE_ULPS,
+    FaissIndex,
+    _top_k_stable,
     cosine_scores,
     first_hit_ranks,
     heldout_pairs,
@@ -289,14 +293,157 @@ def test_split_by_pairs_is_disjoint_and_covers_every_clip():
         split_by_pairs(digits, actions, [(1, 2, 3)])
 
 
-def test_search_matches_a_stable_full_sort_with_many_ties():
-    # quantised embeddings: many exactly equal scores, also across the k-th place
+def stable_top_k(query, gallery, k, batch, center=False, exclude_self=False):
+    """search's documented result, spelled out: per batch of queries, the block of cosine_scores (diagonal
+    masked for exclude_self), fully and stably sorted, first k columns."""
+    values, indices = [], []
+    for lo in range(0, len(query), batch):
+        block = cosine_scores(query[lo:lo + batch], gallery, center=center)
+        if exclude_self:
+            block.diagonal(lo).fill_(-math.inf)
+        order = torch.sort(block, dim=1, descending=True, stable=True)
+        values.append(order.values[:, :k])
+        indices.append(order.indices[:, :k])
+    return torch.cat(values), torch.cat(indices)
+
+
+@pytest.mark.parametrize("center,exclude_self", [(False, False), (True, False), (False, True), (True, True)])
+def test_search_matches_a_stable_full_sort_with_many_ties(center, exclude_self):
+    # quantised embeddings: many exactly equal scores, within the top k and across the k-th place, and
+    # duplicate gallery rows (every row of a 3-d {-1, 0, 1} gallery of 300 occurs about 11 times)
     gen = torch.Generator().manual_seed(3)
-    q = torch.randint(-1, 2, (40, 3), generator=gen).float() + 0.01
     g = torch.randint(-1, 2, (300, 3), generator=gen).float()
-    for k in (1, 7, 50):
-        scores, idx = search(q, g, k=k, batch=16)
-        full = torch.nn.functional.normalize(q, dim=1) @ torch.nn.functional.normalize(g, dim=1).T
-        order = torch.sort(full, dim=1, descending=True, stable=True)
-        assert torch.equal(idx, order.indices[:, :k])
-        torch.testing.assert_close(scores, order.values[:, :k])
+    q = g if exclude_self else torch.randint(-1, 2, (40, 3), generator=gen).float() + 0.01
+    for k in (1, 7, 50, 299):
+        for batch in (16, 1024):                                  # several batches, and one
+            scores, idx = search(q, g, k=k, batch=batch, center=center, exclude_self=exclude_self)
+            expect_scores, expect_idx = stable_top_k(q, g, k, batch, center, exclude_self)
+            assert torch.equal(idx, expect_idx) and torch.equal(scores, expect_scores)
+            assert scores.is_contiguous() and idx.is_contiguous() and idx.dtype == torch.long
+    # and the cosines are the plain ones: normalised rows, one matmul (up to float rounding)
+    full = torch.nn.functional.normalize(q, dim=1) @ torch.nn.functional.normalize(g, dim=1).T
+    torch.testing.assert_close(cosine_scores(q, g), full)
+
+
+def test_top_k_stable_takes_each_path_like_a_full_stable_sort():
+    """_top_k_stable on hand-made blocks: no ties (topk's answer as is), ties inside the top k only (reordered by
+    column), a tie straddling the k-th place (that row fully sorted), NaN, k = G."""
+    block = torch.tensor([[0.1, 0.9, 0.5, 0.3, 0.7],        # no ties
+                          [0.5, 0.9, 0.2, 0.1, 0.9],        # a tie inside the top 3 only
+                          [0.2, 0.5, 0.9, 0.5, 0.5],        # 0.5 three times straddles places 2..4
+                          [0.3, math.nan, 0.3, math.nan, 0.1]])
+    for k in (1, 2, 3, 5):
+        values, index = _top_k_stable(block, k)
+        order = torch.sort(block, dim=1, descending=True, stable=True)
+        assert torch.equal(index, order.indices[:, :k])
+        torch.testing.assert_close(values, order.values[:, :k], equal_nan=True)
+    assert _top_k_stable(block, 3)[1].tolist() == [[1, 4, 2], [1, 4, 0], [2, 1, 3], [1, 3, 0]]
+    rng = np.random.default_rng(0)                          # random small-integer blocks: ties everywhere
+    for _ in range(20):
+        b = torch.from_numpy(rng.integers(0, 4, size=(30, 25)).astype(np.float32))
+        for k in (1, 4, 24, 25):
+            order = torch.sort(b, dim=1, descending=True, stable=True)
+            values, index = _top_k_stable(b, k)
+            assert torch.equal(index, order.indices[:, :k]) and torch.equal(values, order.values[:, :k])
+
+
+def test_search_scores_with_gallery_norms_and_keeps_float64():
+    # (q / |q|) . g / |g| is the cosine of normalised rows; a zero row scores 0; float64 stays float64
+    gen = torch.Generator().manual_seed(5)
+    q, g = torch.randn(6, 4, generator=gen, dtype=torch.float64), torch.randn(30, 4, generator=gen)
+    g[3] = 0.0
+    scores, idx = search(q, g, k=30)
+    assert scores.dtype == torch.float64
+    expect = torch.nn.functional.normalize(q, dim=1) @ torch.nn.functional.normalize(g.double(), dim=1).T
+    torch.testing.assert_close(scores, torch.gather(expect, 1, idx))
+    assert (scores[idx == 3] == 0).all()
+
+
+# ----------------------------------------------------------------------------- approximate search (faiss)
+
+@pytest.fixture
+def one_faiss_thread():
+    """faiss on one OpenMP thread (tiny indexes; threads would only wait for each other), restored afterwards.
+    Without faiss (an optional extra) the test is skipped, but fails under CI=true: CI installs .[dev], which
+    includes faiss-cpu, so there these tests must not silently vanish."""
+    try:
+        import faiss
+    except ImportError as err:
+        if os.environ.get("CI", "").strip().lower() in {"1", "true", "yes"}:
+            pytest.fail(f"faiss is not importable ({err}); CI installs it with .[dev]", pytrace=False)
+        pytest.skip(f"faiss is not installed (pip install vidkit[faiss]): {err}")
+    before = faiss.omp_get_max_threads()
+    faiss.omp_set_num_threads(1)
+    yield
+    faiss.omp_set_num_threads(before)
+
+
+def clustered(n, d, clusters, gen, spread=1.0):
+    """n embeddings around `clusters` random centres (noise as large as a centre, per coordinate): the easy
+    case for an approximate index, and the realistic one (learned embeddings cluster)."""
+    centres = torch.randn(clusters, d, generator=gen)
+    return centres[torch.randint(0, clusters, (n,), generator=gen)] + spread * torch.randn(n, d, generator=gen)
+
+
+def recall_at_k(found, exact):
+    """Fraction of the exact top-k (Q, k) that the approximate top-k (Q, k) contains."""
+    return sum(len(set(a) & set(b)) for a, b in zip(found.tolist(), exact.tolist())) / exact.numel()
+
+
+@pytest.mark.parametrize("kind", ["hnsw", "ivf", "flat"])
+def test_faiss_index_recall_against_exact_search(kind, one_faiss_thread):
+    gen = torch.Generator().manual_seed(0)
+    x = clustered(3100, 32, 30, gen) + 2.0                 # an offset that only centring removes
+    gallery, queries = x[:3000], x[3000:]
+    for center in (False, True):
+        index = FaissIndex(gallery, kind, center=center)
+        scores, idx = index.search(queries, k=10)
+        exact_scores, exact_idx = search(queries, gallery, k=10, center=center)
+        # measured (faiss 1.15.1, defaults; without / with centring): hnsw 1.000 / 0.999, ivf 0.991 / 0.995, flat 1
+        assert recall_at_k(idx, exact_idx) >= (0.99 if kind == "flat" else 0.9), (kind, center)
+        if kind == "flat":                                  # exact: the same cosines, float32 rounding aside
+            torch.testing.assert_close(scores, exact_scores, atol=1e-5, rtol=0)
+
+
+def test_faiss_index_output_format_and_missing_places(one_faiss_thread):
+    gen = torch.Generator().manual_seed(1)
+    gallery = clustered(400, 8, 10, gen).double()           # float64 in, float32 scores out
+    index = FaissIndex(gallery.numpy(), "hnsw", m=8, ef_search=32)
+    assert len(index) == 400 and index.dim == 8 and "hnsw" in repr(index)
+    scores, idx = index.search(gallery[:5].numpy(), k=7)
+    assert scores.shape == idx.shape == (5, 7)
+    assert scores.dtype == torch.float32 and idx.dtype == torch.long and scores.device.type == "cpu"
+    assert (scores[:, :-1] >= scores[:, 1:]).all()           # highest first
+    assert idx[:, 0].tolist() == list(range(5))             # each row finds itself, cosine 1
+    torch.testing.assert_close(scores[:, 0], torch.ones(5))
+    # an inverted file scanning 1 of 10 cells cannot fill k = G places: index -1, score -inf
+    ivf = FaissIndex(gallery, "ivf", nlist=10, nprobe=1)
+    scores, idx = ivf.search(gallery[:3], k=400)
+    assert (idx == -1).any() and torch.equal(idx == -1, scores == -math.inf)
+    ivf.nprobe = 10                                         # query-time setting: all cells, every item
+    assert (ivf.search(gallery[:3], k=400)[1] >= 0).all()
+
+
+def test_faiss_index_validates(one_faiss_thread):
+    g = torch.randn(50, 4)
+    with pytest.raises(ValueError, match="kind must be 'hnsw', 'ivf' or 'flat'"):
+        FaissIndex(g, "lsh")
+    with pytest.raises(TypeError, match="float"):
+        FaissIndex(torch.zeros(5, 4, dtype=torch.long))
+    with pytest.raises(ValueError, match=r"nlist must be an int in 1\.\.50"):
+        FaissIndex(g, "ivf", nlist=51)
+    with pytest.raises(ValueError, match=r"nprobe must be an int in 1\.\.5 \(at most nlist\)"):
+        FaissIndex(g, "ivf", nlist=5, nprobe=6)
+    with pytest.raises(ValueError, match="m must be"):
+        FaissIndex(g, "hnsw", m=1)
+    index = FaissIndex(g, "flat")
+    with pytest.raises(ValueError, match=r"\(Q, 4\)"):
+        index.search(torch.randn(2, 3))
+    with pytest.raises(ValueError, match=r"k must be an int in 1\.\.50"):
+        index.search(torch.randn(2, 4), k=51)
+
+
+def test_faiss_index_without_faiss_says_how_to_install(monkeypatch):
+    monkeypatch.setitem(sys.modules, "faiss", None)          # `import faiss` now raises ImportError
+    with pytest.raises(ImportError, match=r"pip install vidkit\[faiss\]"):
+        FaissIndex(torch.randn(10, 4))

@@ -27,9 +27,12 @@ collapsed or quantised ones, which is exactly when an optimistic rule flatters a
 **Metrics** (:func:`retrieval_metrics`): ``R@k`` = fraction of queries with ``rank <= k``; ``MedR`` /
 ``MeanR`` = median / mean rank (lower is better); and the chance levels of a random ranking (see there).
 
-**Search** (:func:`search`): cosine top-``k`` over a gallery in query chunks, ties in gallery order, for
-interactive use on galleries of tens of thousands of clips; the kit's only nearest-neighbour search.
+**Search** (:func:`search`): exact cosine top-``k`` over a gallery in query chunks, ties in gallery order,
+for interactive use on galleries of tens of thousands of clips; the kit's one exact nearest-neighbour search.
 :func:`cosine_scores` gives the full ``(Q, G)`` cosine matrix that search scores with, for ranking.
+:class:`FaissIndex` (optional: ``pip install vidkit[faiss]``) is its approximate counterpart for galleries
+past a million clips: an HNSW graph or an inverted file over the same normalised rows, which may miss some
+true neighbours (its recall against :func:`search` is measured by ``benchmarks/bench_retrieval.py``).
 
 **Moments** (:func:`temporal_iou`, :func:`all_spans`, :func:`moment_recall`): text -> moment retrieval
 (TVR, Lei et al. 2020; HERO's downstream task) ranks *(episode, span)* candidates; a candidate is right if it
@@ -55,13 +58,14 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from vidkit.utils.checks import check_int, check_real, check_seed, shape_text
+from vidkit.utils.checks import check_choice, check_int, check_real, check_seed, shape_text
 
 __all__ = [
     "first_hit_ranks",
     "retrieval_metrics",
     "cosine_scores",
     "search",
+    "FaissIndex",
     "semantic_relevance",
     "instance_relevance",
     "temporal_iou",
@@ -236,32 +240,61 @@ def _embeddings(x: Any, name: str) -> torch.Tensor:
     return t.to(torch.promote_types(t.dtype, torch.float32))
 
 
-def _unit_rows(query_emb: Any, gallery_emb: Any, center: bool) -> tuple[torch.Tensor, torch.Tensor]:
-    """Validated query ``(Q, D)`` and gallery ``(G, D)`` rows, in a common float dtype (float32 at least) on
-    the query's device, L2-normalised after subtracting the gallery mean from both when ``center``."""
+#: The floor on a row's norm, as in ``F.normalize``: a zero row (e.g. a clip equal to the gallery mean, after
+#: centring) stays a zero row and scores 0 against everything.
+NORM_EPS = 1e-12
+
+
+def _row_norms(x: torch.Tensor) -> torch.Tensor:
+    """``(N,)`` L2 norms of the rows of ``x`` ``(N, D)``, at least :data:`NORM_EPS`: the kit's one normalisation
+    for search. ``x / _row_norms(x)[:, None]`` is ``F.normalize(x, dim=1)``, bit for bit."""
+    return torch.linalg.vector_norm(x, dim=1).clamp_min(NORM_EPS)
+
+
+def _search_rows(query_emb: Any, gallery_emb: Any, center: bool) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """What :func:`search` and :func:`cosine_scores` score with: ``(unit queries (Q, D), gallery (G, D),
+    gallery norms (G,))``, validated, in a common float dtype (float32 at least) on the query's device, after
+    subtracting the gallery mean from both sets when ``center``.
+
+    The gallery is **not** normalised here. A cosine is ``cos(q, g) = (q / |q|) . g / |g|``, so dividing
+    each column of a block of scores by its item's ``|g|`` (:func:`_cosine_block`) gives the cosines without
+    writing a normalised copy of the gallery on every call (``G x D`` floats: 10 MB for 10,000 clips of
+    dimension 256, 1 GB for a million): the gallery is only read, as a plain matmul reads it. (Centring
+    copies it, ``g - mean``, and so does a change of dtype or device.)
+    """
     qe, ge = _embeddings(query_emb, "query_emb"), _embeddings(gallery_emb, "gallery_emb")
     if qe.shape[1] != ge.shape[1]:
         raise ValueError(f"query_emb (Q, D) and gallery_emb (G, D) need the same D, got {shape_text(qe)} and "
                          f"{shape_text(ge)}")
     dtype = torch.promote_types(qe.dtype, ge.dtype)
-    qe, ge = qe.to(dtype), ge.to(device=qe.device, dtype=dtype)
+    qe, ge = qe.to(dtype), ge.to(device=qe.device, dtype=dtype)           # no copy when they already match
     if center:
         mu = ge.mean(dim=0, keepdim=True)
         qe, ge = qe - mu, ge - mu
-    return F.normalize(qe, dim=1), F.normalize(ge, dim=1)
+    return qe / _row_norms(qe)[:, None], ge, _row_norms(ge)
+
+
+def _cosine_block(unit_queries: torch.Tensor, gallery: torch.Tensor, gallery_norms: torch.Tensor) -> torch.Tensor:
+    """``(B, G)`` cosines of ``B`` unit query rows ``(B, D)`` to every gallery row ``(G, D)``::
+
+        block[b, g] = (unit_queries[b] . gallery[g]) / gallery_norms[g]
+
+    one matmul, then each column divided by its gallery row's norm (in place: no second ``(B, G)`` block).
+    The same cosines as a matmul of normalised rows, up to float rounding (a few eps)."""
+    return (unit_queries @ gallery.T).div_(gallery_norms)
 
 
 @torch.no_grad()
 def cosine_scores(query_emb: Any, gallery_emb: Any, center: bool = False) -> torch.Tensor:
-    """``(Q, G)`` cosine similarities of ``query_emb`` ``(Q, D)`` to ``gallery_emb`` ``(G, D)``, as
-    :func:`search` scores them: rows L2-normalised (after subtracting the gallery mean from both sets when
-    ``center=True``), one matmul. Float32 at least (float64 stays float64), on the query's device; a zero
+    """``(Q, G)`` cosine similarities of ``query_emb`` ``(Q, D)`` to ``gallery_emb`` ``(G, D)``, exactly as
+    :func:`search` scores them: queries L2-normalised (after subtracting the gallery mean from both sets when
+    ``center=True``), one matmul with the gallery rows, each column divided by its gallery row's norm
+    (``(q / |q|) . g / |g|``). Float32 at least (float64 stays float64), on the query's device; a zero
     row (e.g. a clip equal to the gallery mean) scores 0 against everything. Rank the result with
     :func:`first_hit_ranks` / :func:`retrieval_metrics` (:func:`vidkit.eval.representation.retrieval_recall` does, in
     blocks of queries).
     """
-    qe, ge = _unit_rows(query_emb, gallery_emb, center)
-    return qe @ ge.T
+    return _cosine_block(*_search_rows(query_emb, gallery_emb, center))
 
 
 @torch.no_grad()
@@ -269,50 +302,205 @@ def search(query_emb: Any, gallery_emb: Any, k: int = 10, batch: int = 1024, cen
            exclude_self: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
     """Top-``k`` gallery items per query by cosine similarity: ``(scores (Q, k), indices (Q, k))``.
 
-    The kit's one nearest-neighbour search (:func:`vidkit.eval.representation.knn_predict` and
-    :func:`vidkit.eval.representation.nearest_neighbours` use it too). ``query_emb`` ``(Q, D)``, ``gallery_emb``
-    ``(G, D)``; rows are L2-normalised (after subtracting the gallery mean from both sets when
-    ``center=True``, as :func:`vidkit.eval.representation.retrieval_recall` does), then ``batch`` queries at a time are
-    scored against the whole gallery (:func:`cosine_scores`; a ``(batch, G)`` block: memory ``batch * G``
-    floats) and the best ``k`` are kept, highest first. **Ties** keep gallery order (a stable sort: of two
-    equal scores the smaller gallery index comes first), so results are reproducible; this order is for
-    showing neighbours, not for scoring: recall and ranks come from :func:`first_hit_ranks`, which counts
-    ties against the query and does not depend on the gallery order. ``exclude_self=True`` (queries are
-    the gallery, same order: ``Q == G``) never returns item ``i`` for query ``i``; ``k`` is then at most
-    ``G - 1``. Computed in float32 at least (float64 stays float64), on the query's device.
-    100 queries against 10,000 clips of dimension 64 take milliseconds on one CPU core
-    (``benchmarks/bench_retrieval.py``).
+    The kit's one exact nearest-neighbour search (:func:`vidkit.eval.representation.knn_predict` and
+    :func:`vidkit.eval.representation.nearest_neighbours` use it too; :class:`FaissIndex` is its approximate
+    counterpart for galleries past a million clips). ``query_emb`` ``(Q, D)``, ``gallery_emb`` ``(G, D)``;
+    ``batch`` queries at a time are scored against the whole gallery by cosine similarity (after
+    subtracting the gallery mean from both sets when ``center=True``, as
+    :func:`vidkit.eval.representation.retrieval_recall` does; :func:`cosine_scores`; a ``(batch, G)`` block:
+    memory ``batch * G`` floats) and the best ``k`` are kept, highest first. **Ties** keep gallery order: the result is exactly
+    ``torch.sort(block, dim=1, descending=True, stable=True)[:, :k]``, values and indices, for each batch's
+    ``block = cosine_scores(query_emb[lo:lo + batch], gallery_emb, center)`` (:func:`_top_k_stable`), so of
+    two equal scores the smaller gallery index comes first and results are reproducible. (A matmul of fewer
+    rows may round a score differently in the last bit, so ``batch`` can decide between two scores one
+    float apart.) This order is for showing neighbours, not for scoring: recall and ranks come from
+    :func:`first_hit_ranks`, which counts ties against the query and does not depend on the gallery order.
+    ``exclude_self=True`` (queries are the gallery, same order: ``Q == G``) never returns item ``i`` for
+    query ``i``; ``k`` is then at most ``G - 1``. Computed in float32 at least (float64 stays float64), on
+    the query's device.
+
+    Cost: one matmul and one ``torch.topk`` per block, plus the gallery's norms (:func:`_search_rows`) and
+    a tie check on ``k + 1`` values (:func:`_top_k_stable`). 100 queries against 10,000 clips of dimension
+    64 take milliseconds on one CPU core; the goal is to stay within 10 % of a bare ``torch.topk(q @ g.T,
+    k)`` on normalised rows (``benchmarks/bench_retrieval.py`` measures both).
     """
-    qe, ge = _unit_rows(query_emb, gallery_emb, center)
-    if exclude_self and qe.shape[0] != ge.shape[0]:
-        raise ValueError(f"exclude_self=True needs the queries to be the gallery (Q == G), got {shape_text(qe)} "
-                         f"queries and {shape_text(ge)} gallery items")
-    k = check_int("k", k, 1, ge.shape[0] - int(bool(exclude_self)))
+    unit_queries, gallery, gallery_norms = _search_rows(query_emb, gallery_emb, center)
+    if exclude_self and unit_queries.shape[0] != gallery.shape[0]:
+        raise ValueError(f"exclude_self=True needs the queries to be the gallery (Q == G), got "
+                         f"{shape_text(unit_queries)} queries and {shape_text(gallery)} gallery items")
+    k = check_int("k", k, 1, gallery.shape[0] - int(bool(exclude_self)))
     batch = check_int("batch", batch, 1)
-    scores = torch.empty(qe.shape[0], k, dtype=qe.dtype, device=qe.device)
-    indices = torch.empty(qe.shape[0], k, dtype=torch.long, device=qe.device)
-    for lo in range(0, qe.shape[0], batch):
-        block = qe[lo:lo + batch] @ ge.T                                  # (batch, G)
+    scores, indices = [], []
+    for lo in range(0, unit_queries.shape[0], batch):
+        block = _cosine_block(unit_queries[lo:lo + batch], gallery, gallery_norms)    # (b, G)
         if exclude_self:
-            rows = torch.arange(block.shape[0], device=block.device)
-            block[rows, lo + rows] = -math.inf
-        scores[lo:lo + batch], indices[lo:lo + batch] = _top_k_stable(block, k)
-    return scores, indices
+            block.diagonal(lo).fill_(-math.inf)      # query lo + i is gallery item lo + i: block[i, lo + i]
+        top_scores, top_indices = _top_k_stable(block, k)
+        scores.append(top_scores)
+        indices.append(top_indices)
+    return torch.cat(scores), torch.cat(indices)
 
 
 def _top_k_stable(block: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
     """The ``k`` largest entries of each row of ``block`` ``(B, G)``, highest first, equal values in column
-    order: exactly ``torch.sort(block, descending=True, stable=True)[:, :k]``, but ``torch.topk``-fast. A
-    full sort is only done for rows where a tie straddles the ``k``-th place."""
-    top = torch.topk(block, k, dim=1)
-    index, perm = top.indices.sort(dim=1)                               # the chosen k, in column order
-    order = torch.sort(top.values.gather(1, perm), dim=1, descending=True, stable=True)
-    values, index = order.values, index.gather(1, order.indices)
-    spill = (block >= top.values[:, -1:]).sum(dim=1) > k                # more than k items reach the k-th score
-    if spill.any():
-        full = torch.sort(block[spill], dim=1, descending=True, stable=True)
-        values[spill], index[spill] = full.values[:, :k], full.indices[:, :k]
-    return values, index
+    order: exactly ``torch.sort(block, dim=1, descending=True, stable=True)[:, :k]``, at the cost of one
+    ``torch.topk`` when no two of a row's best ``k + 1`` values are equal.
+
+    ``torch.topk`` returns the right *values*, sorted, but promises nothing about which of several equal
+    values' indices come first, nor which tied items it keeps when a tie straddles the ``k``-th place.
+    Both need equal values next to each other in its sorted output, so ask it for ``k + 1`` values and
+    compare neighbours (``tied[b, j]``: places ``j`` and ``j + 1`` of row ``b`` hold equal values):
+
+    * no ties among a row's best ``k + 1`` (float embeddings: nearly always): ``topk``'s answer is the
+      sorted one, nothing more to do;
+    * ties within the first ``k`` only: the right items, possibly in the wrong order among equals; sort
+      those ``k`` by column, then stably by value (highest first), which puts equal values in column order;
+    * a tie between places ``k`` and ``k + 1`` (it straddles the cut): which of the tied items belong in
+      the top ``k`` depends on their columns across the whole row, so that row is sorted in full (rare:
+      quantised or collapsed embeddings).
+
+    The tie test is "not strictly decreasing", ``not (v[j + 1] < v[j])``, which is also true next to a NaN,
+    so rows holding NaN go the careful way too (NaN sorts first, as ``torch.topk`` ranks it).
+    """
+    n = min(k + 1, block.shape[1])                     # k + 1 values, when the row has that many
+    top = torch.topk(block, n, dim=1)                   # values sorted, highest first
+    values, index = top.values[:, :k], top.indices[:, :k]
+    decreasing = top.values[:, 1:] < top.values[:, :-1]  # (B, n - 1)
+    if decreasing.all():
+        return values, index                           # no ties: topk's answer is the stable sort's
+    tied = ~decreasing                                  # tied[b, j]: places j and j + 1 hold equal values
+    straddle = tied[:, k - 1] if n > k else torch.zeros_like(tied[:, 0])
+    within = tied[:, :k - 1].any(dim=1) & ~straddle
+    if within.any():
+        cols, by_col = index[within].sort(dim=1)        # the chosen k, in column order
+        order = torch.sort(values[within].gather(1, by_col), dim=1, descending=True, stable=True).indices
+        index[within] = cols.gather(1, order)
+    if straddle.any():
+        index[straddle] = torch.sort(block[straddle], dim=1, descending=True, stable=True).indices[:, :k]
+    return block.gather(1, index), index              # the values of the chosen items, as the sort gives them
+
+
+# ------------------------------------------------------------------------------ approximate search (faiss)
+
+
+def _import_faiss() -> Any:
+    """The ``faiss`` module, imported on first use, so that the kit works without it."""
+    try:
+        import faiss
+    except ImportError as err:
+        raise ImportError("FaissIndex needs faiss, an optional dependency: pip install vidkit[faiss] "
+                          "(or pip install faiss-cpu)") from err
+    return faiss
+
+
+#: The approximate indexes :class:`FaissIndex` builds, and ``"flat"``, faiss's exact brute force.
+FAISS_KINDS = ("hnsw", "ivf", "flat")
+
+
+class FaissIndex:
+    """Approximate cosine top-``k`` over a fixed gallery with a faiss index, for galleries past a million clips.
+
+    Build once, query many times (needs ``pip install vidkit[faiss]``)::
+
+        index = FaissIndex(gallery_emb)                         # (G, D), kind="hnsw"
+        scores, indices = index.search(query_emb, k=10)         # (Q, k) float32, (Q, k) int64, highest first
+
+    The rows are prepared as :func:`search` prepares them: with ``center=True`` the gallery mean is
+    subtracted from the gallery and, at query time, from every query; then rows are L2-normalised by the
+    same helper (:func:`_row_norms`), so the index's inner product is :func:`search`'s cosine. ``kind``:
+
+    * ``"hnsw"`` (default; ``faiss.IndexHNSWFlat``, Malkov & Yashunin 2018): a layered graph in which each item
+      is linked to about ``m`` near neighbours (``2 m`` on the bottom layer); a query walks it greedily,
+      keeping the ``ef_search`` best candidates met so far. Larger ``m``, ``ef_construction`` (the candidate
+      list while building) or ``ef_search``: higher recall, slower. No training; memory about ``G (D + 2 m)``
+      4-byte words (the vectors and the bottom layer's links).
+    * ``"ivf"`` (``faiss.IndexIVFFlat``): k-means splits the gallery into ``nlist`` cells (default
+      ``round(4 sqrt(G))``, at most ``G // 39`` so that every centroid gets faiss's 39 training points); a
+      query scans only the ``nprobe`` cells whose centroids it scores highest (default ``ceil(nlist / 8)``:
+      about 1/8 of the gallery). Larger ``nprobe``: higher recall, slower.
+    * ``"flat"`` (``faiss.IndexFlatIP``): exact brute force, for reference.
+
+    ``ef_search`` and ``nprobe`` act at query time: assign ``index.ef_search`` / ``index.nprobe`` to trade
+    speed for recall without rebuilding.
+
+    **How the results may differ from** :func:`search`: the index is *approximate*, so it may miss some of
+    the exact top ``k`` (recall@k = the fraction of the exact top ``k`` it returns; ``tests/test_retrieval.py``
+    checks it on a clustered gallery and ``benchmarks/bench_retrieval.py`` measures it). Random, unclustered
+    embeddings are its hardest case (all neighbours nearly equally far); real embeddings are clustered.
+    Scores are float32 (faiss computes in float32) and may differ from :func:`search`'s in the last bits;
+    equal scores come in **no promised order** (no gallery-order tie rule); there is no ``exclude_self``
+    (ask for ``k + 1`` and drop the query's own row). When the index finds fewer than ``k`` items for a
+    query (possible with a small ``nprobe``), the missing places hold index ``-1`` and score ``-inf``.
+    Results are on the CPU. With several threads (faiss uses OpenMP), an HNSW build may vary run to run.
+    """
+
+    def __init__(self, gallery_emb: Any, kind: str = "hnsw", *, center: bool = False, m: int = 32,
+                 ef_construction: int = 40, ef_search: int = 64, nlist: int | None = None,
+                 nprobe: int | None = None) -> None:
+        faiss = _import_faiss()
+        self.kind = check_choice("kind", kind, FAISS_KINDS)
+        gallery = _embeddings(gallery_emb, "gallery_emb").cpu().float()            # faiss works in float32
+        self.size, self.dim = gallery.shape
+        self.center = bool(center)
+        self.mean = gallery.mean(dim=0, keepdim=True) if self.center else None     # (1, D), for the queries too
+        if self.mean is not None:
+            gallery = gallery - self.mean
+        unit = (gallery / _row_norms(gallery)[:, None]).numpy()                     # (G, D) float32, C order
+        # the settings of the chosen kind (None for the others)
+        self.m: int | None = None
+        self.ef_construction: int | None = None
+        self.ef_search: int | None = None
+        self.nlist: int | None = None
+        self.nprobe: int | None = None
+        if self.kind == "hnsw":
+            self.m = check_int("m", m, 2)
+            self.ef_construction = check_int("ef_construction", ef_construction, 1)
+            self.ef_search = check_int("ef_search", ef_search, 1)
+            self.index = faiss.IndexHNSWFlat(self.dim, self.m, faiss.METRIC_INNER_PRODUCT)
+            self.index.hnsw.efConstruction = self.ef_construction
+        elif self.kind == "ivf":
+            default = max(1, min(round(4 * math.sqrt(self.size)), self.size // 39))
+            self.nlist = check_int("nlist", default if nlist is None else nlist, 1, self.size,
+                                   what=" (at most the gallery size)")
+            self.nprobe = check_int("nprobe", math.ceil(self.nlist / 8) if nprobe is None else nprobe, 1,
+                                    self.nlist, what=" (at most nlist)")
+            self._quantizer = faiss.IndexFlatIP(self.dim)      # the centroids; the index needs it kept alive
+            self.index = faiss.IndexIVFFlat(self._quantizer, self.dim, self.nlist, faiss.METRIC_INNER_PRODUCT)
+            self.index.train(unit)                             # k-means (faiss subsamples large galleries)
+        else:
+            self.index = faiss.IndexFlatIP(self.dim)
+        self.index.add(unit)
+
+    def __len__(self) -> int:
+        return self.size
+
+    def __repr__(self) -> str:
+        settings = {"hnsw": f"m={self.m}, ef_construction={self.ef_construction}, ef_search={self.ef_search}",
+                    "ivf": f"nlist={self.nlist}, nprobe={self.nprobe}", "flat": "exact"}[self.kind]
+        return f"FaissIndex({self.kind!r}, {self.size} x {self.dim}, {settings}, center={self.center})"
+
+    def search(self, query_emb: Any, k: int = 10) -> tuple[torch.Tensor, torch.Tensor]:
+        """Approximate top-``k`` by cosine: ``(scores (Q, k) float32, indices (Q, k) int64)``, CPU tensors,
+        highest first, as :func:`search` returns them (see the class for how they may differ).
+        ``query_emb`` ``(Q, D)``, NumPy or torch; ``k`` in ``1..G``."""
+        faiss = _import_faiss()
+        queries = _embeddings(query_emb, "query_emb").cpu().float()
+        if queries.shape[1] != self.dim:
+            raise ValueError(f"query_emb must have shape (Q, {self.dim}) like the gallery (G, D) = "
+                             f"({self.size}, {self.dim}), got {shape_text(queries)}")
+        k = check_int("k", k, 1, self.size, what=" (the gallery size)")
+        if self.mean is not None:
+            queries = queries - self.mean
+        unit = (queries / _row_norms(queries)[:, None]).numpy()
+        params = None
+        if self.kind == "hnsw":
+            params = faiss.SearchParametersHNSW(efSearch=check_int("ef_search", self.ef_search, 1))
+        elif self.kind == "ivf":
+            params = faiss.SearchParametersIVF(nprobe=check_int("nprobe", self.nprobe, 1, self.nlist,
+                                                                what=" (at most nlist)"))
+        scores, indices = self.index.search(unit, k, params=params)
+        scores, indices = torch.from_numpy(scores), torch.from_numpy(indices).long()
+        return scores.masked_fill(indices < 0, -math.inf), indices
 
 
 # ------------------------------------------------------------------------------------------- relevance
