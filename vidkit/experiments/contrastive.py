@@ -440,12 +440,12 @@ CLAIMS: tuple[Claim, ...] = (
           Arm("Srivastava future", "action_probe"), "greater"),
     Claim("contrastive.composite_finetune_beats_autoencoder_1pct", "Fine-tuned with 1 % of the action labels, "
           "does composite pretraining beat autoencoder pretraining?", f"{_SRI_TABLE}; composite best",
-          Arm("fine-tune: Srivastava composite", "finetune_1%"), Arm("fine-tune: Srivastava autoencoder",
-                                                                    "finetune_1%"), "greater", held_equal=_FT_EQUAL),
+          Arm("fine-tune: Srivastava composite", "finetune_1%", "composite, 1%"),
+          Arm("fine-tune: Srivastava autoencoder", "finetune_1%", "autoencoder, 1%"), "greater", held_equal=_FT_EQUAL),
     Claim("contrastive.composite_finetune_beats_future_1pct", "Fine-tuned with 1 % of the action labels, does "
           "composite pretraining beat future-predictor pretraining?", f"{_SRI_TABLE}; composite best",
-          Arm("fine-tune: Srivastava composite", "finetune_1%"), Arm("fine-tune: Srivastava future",
-                                                                    "finetune_1%"), "greater", held_equal=_FT_EQUAL),
+          Arm("fine-tune: Srivastava composite", "finetune_1%", "composite, 1%"),
+          Arm("fine-tune: Srivastava future", "finetune_1%", "future, 1%"), "greater", held_equal=_FT_EQUAL),
     Claim("contrastive.unconditioned_future_beats_conditioned", "Does the unconditioned future predictor learn a "
           "better representation than the conditioned one (frozen LSTM, action probe)?", _SRI_COND,
           Arm("Srivastava future", "action_probe", "unconditioned"),
