@@ -447,3 +447,30 @@ def test_faiss_index_without_faiss_says_how_to_install(monkeypatch):
     monkeypatch.setitem(sys.modules, "faiss", None)          # `import faiss` now raises ImportError
     with pytest.raises(ImportError, match=r"pip install vidkit\[faiss\]"):
         FaissIndex(torch.randn(10, 4))
+
+
+def test_search_reuses_the_normalised_gallery_only_while_the_tensor_is_unchanged():
+    """The last gallery's unit rows are kept for the next call on the same tensor; an in-place change, another
+    tensor or a centred search never sees them."""
+    from vidkit.eval import retrieval as R
+
+    torch.manual_seed(0)
+    gallery, queries = torch.randn(50, 8), torch.randn(5, 8)
+    first = R.search(queries, gallery, k=3)
+    entry = R._LAST_GALLERY["gallery"]
+    again = R.search(queries, gallery, k=3)
+    assert R._LAST_GALLERY["gallery"][2] is entry[2], "the same gallery: its unit rows are reused"
+    assert all(torch.equal(a, b) for a, b in zip(first, again))
+    gallery[first[1][0, 0]] = -gallery[first[1][0, 0]]          # in place: the best item of query 0 flips
+    changed = R.search(queries, gallery, k=3)
+    assert changed[1][0, 0] != first[1][0, 0] and R._LAST_GALLERY["gallery"][2] is not entry[2]
+    expected = torch.sort(torch.nn.functional.normalize(queries, dim=1)
+                          @ torch.nn.functional.normalize(gallery, dim=1).T, dim=1, descending=True, stable=True)
+    assert torch.equal(changed[1], expected.indices[:, :3])
+    copy = gallery.clone()
+    assert all(torch.equal(a, b) for a, b in zip(R.search(queries, copy, k=3), changed))
+    assert R._LAST_GALLERY["gallery"][0]() is copy
+    del copy
+    assert "gallery" not in R._LAST_GALLERY, "dropping the gallery drops its unit rows"
+    R.search(queries, gallery, k=3, center=True)
+    assert "gallery" not in R._LAST_GALLERY, "a centred gallery is a new tensor: never kept"

@@ -51,6 +51,7 @@ Inputs may be NumPy arrays or torch tensors; relevance matrices and ranks are re
 from __future__ import annotations
 
 import math
+import weakref
 from collections.abc import Sequence
 from typing import Any
 
@@ -251,17 +252,36 @@ def _row_norms(x: torch.Tensor) -> torch.Tensor:
     return torch.linalg.vector_norm(x, dim=1).clamp_min(NORM_EPS)
 
 
-def _search_rows(query_emb: Any, gallery_emb: Any, center: bool) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """What :func:`search` and :func:`cosine_scores` score with: ``(unit queries (Q, D), gallery (G, D),
-    gallery norms (G,))``, validated, in a common float dtype (float32 at least) on the query's device, after
-    subtracting the gallery mean from both sets when ``center``.
+# The last gallery that search normalised, kept for the next call: searching the same gallery tensor again (the
+# neighbour browser does, query after query; kNN does, block after block) then skips the pass that normalises it,
+# and a search is one matmul and one top-k. One entry, found by the caller's tensor object (a weak reference:
+# dropping the gallery drops the entry) and checked against its version counter, which every in-place change of
+# the tensor bumps; a centred search, or a gallery that had to be converted (dtype, device, NumPy), is never kept.
+_LAST_GALLERY: dict[str, tuple[weakref.ref, int, torch.Tensor]] = {}
 
-    The gallery is **not** normalised here. A cosine is ``cos(q, g) = (q / |q|) . g / |g|``, so dividing
-    each column of a block of scores by its item's ``|g|`` (:func:`_cosine_block`) gives the cosines without
-    writing a normalised copy of the gallery on every call (``G x D`` floats: 10 MB for 10,000 clips of
-    dimension 256, 1 GB for a million): the gallery is only read, as a plain matmul reads it. (Centring
-    copies it, ``g - mean``, and so does a change of dtype or device.)
-    """
+
+def _unit_gallery(gallery_emb: Any, ge: torch.Tensor, center: bool) -> torch.Tensor:
+    """``ge`` ``(G, D)`` (the validated, possibly centred gallery) with unit rows; reused from the previous call
+    when ``gallery_emb`` is the same, unchanged tensor and ``ge`` is that tensor's data, uncentred."""
+    keep = (not center and isinstance(gallery_emb, torch.Tensor) and ge.dtype == gallery_emb.dtype
+            and ge.device == gallery_emb.device and ge.data_ptr() == gallery_emb.data_ptr()
+            and ge.shape == gallery_emb.shape and ge.stride() == gallery_emb.stride())
+    if keep:
+        ref, version, unit = _LAST_GALLERY.get("gallery", (None, -1, None))
+        if ref is not None and ref() is gallery_emb and version == gallery_emb._version:
+            return unit
+    unit = ge / _row_norms(ge)[:, None]
+    if keep:
+        _LAST_GALLERY["gallery"] = (weakref.ref(gallery_emb, lambda _: _LAST_GALLERY.clear()),
+                                    gallery_emb._version, unit)
+    return unit
+
+
+def _search_rows(query_emb: Any, gallery_emb: Any, center: bool) -> tuple[torch.Tensor, torch.Tensor]:
+    """What :func:`search` and :func:`cosine_scores` score with: ``(unit queries (Q, D), unit gallery rows
+    (G, D))``, validated, in a common float dtype (float32 at least) on the query's device, after subtracting
+    the gallery mean from both sets when ``center`` (:func:`_unit_gallery` reuses the normalised gallery of
+    the previous call when it can)."""
     qe, ge = _embeddings(query_emb, "query_emb"), _embeddings(gallery_emb, "gallery_emb")
     if qe.shape[1] != ge.shape[1]:
         raise ValueError(f"query_emb (Q, D) and gallery_emb (G, D) need the same D, got {shape_text(qe)} and "
@@ -271,30 +291,20 @@ def _search_rows(query_emb: Any, gallery_emb: Any, center: bool) -> tuple[torch.
     if center:
         mu = ge.mean(dim=0, keepdim=True)
         qe, ge = qe - mu, ge - mu
-    return qe / _row_norms(qe)[:, None], ge, _row_norms(ge)
-
-
-def _cosine_block(unit_queries: torch.Tensor, gallery: torch.Tensor, gallery_norms: torch.Tensor) -> torch.Tensor:
-    """``(B, G)`` cosines of ``B`` unit query rows ``(B, D)`` to every gallery row ``(G, D)``::
-
-        block[b, g] = (unit_queries[b] . gallery[g]) / gallery_norms[g]
-
-    one matmul, then each column divided by its gallery row's norm (in place: no second ``(B, G)`` block).
-    The same cosines as a matmul of normalised rows, up to float rounding (a few eps)."""
-    return (unit_queries @ gallery.T).div_(gallery_norms)
+    return qe / _row_norms(qe)[:, None], _unit_gallery(gallery_emb, ge, center)
 
 
 @torch.no_grad()
 def cosine_scores(query_emb: Any, gallery_emb: Any, center: bool = False) -> torch.Tensor:
     """``(Q, G)`` cosine similarities of ``query_emb`` ``(Q, D)`` to ``gallery_emb`` ``(G, D)``, exactly as
-    :func:`search` scores them: queries L2-normalised (after subtracting the gallery mean from both sets when
-    ``center=True``), one matmul with the gallery rows, each column divided by its gallery row's norm
-    (``(q / |q|) . g / |g|``). Float32 at least (float64 stays float64), on the query's device; a zero
+    :func:`search` scores them: rows L2-normalised (after subtracting the gallery mean from both sets when
+    ``center=True``), one matmul. Float32 at least (float64 stays float64), on the query's device; a zero
     row (e.g. a clip equal to the gallery mean) scores 0 against everything. Rank the result with
     :func:`first_hit_ranks` / :func:`retrieval_metrics` (:func:`vidkit.eval.representation.retrieval_recall` does, in
     blocks of queries).
     """
-    return _cosine_block(*_search_rows(query_emb, gallery_emb, center))
+    unit_queries, unit_gallery = _search_rows(query_emb, gallery_emb, center)
+    return unit_queries @ unit_gallery.T
 
 
 @torch.no_grad()
@@ -319,12 +329,13 @@ def search(query_emb: Any, gallery_emb: Any, k: int = 10, batch: int = 1024, cen
     query ``i``; ``k`` is then at most ``G - 1``. Computed in float32 at least (float64 stays float64), on
     the query's device.
 
-    Cost: one matmul and one ``torch.topk`` per block, plus the gallery's norms (:func:`_search_rows`) and
-    a tie check on ``k + 1`` values (:func:`_top_k_stable`). 100 queries against 10,000 clips of dimension
+    Cost: one matmul and one ``torch.topk`` per block and a tie check on ``k + 1`` values
+    (:func:`_top_k_stable`), plus a pass that normalises the gallery, skipped when the same gallery tensor is
+    searched again (:func:`_unit_gallery`). 100 queries against 10,000 clips of dimension
     64 take milliseconds on one CPU core; the goal is to stay within 10 % of a bare ``torch.topk(q @ g.T,
     k)`` on normalised rows (``benchmarks/bench_retrieval.py`` measures both).
     """
-    unit_queries, gallery, gallery_norms = _search_rows(query_emb, gallery_emb, center)
+    unit_queries, gallery = _search_rows(query_emb, gallery_emb, center)
     if exclude_self and unit_queries.shape[0] != gallery.shape[0]:
         raise ValueError(f"exclude_self=True needs the queries to be the gallery (Q == G), got "
                          f"{shape_text(unit_queries)} queries and {shape_text(gallery)} gallery items")
@@ -332,7 +343,7 @@ def search(query_emb: Any, gallery_emb: Any, k: int = 10, batch: int = 1024, cen
     batch = check_int("batch", batch, 1)
     scores, indices = [], []
     for lo in range(0, unit_queries.shape[0], batch):
-        block = _cosine_block(unit_queries[lo:lo + batch], gallery, gallery_norms)    # (b, G)
+        block = unit_queries[lo:lo + batch] @ gallery.T                                # (b, G) cosines
         if exclude_self:
             block.diagonal(lo).fill_(-math.inf)      # query lo + i is gallery item lo + i: block[i, lo + i]
         top_scores, top_indices = _top_k_stable(block, k)
