@@ -43,9 +43,9 @@ CANDIDATES: dict[str, tuple[str, int, list[str]]] = {
     "simvp (LAPTOP_10MIN)": ("mmnist_simvp", 4200, ["batch_size=16"]),
     "simvp, 7,000 steps": ("mmnist_simvp", 7000, ["batch_size=16"]),
     "simvp, 7,000 steps, MSE": ("mmnist_simvp", 7000, ["batch_size=16", "loss.kind=mse"]),
-    "predformer": ("mmnist_predformer", 4000, ["batch_size=16"]),
-    "convlstm": ("mmnist_convlstm", 1400, ["batch_size=16"]),
-    "lstm composite": ("mmnist_lstm", 6000, ["batch_size=16"]),
+    "predformer": ("mmnist_predformer", 2000, ["batch_size=16"]),
+    "convlstm": ("mmnist_convlstm", 2500, ["batch_size=16"]),
+    "lstm composite": ("mmnist_lstm", 15000, ["batch_size=16"]),
 }
 
 
