@@ -20,25 +20,16 @@ import argparse
 import os
 import platform
 import tempfile
-import time
 import zipfile
 from datetime import date
 from pathlib import Path
 
 import numpy as np
 import torch
+from timing import best_of  # benchmarks/timing.py
 
 from vidkit.data.testset import frames_sha256
 from vidkit.utils.checkpoint import load_checkpoint, save_checkpoint
-
-
-def best_of(fn, repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return min(times)
 
 
 def main() -> None:

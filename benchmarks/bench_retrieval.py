@@ -40,13 +40,13 @@ import platform
 import random
 import statistics
 import time
-from collections.abc import Callable
 from datetime import date
 
 import torch
 import torch.nn.functional as F
+from timing import best_of  # benchmarks/timing.py
 
-from vidkit.eval.retrieval import FaissIndex, cosine_scores, search
+from vidkit.eval.retrieval import FaissIndex, cosine_scores, neighbour_recall, search
 
 #: issue 20: exact search within 10 % of a bare matmul + topk
 GOAL_RATIO = 1.10
@@ -64,22 +64,6 @@ def clustered(n: int, dim: int, clusters: int, gen: torch.Generator) -> torch.Te
     """``(n, dim)`` embeddings around ``clusters`` random centres, noise as large as a centre (per coordinate)."""
     centres = torch.randn(clusters, dim, generator=gen)
     return centres[torch.randint(0, clusters, (n,), generator=gen)] + torch.randn(n, dim, generator=gen)
-
-
-def best_of(fn: Callable[[], object], repeats: int) -> float:
-    """Best wall time of ``repeats`` calls, in seconds."""
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return min(times)
-
-
-def recall_at_k(found: torch.Tensor, exact: torch.Tensor) -> float:
-    """Fraction of the exact top-k ``(Q, k)`` that ``found`` ``(Q, k)`` holds, over all queries."""
-    hits = sum(len(set(a) & set(b)) for a, b in zip(found.tolist(), exact.tolist()))
-    return hits / exact.numel()
 
 
 def check_search(queries: torch.Tensor, gallery: torch.Tensor, k: int) -> None:
@@ -145,7 +129,7 @@ def faiss_table(queries: torch.Tensor, gallery: torch.Tensor, k: int, repeats: i
         settings = {"flat": "exact", "hnsw": f"m={index.m}, ef_construction={index.ef_construction}, "
                     f"ef_search={index.ef_search}", "ivf": f"nlist={index.nlist}, nprobe={index.nprobe}"}[kind]
         print(f"| faiss {kind} | {settings} | {build:.2f} s | {query * 1e3:.1f} ms | "
-              f"{recall_at_k(found, exact):.3f} |")
+              f"{neighbour_recall(found, exact):.3f} |")
 
 
 def bench_faiss(args: argparse.Namespace) -> None:

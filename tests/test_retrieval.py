@@ -18,6 +18,7 @@ from vidkit.eval.retrieval import (
     first_hit_ranks,
     heldout_pairs,
     instance_relevance,
+    neighbour_recall,
     retrieval_metrics,
     search,
     semantic_relevance,
@@ -385,11 +386,6 @@ def clustered(n, d, clusters, gen, spread=1.0):
     return centres[torch.randint(0, clusters, (n,), generator=gen)] + spread * torch.randn(n, d, generator=gen)
 
 
-def recall_at_k(found, exact):
-    """Fraction of the exact top-k (Q, k) that the approximate top-k (Q, k) contains."""
-    return sum(len(set(a) & set(b)) for a, b in zip(found.tolist(), exact.tolist())) / exact.numel()
-
-
 @pytest.mark.parametrize("kind", ["hnsw", "ivf", "flat"])
 def test_faiss_index_recall_against_exact_search(kind, one_faiss_thread):
     gen = torch.Generator().manual_seed(0)
@@ -400,7 +396,7 @@ def test_faiss_index_recall_against_exact_search(kind, one_faiss_thread):
         scores, idx = index.search(queries, k=10)
         exact_scores, exact_idx = search(queries, gallery, k=10, center=center)
         # measured (faiss 1.15.1, defaults; without / with centring): hnsw 1.000 / 0.999, ivf 0.991 / 0.995, flat 1
-        assert recall_at_k(idx, exact_idx) >= (0.99 if kind == "flat" else 0.9), (kind, center)
+        assert neighbour_recall(idx, exact_idx) >= (0.99 if kind == "flat" else 0.9), (kind, center)
         if kind == "flat":                                  # exact: the same cosines, float32 rounding aside
             torch.testing.assert_close(scores, exact_scores, atol=1e-5, rtol=0)
 
@@ -474,3 +470,11 @@ def test_search_reuses_the_normalised_gallery_only_while_the_tensor_is_unchanged
     assert "gallery" not in R._LAST_GALLERY, "dropping the gallery drops its unit rows"
     R.search(queries, gallery, k=3, center=True)
     assert "gallery" not in R._LAST_GALLERY, "a centred gallery is a new tensor: never kept"
+
+
+def test_neighbour_recall_is_the_overlap_of_the_top_k_sets():
+    exact = torch.tensor([[0, 1, 2], [3, 4, 5]])
+    assert neighbour_recall(exact, exact) == 1.0
+    assert neighbour_recall(torch.tensor([[2, 1, 9], [8, 7, 6]]), exact) == pytest.approx(2 / 6)
+    with pytest.raises(ValueError, match=r"\(Q, k\)"):
+        neighbour_recall(exact[:, :2], exact)

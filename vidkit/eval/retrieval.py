@@ -67,6 +67,7 @@ __all__ = [
     "cosine_scores",
     "search",
     "FaissIndex",
+    "neighbour_recall",
     "semantic_relevance",
     "instance_relevance",
     "temporal_iou",
@@ -350,6 +351,18 @@ def search(query_emb: Any, gallery_emb: Any, k: int = 10, batch: int = 1024, cen
         scores.append(top_scores)
         indices.append(top_indices)
     return torch.cat(scores), torch.cat(indices)
+
+
+def neighbour_recall(found: Any, exact: Any) -> float:
+    """How much of the exact top-``k`` an approximate search returns: ``|found_q & exact_q| / k`` averaged over
+    the queries, for ``found`` and ``exact`` ``(Q, k)`` gallery indices (e.g. :meth:`FaissIndex.search`'s and
+    :func:`search`'s). This is an approximate index's "recall@k" in the ANN literature, not retrieval's R@k
+    (:func:`retrieval_metrics`, which asks whether a *relevant* item is among the first k)."""
+    f, e = _tensor(found, "found", "(Q, k) indices"), _tensor(exact, "exact", "(Q, k) indices")
+    if f.dim() != 2 or f.shape != e.shape or e.numel() == 0:
+        raise ValueError(f"found and exact must be (Q, k) index matrices of one shape, got {shape_text(f)} and "
+                         f"{shape_text(e)}")
+    return sum(len(set(a) & set(b)) for a, b in zip(f.tolist(), e.tolist())) / e.numel()
 
 
 def _top_k_stable(block: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
