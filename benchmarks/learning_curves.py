@@ -32,7 +32,7 @@ from vidkit.data import load_test_set, load_val_set
 from vidkit.eval.prediction import evaluate_predictor
 from vidkit.experiments.future_prediction import parse_overrides, run_recipe
 from vidkit.models import BASELINES
-from vidkit.utils.fileio import atomic_write
+from vidkit.utils.fileio import write_json_atomic
 
 ROOT = Path(__file__).resolve().parents[1]
 RECORD = ROOT / "docs" / "results" / "learning_curves.json"
@@ -43,29 +43,27 @@ CANDIDATES: dict[str, tuple[str, int, list[str]]] = {
     "simvp (LAPTOP_10MIN)": ("mmnist_simvp", 4200, ["batch_size=16"]),
     "simvp, 7,000 steps": ("mmnist_simvp", 7000, ["batch_size=16"]),
     "simvp, 7,000 steps, MSE": ("mmnist_simvp", 7000, ["batch_size=16", "loss.kind=mse"]),
+    "simvp, 8x8 latent (downsample 1), 5,200 steps": ("mmnist_simvp", 5200, ["batch_size=16", "model.downsample=1"]),
     "predformer": ("mmnist_predformer", 2000, ["batch_size=16"]),
     "convlstm": ("mmnist_convlstm", 2500, ["batch_size=16"]),
     "lstm composite": ("mmnist_lstm", 15000, ["batch_size=16"]),
 }
 
 
-def load() -> dict:
-    return json.loads(RECORD.read_text()) if RECORD.is_file() else {"runs": {}}
+def load(path: Path) -> dict:
+    return json.loads(path.read_text()) if path.is_file() else {"runs": {}}
 
 
-def save(record: dict) -> None:
-    RECORD.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write(RECORD, json.dumps(record, indent=1, sort_keys=True) + "\n")
-
-
-def run(name: str, minutes: float, every: float, curve_n: int, final_n: int, workdir: Path) -> dict:
-    recipe, steps, sets = CANDIDATES[name]
+def run(name: str, minutes: float, every: float, curve_n: int, final_n: int, workdir: Path,
+        steps: int | None = None) -> dict:
+    recipe, recipe_steps, sets = CANDIDATES[name]
+    steps = steps or recipe_steps
     test, curve = load_test_set(final_n, progress=False), []
     spent = {"eval": 0.0, "next": every}
 
     def score(info) -> None:  # a test-MSE point every `every` s of training time (its own time excluded)
         train_s = info.elapsed_s - spent["eval"]
-        if train_s < spent["next"] and not info.final:
+        if (train_s < spent["next"] and not info.final) or (curve and curve[-1]["step"] == info.step):
             return
         t0 = time.perf_counter()
         was = info.model.training
@@ -99,7 +97,7 @@ def run(name: str, minutes: float, every: float, curve_n: int, final_n: int, wor
             "date": datetime.now(UTC).isoformat(timespec="seconds"), "machine": platform.processor()}
 
 
-def plot(record: dict) -> None:
+def plot(record: dict, figure: Path) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -116,8 +114,8 @@ def plot(record: dict) -> None:
                  f"{next(iter(record['runs'].values()))['curve_sequences']} test sequences)")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
-    fig.savefig(FIGURE, dpi=110)
-    print(f"wrote {FIGURE}")
+    fig.savefig(figure, dpi=110)
+    print(f"wrote {figure}")
 
 
 def main() -> None:
@@ -131,7 +129,11 @@ def main() -> None:
     ap.add_argument("--redo", action="store_true", help="retrain candidates already recorded")
     ap.add_argument("--plot", action="store_true", help="only redraw the figure")
     ap.add_argument("--list", action="store_true")
+    ap.add_argument("--steps", type=int, default=None, help="override the candidates' steps (a quick check)")
+    ap.add_argument("--record", default=str(RECORD), help="the JSON record (default: docs/results/)")
+    ap.add_argument("--figure", default=str(FIGURE))
     args = ap.parse_args()
+    record_path, figure = Path(args.record), Path(args.figure)
     if args.list:
         for name, (recipe, steps, sets) in CANDIDATES.items():
             print(f"{name!r}: {recipe}, {steps} steps, {' '.join(sets)}")
@@ -139,20 +141,23 @@ def main() -> None:
     unknown = [c for c in args.candidates if c not in CANDIDATES]
     if unknown:
         raise SystemExit(f"unknown candidates {unknown}; see --list")
-    record = load()
+    record = load(record_path)
+    if args.plot:
+        plot(record, figure)
+        return
     for name in args.candidates:
         if name in record["runs"] and not args.redo:
             print(f"{name}: recorded, skipped (--redo retrains it)")
             continue
         workdir = Path(args.workdir) / name.replace(" ", "_").replace(",", "").replace("(", "").replace(")", "")
-        entry = run(name, args.minutes, args.every, args.curve_sequences, args.sequences, workdir)
-        record = load()
+        entry = run(name, args.minutes, args.every, args.curve_sequences, args.sequences, workdir, args.steps)
+        record = load(record_path)
         record["runs"][name] = entry
-        save(record)
+        write_json_atomic(record, record_path)
         print(f"{name}: {entry['steps']} steps, {entry['train_s']:.0f} s of training, test MSE "
               f"{entry['test']['mse']:.1f} = {entry['ratio']:.3f}x zeros, val MSE {entry['val']['mse']:.1f}")
     if record["runs"]:
-        plot(record)
+        plot(record, figure)
 
 
 if __name__ == "__main__":
