@@ -118,6 +118,16 @@ def plot(record: dict, figure: Path) -> None:
     print(f"wrote {figure}")
 
 
+def table(record: dict) -> str:
+    """The record as a markdown table for docs/benchmarks.md (candidates ordered by validation MSE)."""
+    rows = ["| candidate | steps | training (s) | val MSE | test MSE | vs zeros (test) | test SSIM | command |",
+            "|---|---:|---:|---:|---:|---:|---:|---|"]
+    for name, r in sorted(record["runs"].items(), key=lambda kv: kv[1]["val"]["mse"]):
+        rows.append(f"| {name} | {r['steps']:,} | {r['train_s']:.0f} | {r['val']['mse']:.1f} | {r['test']['mse']:.1f} | "
+                    f"**{r['ratio']:.3f}** | {r['test']['ssim']:.3f} | `{r['command']}` |")
+    return "\n".join(rows)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("candidates", nargs="*")
@@ -127,7 +137,7 @@ def main() -> None:
     ap.add_argument("--sequences", type=int, default=1000, help="test (and validation) sequences at the end")
     ap.add_argument("--workdir", default=str(ROOT / "runs" / "learning_curves"))
     ap.add_argument("--redo", action="store_true", help="retrain candidates already recorded")
-    ap.add_argument("--plot", action="store_true", help="only redraw the figure")
+    ap.add_argument("--plot", action="store_true", help="only redraw the figure and print the table")
     ap.add_argument("--list", action="store_true")
     ap.add_argument("--steps", type=int, default=None, help="override the candidates' steps (a quick check)")
     ap.add_argument("--record", default=str(RECORD), help="the JSON record (default: docs/results/)")
@@ -144,6 +154,7 @@ def main() -> None:
     record = load(record_path)
     if args.plot:
         plot(record, figure)
+        print(table(record))
         return
     for name in args.candidates:
         if name in record["runs"] and not args.redo:
