@@ -44,6 +44,8 @@ CANDIDATES: dict[str, tuple[str, int, list[str]]] = {
     "simvp, 7,000 steps": ("mmnist_simvp", 7000, ["batch_size=16"]),
     "simvp, 7,000 steps, MSE": ("mmnist_simvp", 7000, ["batch_size=16", "loss.kind=mse"]),
     "simvp, 8x8 latent (downsample 1), 5,200 steps": ("mmnist_simvp", 5200, ["batch_size=16", "model.downsample=1"]),
+    "simvp, 8x8 latent, lr 1e-2, 5,200 steps": ("mmnist_simvp", 5200, ["batch_size=16", "model.downsample=1",
+                                                                      "train.lr=0.01"]),
     "predformer": ("mmnist_predformer", 2000, ["batch_size=16"]),
     "convlstm": ("mmnist_convlstm", 2500, ["batch_size=16"]),
     "lstm composite": ("mmnist_lstm", 15000, ["batch_size=16"]),
