@@ -28,6 +28,7 @@ from pathlib import Path
 
 import torch
 
+import vidkit
 from vidkit.data import load_test_set, load_val_set
 from vidkit.eval.prediction import evaluate_predictor
 from vidkit.experiments.future_prediction import parse_overrides, run_recipe
@@ -84,8 +85,6 @@ def run(name: str, minutes: float, every: float, curve_n: int, final_n: int, wor
                       command=command)
     wall = time.perf_counter() - t0
     metrics = json.loads((path / "metrics.json").read_text())
-    import vidkit
-
     model = vidkit.load(path)
     val = evaluate_predictor(model, load_val_set(final_n, progress=False), max_sequences=final_n, progress=False)
     final = evaluate_predictor(model, test, max_sequences=final_n, progress=False)

@@ -253,6 +253,11 @@ def _row_norms(x: torch.Tensor) -> torch.Tensor:
     return torch.linalg.vector_norm(x, dim=1).clamp_min(NORM_EPS)
 
 
+def _unit_rows(x: torch.Tensor) -> torch.Tensor:
+    """``x`` ``(N, D)`` with every row divided by its norm (:func:`_row_norms`): what search and the index score."""
+    return x / _row_norms(x)[:, None]
+
+
 # The last gallery that search normalised, kept for the next call: searching the same gallery tensor again (the
 # neighbour browser does, query after query; kNN does, block after block) then skips the pass that normalises it,
 # and a search is one matmul and one top-k. One entry, found by the caller's tensor object (a weak reference:
@@ -271,7 +276,7 @@ def _unit_gallery(gallery_emb: Any, ge: torch.Tensor, center: bool) -> torch.Ten
         ref, version, unit = _LAST_GALLERY.get("gallery", (None, -1, None))
         if ref is not None and ref() is gallery_emb and version == gallery_emb._version:
             return unit
-    unit = ge / _row_norms(ge)[:, None]
+    unit = _unit_rows(ge)
     if keep:
         _LAST_GALLERY["gallery"] = (weakref.ref(gallery_emb, lambda _: _LAST_GALLERY.clear()),
                                     gallery_emb._version, unit)
@@ -292,7 +297,7 @@ def _search_rows(query_emb: Any, gallery_emb: Any, center: bool) -> tuple[torch.
     if center:
         mu = ge.mean(dim=0, keepdim=True)
         qe, ge = qe - mu, ge - mu
-    return qe / _row_norms(qe)[:, None], _unit_gallery(gallery_emb, ge, center)
+    return _unit_rows(qe), _unit_gallery(gallery_emb, ge, center)
 
 
 @torch.no_grad()
@@ -431,7 +436,7 @@ class FaissIndex:
 
     The rows are prepared as :func:`search` prepares them: with ``center=True`` the gallery mean is
     subtracted from the gallery and, at query time, from every query; then rows are L2-normalised by the
-    same helper (:func:`_row_norms`), so the index's inner product is :func:`search`'s cosine. ``kind``:
+    same helper (:func:`_unit_rows`), so the index's inner product is :func:`search`'s cosine. ``kind``:
 
     * ``"hnsw"`` (default; ``faiss.IndexHNSWFlat``, Malkov & Yashunin 2018): a layered graph in which each item
       is linked to about ``m`` near neighbours (``2 m`` on the bottom layer); a query walks it greedily,
@@ -469,7 +474,7 @@ class FaissIndex:
         self.mean = gallery.mean(dim=0, keepdim=True) if self.center else None     # (1, D), for the queries too
         if self.mean is not None:
             gallery = gallery - self.mean
-        unit = (gallery / _row_norms(gallery)[:, None]).numpy()                     # (G, D) float32, C order
+        unit = _unit_rows(gallery).numpy()                                          # (G, D) float32, C order
         # the settings of the chosen kind (None for the others)
         self.m: int | None = None
         self.ef_construction: int | None = None
@@ -515,7 +520,7 @@ class FaissIndex:
         k = check_int("k", k, 1, self.size, what=" (the gallery size)")
         if self.mean is not None:
             queries = queries - self.mean
-        unit = (queries / _row_norms(queries)[:, None]).numpy()
+        unit = _unit_rows(queries).numpy()
         params = None
         if self.kind == "hnsw":
             params = faiss.SearchParametersHNSW(efSearch=check_int("ef_search", self.ef_search, 1))

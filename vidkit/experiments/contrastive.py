@@ -54,7 +54,7 @@ from vidkit.models.moco import (
 from vidkit.profiles import Profile
 
 __all__ = ["ubernce_loss", "coclr_loss_fn", "srivastava_pretrain_loss", "srivastava_model", "percept_model",
-           "train_percept_cnn", "finetune", "finetune_select_lr", "label_subset", "SRIVASTAVA_RUNS", "PERCEPTS", "CLAIM_RUNS", "CLAIMS", "ClaimData", "claim_data", "claim_run"]
+           "train_percept_cnn", "percept_prediction_errors", "finetune", "finetune_select_lr", "label_subset", "SRIVASTAVA_RUNS", "PERCEPTS", "CLAIM_RUNS", "CLAIMS", "ClaimData", "claim_data", "claim_run"]
 
 
 def ubernce_loss(model: MoCo, batch: Mapping[str, torch.Tensor], _step: int = 0, *, length: int = 12,
@@ -633,16 +633,19 @@ def _percept_lstm(profile: Profile, seed: int, progress: bool) -> tuple[nn.Modul
 
 
 @torch.no_grad()
-def _percept_prediction(model: nn.Module, percepts: torch.Tensor) -> dict[str, float]:
-    """Squared error per feature of the predicted second half of ``percepts`` (test clips), and of two baselines:
-    copying the last input frame's percept, and the training mean (zeros: percepts are standardised)."""
+def percept_prediction_errors(model: nn.Module, percepts: torch.Tensor) -> dict[str, torch.Tensor]:
+    """Squared error per feature at each predicted frame, ``(T - T // 2,)`` each, when ``model`` (a percept LSTM,
+    :func:`percept_model`) reads the first half of ``percepts`` ``(N, T, D, 1, 1)`` and predicts the rest:
+    ``"future"`` (the model), and two baselines, ``"copy_last"`` (the last input frame's percept) and ``"zeros"``
+    (the training mean: percepts are standardised). Averaged over clips and features."""
     half = percepts.shape[1] // 2
     x, future = percepts[:, :half], percepts[:, half:]
     model.eval()
     pred = torch.cat([model.predict(x[lo:lo + 256], steps=future.shape[1]) for lo in range(0, len(x), 256)])
-    return {"future_mse": float(((pred - future) ** 2).mean()),
-            "copy_last_mse": float(((x[:, -1:] - future) ** 2).mean()),
-            "zeros_mse": float((future ** 2).mean())}
+    per_step = (0, 2, 3, 4)   # all but the frame axis
+    return {"future": ((pred - future) ** 2).mean(dim=per_step),
+            "copy_last": ((x[:, -1:] - future) ** 2).mean(dim=per_step),
+            "zeros": (future ** 2).mean(dim=per_step)}
 
 
 def _readout(model: nn.Module, inputs: tuple[torch.Tensor, torch.Tensor], profile: Profile) -> dict[str, float]:
@@ -750,7 +753,8 @@ def claim_run(name: str, profile: str | Profile, seed: int, root: str | os.PathL
             config["mode"], config["conditioned"] = SRIVASTAVA_RUNS[name]
         metrics = _readout(model, inputs, prof)
         if name == PERCEPTS:
-            metrics.update(_percept_prediction(model, inputs[1]))
+            errors = percept_prediction_errors(model, inputs[1])      # the same frames per step: mean of means
+            metrics.update({f"{name}_mse": float(e.mean()) for name, e in errors.items()})
             metrics["percept_digit_accuracy"] = stages[0]["digit_accuracy"]
         if name == "CoCLR RGB, 2 cycles":
             cycle1, _ = _coclr(prof, seed, 1, progress)

@@ -287,11 +287,9 @@ def make_loss(cfg: dict[str, Any]) -> Callable[[nn.Module, torch.Tensor, int], A
         raise ValueError(f"loss.kind must be 'bce' or 'mse', got {kind!r}")
 
     def window_loss(model: nn.Module, frames: torch.Tensor, step: int) -> torch.Tensor:  # tiny, simvp, predformer
-        frames = pixels_to_float(frames)
         return _pixel_loss(model(frames[:, :t_in]), frames[:, t_in:], kind)
 
     def lstm_loss(model: nn.Module, frames: torch.Tensor, step: int) -> tuple[torch.Tensor, dict[str, float]]:
-        frames = pixels_to_float(frames)
         x, future = frames[:, :t_in], frames[:, t_in:]
         ae = cfg["model"].get("mode") == "autoencoder"
         out = model(x, steps=future.shape[1], target=None if ae else future)
@@ -300,12 +298,16 @@ def make_loss(cfg: dict[str, Any]) -> Callable[[nn.Module, torch.Tensor, int], A
     def convrnn_loss(model: nn.Module, frames: torch.Tensor, step: int) -> tuple[torch.Tensor, dict[str, float]]:
         start, end = loss.get("teacher_forcing", [0.0, 0.0])
         p = scheduled_sampling(step, total, start, end)
-        frames = pixels_to_float(frames)
         x, future = frames[:, :t_in], frames[:, t_in:]
         logits = model(x, steps=future.shape[1], target=future, teacher_forcing=p)
         return _pixel_loss(logits, future, kind), {"teacher_forcing": p}
 
-    return {"srivastava": lstm_loss, "convrnn": convrnn_loss}.get(name, window_loss)
+    model_loss = {"srivastava": lstm_loss, "convrnn": convrnn_loss}.get(name, window_loss)
+
+    def loss_fn(model: nn.Module, frames: torch.Tensor, step: int) -> Any:
+        return model_loss(model, pixels_to_float(frames), step)   # uint8 pixels from the stream -> [0, 1]
+
+    return loss_fn
 
 
 # ----------------------------------------------------------------------------- evaluation and samples

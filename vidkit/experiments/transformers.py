@@ -623,7 +623,7 @@ def evaluate_hero(model: HERO, train: HeroData, test: HeroData, budget: HeroBudg
 #:
 #: Laptop cost: the recorded runs (300 pretraining + 300 fine-tuning steps, one torch thread, while a notebook run
 #: and other engineers' tests shared the 2 cores) took 22-49 s ("none") to 83-244 s ("flat, all four") each, 26.5
-#: minutes for the 18 (``wall_s`` in docs/results/transformers.json); building the data ~12 s once per process.
+#: minutes for the 18 (``wall_s`` in docs/results/transformers.json).
 CLAIM_RUNS: dict[str, dict[str, Any]] = {
     "none": {"tasks": (), "hierarchical": True},
     "MLM+MFM": {"tasks": ("mlm", "mfm"), "hierarchical": True},
