@@ -41,12 +41,16 @@ FIGURE = ROOT / "docs" / "learning_curves.png"
 
 #: name -> (recipe, steps for 10 minutes on the 2-core development machine, --set overrides)
 CANDIDATES: dict[str, tuple[str, int, list[str]]] = {
-    "simvp (LAPTOP_10MIN)": ("mmnist_simvp", 4200, ["batch_size=16"]),
+    "simvp, 4x4 latent (the first LAPTOP_10MIN)": ("mmnist_simvp", 4200, ["batch_size=16"]),
     "simvp, 7,000 steps": ("mmnist_simvp", 7000, ["batch_size=16"]),
     "simvp, 7,000 steps, MSE": ("mmnist_simvp", 7000, ["batch_size=16", "loss.kind=mse"]),
     "simvp, 8x8 latent (downsample 1), 5,200 steps": ("mmnist_simvp", 5200, ["batch_size=16", "model.downsample=1"]),
     "simvp, 8x8 latent, lr 1e-2, 5,200 steps": ("mmnist_simvp", 5200, ["batch_size=16", "model.downsample=1",
                                                                       "train.lr=0.01"]),
+    "simvp, 8x8 latent, dynamic-filter readout, 3,300 steps": ("mmnist_simvp", 3300, [
+        "batch_size=16", "model.downsample=1", "model.readout=filter"]),
+    "simvp, 8x8 latent, dynamic-filter readout, 3,900 steps": ("mmnist_simvp", 3900, [  # LAPTOP_10MIN
+        "batch_size=16", "model.downsample=1", "model.readout=filter"]),
     "predformer": ("mmnist_predformer", 2000, ["batch_size=16"]),
     "convlstm": ("mmnist_convlstm", 2500, ["batch_size=16"]),
     "lstm composite": ("mmnist_lstm", 15000, ["batch_size=16"]),

@@ -17,6 +17,14 @@ Three parts, read top to bottom:
 ``forward`` returns logits (train with ``binary_cross_entropy_with_logits``); ``predict`` returns
 probabilities and rolls out autoregressively for horizons longer than ``out_frames``.
 
+``readout="filter"`` draws nothing itself: the decoder outputs, for each future frame and each pixel, a
+small separable kernel (``filter_size`` taps down and across, each a softmax) that says where in the
+*previous* frame that pixel's value comes from, and the frames are made one after the other by applying
+these kernels, starting from the last observed frame (a dynamic filter network, De Brabandere et al.,
+"Dynamic Filter Networks", NeurIPS 2016). Moving MNIST digits move by a few whole pixels per frame, so a
+kernel that has learnt the motion is one-hot and copies the digit without blur; what it cannot do is draw
+what was never visible in the last frame (a digit coming out from under another).
+
 ``patch > 1`` adds space-to-depth around the three parts: each frame ``(C, H, W)`` is first cut into
 ``patch x patch`` pixel blocks stacked on the channel axis, ``(C * patch**2, H/patch, W/patch)``
 (``F.pixel_unshuffle``), and the decoder's output is put back with ``F.pixel_shuffle``. Every conv then
@@ -35,6 +43,32 @@ from vidkit.models.rollout import WindowPredictor
 from vidkit.utils.checks import check_int
 
 __all__ = ["SimVP"]
+
+
+def dynamic_filter(frame: torch.Tensor, ky: torch.Tensor, kx: torch.Tensor) -> torch.Tensor:
+    """Move pixels with a separable kernel per pixel, or per block of pixels: one pass across, then one down.
+
+    ``frame (N, C, H, W)``; ``ky, kx (N, k, H/b, W/b)`` for an odd ``k`` and a block size ``b`` that divides
+    ``H`` and ``W`` (``b = 1``: a kernel per pixel), each kernel summing to 1 over its ``k`` taps. With
+    ``kx[y, x]`` short for the kernel of the block holding pixel ``(y, x)``, returns ``(N, C, H, W)``:
+
+        mid[n, c, y, x] = sum_j kx[n, j, y, x] * frame[n, c, y, x + j - k//2]
+        out[n, c, y, x] = sum_i ky[n, i, y, x] * mid[n, c, y + i - k//2, x]
+
+    (zero outside the frame; the same weights for every channel). Where the kernels are the same over a
+    neighbourhood (a digit moving as one piece) this is the 2-D kernel ``ky x kx`` applied at once, for
+    ``2k`` instead of ``k**2`` multiply-adds per pixel; one-hot kernels move a digit by whole pixels."""
+    n, c, h, w = frame.shape
+    k, hb, wb = kx.shape[1:]
+    r, b = k // 2, h // hb
+
+    def blocks(kernel: torch.Tensor) -> torch.Tensor:  # (N, k, H/b, W/b) -> (N, 1, H/b, 1, W/b, 1, k)
+        return kernel.permute(0, 2, 3, 1)[:, None, :, None, :, None, :]
+
+    taps = F.pad(frame, (r, r)).unfold(3, k, 1)  # (N, C, H, W, k): each pixel's row neighbours, a view
+    mid = (taps.reshape(n, c, hb, b, wb, b, k) * blocks(kx)).sum(-1).reshape(n, c, h, w)
+    taps = F.pad(mid, (0, 0, r, r)).unfold(2, k, 1)  # (N, C, H, W, k): each pixel's column neighbours
+    return (taps.reshape(n, c, hb, b, wb, b, k) * blocks(ky)).sum(-1).reshape(n, c, h, w)
 
 
 def _groups(channels: int) -> int:
@@ -83,7 +117,7 @@ class Decoder(nn.Module):
     """Per-frame decoder, the encoder's mirror. latent ``(N, hidden, H/s, W/s)`` + skip
     ``(N, hidden, H, W)`` -> logits ``(N, C, H, W)``, ``s = 2**downsample``."""
 
-    def __init__(self, channels: int, hidden: int, downsample: int = 2):
+    def __init__(self, channels: int, hidden: int, downsample: int = 2, c_out: int | None = None):
         super().__init__()
         layers: list[nn.Module] = []
         for i in range(downsample):
@@ -92,7 +126,7 @@ class Decoder(nn.Module):
             layers.append(ConvNormAct(hidden, hidden, upsample=True))  # doubles H and W
         self.up = nn.Sequential(*layers)
         self.last = ConvNormAct(hidden, hidden)
-        self.readout = nn.Conv2d(hidden, channels, 1)
+        self.readout = nn.Conv2d(hidden, c_out or channels, 1)
 
     def forward(self, z: torch.Tensor, skip: torch.Tensor) -> torch.Tensor:
         return self.readout(self.last(self.up(z) + skip))
@@ -178,10 +212,15 @@ class SimVP(WindowPredictor):
     ``patch = p`` and ``m = p * 2**downsample``, ``H`` and ``W`` must be divisible by ``m``, the
     encoder sees ``(C * p**2, H/p, W/p)`` per frame and the latent is ``(hidden_s, H/m, W/m)``.
     ``patch=1, downsample=2`` (the defaults) is plain SimVP.
+
+    ``readout="filter"`` makes each future frame by moving the pixels of the frame before it with per-pixel
+    kernels of ``filter_size`` taps (odd; a digit can move up to ``filter_size // 2`` pixels per frame; see the
+    module docstring). The output is still logits, of probabilities kept within ``[1e-4, 1 - 1e-4]``.
     """
 
     def __init__(self, in_frames: int = 10, out_frames: int = 10, channels: int = 1, hidden_s: int = 32,
-                 hidden_t: int = 128, n_translator: int = 4, patch: int = 1, downsample: int = 2):
+                 hidden_t: int = 128, n_translator: int = 4, patch: int = 1, downsample: int = 2,
+                 readout: str = "pixels", filter_size: int = 9):
         super().__init__()
         for name, value in {"in_frames": in_frames, "out_frames": out_frames, "channels": channels,
                             "hidden_s": hidden_s, "hidden_t": hidden_t, "n_translator": n_translator,
@@ -189,12 +228,18 @@ class SimVP(WindowPredictor):
             check_int(f"SimVP: {name}", value)
         if isinstance(downsample, bool) or not isinstance(downsample, int) or downsample not in (1, 2):
             raise ValueError(f"SimVP: downsample must be 1 or 2 (stride-2 encoder stages), got {downsample!r}")
+        if readout not in ("pixels", "filter"):
+            raise ValueError(f"SimVP: readout must be 'pixels' or 'filter', got {readout!r}")
+        check_int("SimVP: filter_size", filter_size)
+        if filter_size % 2 == 0:
+            raise ValueError(f"SimVP: filter_size must be odd (a kernel centred on each pixel), got {filter_size}")
         self.in_frames, self.out_frames, self.channels, self.hidden_s = in_frames, out_frames, channels, hidden_s
-        self.patch, self.downsample = patch, downsample
+        self.patch, self.downsample, self.readout, self.filter_size = patch, downsample, readout, filter_size
         c = channels * patch * patch  # channels the encoder sees after space-to-depth
+        c_out = 2 * filter_size if readout == "filter" else c  # kernels ky, kx per p x p block, or pixels
         self.encoder = Encoder(c, hidden_s, downsample)
         self.translator = Translator(in_frames * hidden_s, out_frames * hidden_s, hidden_t, n_translator)
-        self.decoder = Decoder(c, hidden_s, downsample)
+        self.decoder = Decoder(c, hidden_s, downsample, c_out)
 
     def _check(self, x: torch.Tensor) -> None:
         m = self.patch * 2 ** self.downsample
@@ -210,6 +255,22 @@ class SimVP(WindowPredictor):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``(B, in_frames, C, H, W)`` in [0, 1] -> logits ``(B, out_frames, C, H, W)``."""
         self._check(x)
+        y = self._decode(x)  # (B * T_out, c_out, H/p, W/p)
+        b, t, c, h, w = x.shape
+        p, k = self.patch, self.filter_size
+        if self.readout == "pixels":
+            return (F.pixel_shuffle(y, p) if p > 1 else y).reshape(b, self.out_frames, c, h, w)
+        # one pair of kernels per p x p block of pixels: (B, T_out, k, H/p, W/p) each
+        ky, kx = y.reshape(b, self.out_frames, 2, k, h // p, w // p).softmax(3).unbind(2)
+        frame, frames = x[:, -1], []  # (B, C, H, W): start from the last observed frame
+        for ky_t, kx_t in zip(ky.unbind(1), kx.unbind(1), strict=True):
+            frame = dynamic_filter(frame, ky_t, kx_t)
+            frames.append(frame)
+        probs = torch.stack(frames, 1) * (1 - 2e-4) + 1e-4  # (B, T_out, C, H, W), kept off 0 and 1
+        return torch.logit(probs)
+
+    def _decode(self, x: torch.Tensor) -> torch.Tensor:
+        """The encoder, translator and decoder: ``(B, T_in, C, H, W)`` -> ``(B * T_out, c_out, H/p, W/p)``."""
         b, t, c, h, w = x.shape
         p, d, s = self.patch, self.hidden_s, 2 ** self.downsample
         hp, wp = h // p, w // p  # frame size after space-to-depth (C*p*p channels)
@@ -221,7 +282,4 @@ class SimVP(WindowPredictor):
         z = z.reshape(b * self.out_frames, d, hp // s, wp // s)
         skip = skip.reshape(b, t, d, hp, wp)[:, -1:]  # last input frame's features: (B, 1, d, hp, wp)
         skip = skip.expand(-1, self.out_frames, -1, -1, -1).reshape(b * self.out_frames, d, hp, wp)
-        y = self.decoder(z, skip)  # (B*T_out, C*p*p, hp, wp)
-        if p > 1:
-            y = F.pixel_shuffle(y, p)  # (B*T_out, C, H, W)
-        return y.reshape(b, self.out_frames, c, h, w)
+        return self.decoder(z, skip)  # (B*T_out, c_out, hp, wp)
