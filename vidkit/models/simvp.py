@@ -17,9 +17,9 @@ Three parts, read top to bottom:
 ``forward`` returns logits (train with ``binary_cross_entropy_with_logits``); ``predict`` returns
 probabilities and rolls out autoregressively for horizons longer than ``out_frames``.
 
-``readout="filter"`` draws nothing itself: the decoder outputs, for each future frame and each pixel, a
-small separable kernel (``filter_size`` taps down and across, each a softmax) that says where in the
-*previous* frame that pixel's value comes from, and the frames are made one after the other by applying
+``readout="filter"`` draws nothing itself: the decoder outputs, for each future frame and each
+``patch x patch`` block of pixels, a small separable kernel (``filter_size`` taps down and across, each a
+softmax) that says where in the *previous* frame those pixels' values come from, and the frames are made one after the other by applying
 these kernels, starting from the last observed frame (a dynamic filter network, De Brabandere et al.,
 "Dynamic Filter Networks", NeurIPS 2016). Moving MNIST digits move by a few whole pixels per frame, so a
 kernel that has learnt the motion is one-hot and copies the digit without blur; what it cannot do is draw
@@ -42,7 +42,7 @@ from torch import nn
 from vidkit.models.rollout import WindowPredictor
 from vidkit.utils.checks import check_int
 
-__all__ = ["SimVP"]
+__all__ = ["SimVP", "dynamic_filter"]
 
 
 def dynamic_filter(frame: torch.Tensor, ky: torch.Tensor, kx: torch.Tensor) -> torch.Tensor:
@@ -213,8 +213,8 @@ class SimVP(WindowPredictor):
     encoder sees ``(C * p**2, H/p, W/p)`` per frame and the latent is ``(hidden_s, H/m, W/m)``.
     ``patch=1, downsample=2`` (the defaults) is plain SimVP.
 
-    ``readout="filter"`` makes each future frame by moving the pixels of the frame before it with per-pixel
-    kernels of ``filter_size`` taps (odd; a digit can move up to ``filter_size // 2`` pixels per frame; see the
+    ``readout="filter"`` makes each future frame by moving the pixels of the frame before it with kernels of
+    ``filter_size`` taps, one pair per ``patch x patch`` block (odd; a digit can move up to ``filter_size // 2`` pixels per frame; see the
     module docstring). The output is still logits, of probabilities kept within ``[1e-4, 1 - 1e-4]``.
     """
 
