@@ -48,6 +48,11 @@ MODELS: dict[str, Callable[[], torch.nn.Module]] = {
     # stage, so an 8x8 latent instead of the recipe's 4x4
     "simvp 32/128/4 blocks, patch 4, downsample 1": lambda: SimVP(hidden_s=32, hidden_t=128, n_translator=4,
                                                                   patch=4, downsample=1),
+    # LAPTOP_10MIN: the same with the dynamic-filter read-out; and the model of the 3-hour reference run
+    "simvp 32/128/4 blocks, patch 4, downsample 1, filter read-out": lambda: SimVP(
+        hidden_s=32, hidden_t=128, n_translator=4, patch=4, downsample=1, readout="filter"),
+    "simvp 32/192/4 blocks, patch 4, downsample 1, filter read-out": lambda: SimVP(
+        hidden_s=32, hidden_t=192, n_translator=4, patch=4, downsample=1, readout="filter"),
 }
 # The models at the sizes their recipes train in the laptop profile (see vidkit/experiments/future_prediction.py).
 RECIPE_MODELS = ["mmnist_lstm", "mmnist_convlstm", "mmnist_convgru", "mmnist_simvp", "mmnist_predformer"]
