@@ -157,11 +157,11 @@ LAPTOP_10MIN = ("vidkit train mmnist_simvp --profile laptop --workdir runs/lapto
 #: replaces the shipped checkpoint. ``tests/test_repo.py`` checks these against the published folders.
 REFERENCES: dict[str, tuple[str, str]] = {
     "simvp_ref": (
-        "vidkit train mmnist_simvp --profile laptop --workdir runs/ref_simvp8 --steps 60000 --time 40000 "
-        "--set model.patch=4 --set model.downsample=1 --set model.hidden_s=32 --set model.hidden_t=128 "
-        "--set model.n_translator=4 --set batch_size=16 --set train.lr=0.004 --set train.warmup_frac=0.01 "
-        "--set train.min_lr_ratio=0.01",
-        "vidkit publish runs/ref_simvp8 simvp_ref"),
+        "vidkit train mmnist_simvp --profile laptop --workdir runs/ref_simvp_filter --steps 24000 --time 7300 "
+        "--set model.patch=4 --set model.downsample=1 --set model.hidden_s=32 --set model.hidden_t=192 "
+        "--set model.n_translator=4 --set model.readout=filter --set batch_size=16 --set train.lr=0.004 "
+        "--set train.warmup_frac=0.01 --set train.min_lr_ratio=0.01",
+        "vidkit publish runs/ref_simvp_filter simvp_ref"),
     "convlstm_ref": (
         "vidkit train mmnist_convlstm --profile laptop --workdir runs/ref_convlstm --steps 7000 --time 7200 "
         "--set batch_size=16 --set train.lr=0.002 --set train.warmup_frac=0.01 --set train.min_lr_ratio=0.01",
